@@ -1,0 +1,202 @@
+// Float32 and Float16 kernels. Each walks 16 components per step in two independent SIMD8
+// accumulators, then finishes with a scalar tail. `acc += d * d` rather than `addProduct`:
+// on baseline x86-64 (no FMA) `addProduct` lowers to `fmaf` library calls (docs/KERNELS.md).
+
+/// Squared Euclidean distance over float32 rows.
+public enum L2Float32: DistanceKernel {
+    public static var elementType: ElementType { .float32 }
+    public static var metric: Metric { .l2 }
+
+    @inlinable
+    public static func distance(_ a: UnsafeRawPointer, _ b: UnsafeRawPointer, dimension: Int) -> Float {
+        var s0 = SIMD8<Float>(), s1 = SIMD8<Float>()
+        var i = 0
+        while i &+ 16 <= dimension {
+            let o = i &* 4
+            let d0 = a.loadUnaligned(fromByteOffset: o, as: SIMD8<Float>.self)
+                - b.loadUnaligned(fromByteOffset: o, as: SIMD8<Float>.self)
+            let d1 = a.loadUnaligned(fromByteOffset: o &+ 32, as: SIMD8<Float>.self)
+                - b.loadUnaligned(fromByteOffset: o &+ 32, as: SIMD8<Float>.self)
+            s0 += d0 * d0
+            s1 += d1 * d1
+            i &+= 16
+        }
+        if i &+ 8 <= dimension {
+            let d = a.loadUnaligned(fromByteOffset: i &* 4, as: SIMD8<Float>.self)
+                - b.loadUnaligned(fromByteOffset: i &* 4, as: SIMD8<Float>.self)
+            s0 += d * d
+            i &+= 8
+        }
+        var total = (s0 + s1).sum()
+        while i < dimension {
+            let d = a.load(fromByteOffset: i &* 4, as: Float.self) - b.load(fromByteOffset: i &* 4, as: Float.self)
+            total += d * d
+            i &+= 1
+        }
+        return total
+    }
+}
+
+/// Dot product of float32 rows (the building block of inner product and cosine).
+public enum DotFloat32 {
+    /// Σ aᵢbᵢ.
+    @inlinable
+    public static func dot(_ a: UnsafeRawPointer, _ b: UnsafeRawPointer, dimension: Int) -> Float {
+        var s0 = SIMD8<Float>(), s1 = SIMD8<Float>()
+        var i = 0
+        while i &+ 16 <= dimension {
+            let o = i &* 4
+            s0 += a.loadUnaligned(fromByteOffset: o, as: SIMD8<Float>.self)
+                * b.loadUnaligned(fromByteOffset: o, as: SIMD8<Float>.self)
+            s1 += a.loadUnaligned(fromByteOffset: o &+ 32, as: SIMD8<Float>.self)
+                * b.loadUnaligned(fromByteOffset: o &+ 32, as: SIMD8<Float>.self)
+            i &+= 16
+        }
+        if i &+ 8 <= dimension {
+            s0 += a.loadUnaligned(fromByteOffset: i &* 4, as: SIMD8<Float>.self)
+                * b.loadUnaligned(fromByteOffset: i &* 4, as: SIMD8<Float>.self)
+            i &+= 8
+        }
+        var total = (s0 + s1).sum()
+        while i < dimension {
+            total += a.load(fromByteOffset: i &* 4, as: Float.self) * b.load(fromByteOffset: i &* 4, as: Float.self)
+            i &+= 1
+        }
+        return total
+    }
+
+    /// (Σ aᵢbᵢ, Σ aᵢ², Σ bᵢ²) in one pass.
+    @inlinable
+    public static func dotAndNorms(
+        _ a: UnsafeRawPointer, _ b: UnsafeRawPointer, dimension: Int
+    ) -> (dot: Float, normA: Float, normB: Float) {
+        var d = SIMD8<Float>(), na = SIMD8<Float>(), nb = SIMD8<Float>()
+        var i = 0
+        while i &+ 8 <= dimension {
+            let x = a.loadUnaligned(fromByteOffset: i &* 4, as: SIMD8<Float>.self)
+            let y = b.loadUnaligned(fromByteOffset: i &* 4, as: SIMD8<Float>.self)
+            d += x * y
+            na += x * x
+            nb += y * y
+            i &+= 8
+        }
+        var (dot, normA, normB) = (d.sum(), na.sum(), nb.sum())
+        while i < dimension {
+            let x = a.load(fromByteOffset: i &* 4, as: Float.self), y = b.load(fromByteOffset: i &* 4, as: Float.self)
+            dot += x * y
+            normA += x * x
+            normB += y * y
+            i &+= 1
+        }
+        return (dot, normA, normB)
+    }
+}
+
+/// Negated dot product over float32 rows.
+public enum InnerProductFloat32: DistanceKernel {
+    public static var elementType: ElementType { .float32 }
+    public static var metric: Metric { .innerProduct }
+    @inlinable
+    public static func distance(_ a: UnsafeRawPointer, _ b: UnsafeRawPointer, dimension: Int) -> Float {
+        -DotFloat32.dot(a, b, dimension: dimension)
+    }
+}
+
+/// 1 − cos(a, b) over float32 rows.
+public enum CosineFloat32: DistanceKernel {
+    public static var elementType: ElementType { .float32 }
+    public static var metric: Metric { .cosine }
+    @inlinable
+    public static func distance(_ a: UnsafeRawPointer, _ b: UnsafeRawPointer, dimension: Int) -> Float {
+        let r = DotFloat32.dotAndNorms(a, b, dimension: dimension)
+        return Distance.cosineDistance(dot: r.dot, normA: r.normA, normB: r.normB)
+    }
+}
+
+/// Squared Euclidean distance over float16 rows, accumulated in float32.
+public enum L2Float16: DistanceKernel {
+    public static var elementType: ElementType { .float16 }
+    public static var metric: Metric { .l2 }
+    @inlinable
+    public static func distance(_ a: UnsafeRawPointer, _ b: UnsafeRawPointer, dimension: Int) -> Float {
+        var s0 = SIMD8<Float>(), s1 = SIMD8<Float>()
+        var i = 0
+        while i &+ 16 <= dimension {
+            let o = i &* 2
+            let d0 = HalfFloat.widenFinite(a.loadUnaligned(fromByteOffset: o, as: SIMD8<UInt16>.self))
+                - HalfFloat.widenFinite(b.loadUnaligned(fromByteOffset: o, as: SIMD8<UInt16>.self))
+            let d1 = HalfFloat.widenFinite(a.loadUnaligned(fromByteOffset: o &+ 16, as: SIMD8<UInt16>.self))
+                - HalfFloat.widenFinite(b.loadUnaligned(fromByteOffset: o &+ 16, as: SIMD8<UInt16>.self))
+            s0 += d0 * d0
+            s1 += d1 * d1
+            i &+= 16
+        }
+        if i &+ 8 <= dimension {
+            let d = HalfFloat.widenFinite(a.loadUnaligned(fromByteOffset: i &* 2, as: SIMD8<UInt16>.self))
+                - HalfFloat.widenFinite(b.loadUnaligned(fromByteOffset: i &* 2, as: SIMD8<UInt16>.self))
+            s0 += d * d
+            i &+= 8
+        }
+        var total = (s0 + s1).sum()
+        while i < dimension {
+            let d = HalfFloat.widen(a.load(fromByteOffset: i &* 2, as: UInt16.self))
+                - HalfFloat.widen(b.load(fromByteOffset: i &* 2, as: UInt16.self))
+            total += d * d
+            i &+= 1
+        }
+        return total
+    }
+}
+
+/// Dot products over float16 rows, accumulated in float32.
+public enum DotFloat16 {
+    /// (Σ aᵢbᵢ, Σ aᵢ², Σ bᵢ²); the norms only when `withNorms`.
+    @inlinable @inline(__always)
+    public static func dotAndNorms(
+        _ a: UnsafeRawPointer, _ b: UnsafeRawPointer, dimension: Int, withNorms: Bool
+    ) -> (dot: Float, normA: Float, normB: Float) {
+        var d = SIMD8<Float>(), na = SIMD8<Float>(), nb = SIMD8<Float>()
+        var i = 0
+        while i &+ 8 <= dimension {
+            let x = HalfFloat.widenFinite(a.loadUnaligned(fromByteOffset: i &* 2, as: SIMD8<UInt16>.self))
+            let y = HalfFloat.widenFinite(b.loadUnaligned(fromByteOffset: i &* 2, as: SIMD8<UInt16>.self))
+            d += x * y
+            if withNorms {
+                na += x * x
+                nb += y * y
+            }
+            i &+= 8
+        }
+        var (dot, normA, normB) = (d.sum(), na.sum(), nb.sum())
+        while i < dimension {
+            let x = HalfFloat.widen(a.load(fromByteOffset: i &* 2, as: UInt16.self))
+            let y = HalfFloat.widen(b.load(fromByteOffset: i &* 2, as: UInt16.self))
+            dot += x * y
+            normA += x * x
+            normB += y * y
+            i &+= 1
+        }
+        return (dot, normA, normB)
+    }
+}
+
+/// Negated dot product over float16 rows.
+public enum InnerProductFloat16: DistanceKernel {
+    public static var elementType: ElementType { .float16 }
+    public static var metric: Metric { .innerProduct }
+    @inlinable
+    public static func distance(_ a: UnsafeRawPointer, _ b: UnsafeRawPointer, dimension: Int) -> Float {
+        -DotFloat16.dotAndNorms(a, b, dimension: dimension, withNorms: false).dot
+    }
+}
+
+/// 1 − cos(a, b) over float16 rows.
+public enum CosineFloat16: DistanceKernel {
+    public static var elementType: ElementType { .float16 }
+    public static var metric: Metric { .cosine }
+    @inlinable
+    public static func distance(_ a: UnsafeRawPointer, _ b: UnsafeRawPointer, dimension: Int) -> Float {
+        let r = DotFloat16.dotAndNorms(a, b, dimension: dimension, withNorms: true)
+        return Distance.cosineDistance(dot: r.dot, normA: r.normA, normB: r.normB)
+    }
+}

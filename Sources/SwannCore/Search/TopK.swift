@@ -1,0 +1,109 @@
+/// Keeps the `k` smallest `(distance, id)` pairs seen so far: a bounded binary max-heap.
+///
+/// Written by hand rather than with `HeapModule.Heap` because the hot path is the single
+/// comparison against `threshold` (the current k-th distance), which a general heap does not
+/// expose without an extra lookup, and because the storage is reused across queries.
+/// Ties on distance are broken by the smaller id, so results are deterministic.
+public struct TopK: Sendable {
+    /// How many results are kept.
+    public let k: Int
+    @usableFromInline var distances: [Float]
+    @usableFromInline var ids: [Int64]
+    /// The distance a candidate must beat to enter: +∞ until `k` results are held.
+    @inlinable public var threshold: Float { _threshold }
+    @usableFromInline var _threshold: Float = .infinity
+
+    /// An empty collector for the `k` nearest.
+    /// - Precondition: `k >= 1`.
+    public init(k: Int) {
+        precondition(k >= 1, "k must be at least 1")
+        self.k = k
+        distances = []
+        ids = []
+        distances.reserveCapacity(k)
+        ids.reserveCapacity(k)
+    }
+
+    /// Number of results held (at most `k`).
+    public var count: Int { distances.count }
+
+    /// Forgets every result, keeping the storage.
+    public mutating func removeAll() {
+        distances.removeAll(keepingCapacity: true)
+        ids.removeAll(keepingCapacity: true)
+        _threshold = .infinity
+    }
+
+    @inlinable @inline(__always)
+    static func isWorse(_ d1: Float, _ i1: Int64, than d2: Float, _ i2: Int64) -> Bool {
+        d1 > d2 || (d1 == d2 && i1 > i2)
+    }
+
+    /// Offers a candidate; returns whether it was kept.
+    /// - Complexity: O(1) when rejected, O(log k) when kept.
+    @inlinable
+    @discardableResult
+    public mutating func insert(_ distance: Float, id: Int64) -> Bool {
+        if distances.count < k {
+            distances.append(distance)
+            ids.append(id)
+            siftUp(distances.count - 1)
+            if distances.count == k { _threshold = distances[0] }
+            return true
+        }
+        guard distance <= threshold, Self.isWorse(distances[0], ids[0], than: distance, id) else { return false }
+        distances[0] = distance
+        ids[0] = id
+        siftDown(0)
+        _threshold = distances[0]
+        return true
+    }
+
+    @usableFromInline
+    mutating func siftUp(_ start: Int) {
+        var child = start
+        while child > 0 {
+            let parent = (child - 1) / 2
+            guard Self.isWorse(distances[child], ids[child], than: distances[parent], ids[parent]) else { break }
+            distances.swapAt(child, parent)
+            ids.swapAt(child, parent)
+            child = parent
+        }
+    }
+
+    @usableFromInline
+    mutating func siftDown(_ start: Int) {
+        var parent = start
+        let n = distances.count
+        while true {
+            let left = 2 * parent + 1
+            guard left < n else { break }
+            var worst = left
+            let right = left + 1
+            if right < n, Self.isWorse(distances[right], ids[right], than: distances[left], ids[left]) { worst = right }
+            guard Self.isWorse(distances[worst], ids[worst], than: distances[parent], ids[parent]) else { break }
+            distances.swapAt(worst, parent)
+            ids.swapAt(worst, parent)
+            parent = worst
+        }
+    }
+
+    /// The held results, nearest first (ties by id).
+    public func sorted() -> [Neighbor] {
+        zip(distances, ids).map { Neighbor(id: $0.1, distance: $0.0) }
+            .sorted { ($0.distance, $0.id) < ($1.distance, $1.id) }
+    }
+}
+
+/// One search result: a vector id and its distance to the query (smaller is closer).
+public struct Neighbor: Sendable, Hashable, Codable {
+    /// The vector's id: its row number, or the user's id when the index has an id map.
+    public var id: Int64
+    /// The distance under the index's metric.
+    public var distance: Float
+
+    public init(id: Int64, distance: Float) {
+        self.id = id
+        self.distance = distance
+    }
+}

@@ -1,0 +1,28 @@
+import Foundation
+import Swann
+import Testing
+
+struct GroundTruthTests {
+    @Test func bundledTruthIsReproducedExactly() throws {
+        let base = try VectorFile(path: BundledExample.base)
+        let queries = try VectorFile(path: BundledExample.queries)
+        #expect(base.layout.scalar == .float16 && base.count == 10_000 && base.dimension == 384)
+        #expect(queries.count == 1_000)
+        // A small chunk size forces the larger-than-memory path (many chunks).
+        let (table, report) = try GroundTruth.compute(base: base, queries: queries, k: 100, metric: .l2, chunkBytes: 1 << 20)
+        #expect(report.queries == 1_000)
+        let truth = try VectorFile(path: BundledExample.truth).readNeighbors()
+        #expect(truth.k == 100)
+        #expect(table.ids == truth.ids)
+    }
+
+    @Test func dimensionMismatchIsReported() throws {
+        let base = try VectorFile(path: BundledExample.base)
+        let dir = FileManager.default.temporaryDirectory.path + "/swann-gt-\(UInt64.random(in: 0...UInt64.max))"
+        try FileManager.default.createDirectory(atPath: dir, withIntermediateDirectories: true)
+        try VectorFileWriter.write(try VectorMatrix.from([[1, 2, 3]]), to: dir + "/q.fbin")
+        #expect(throws: GroundTruthError.self) {
+            try GroundTruth.compute(base: base, queries: try VectorFile(path: dir + "/q.fbin"), k: 5, metric: .l2)
+        }
+    }
+}
