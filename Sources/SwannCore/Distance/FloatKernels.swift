@@ -122,20 +122,12 @@ public enum L2Float16: DistanceKernel {
         var s0 = SIMD8<Float>(), s1 = SIMD8<Float>()
         var i = 0
         while i &+ 16 <= dimension {
-            let o = i &* 2
-            let d0 = HalfFloat.widenFinite(a.loadUnaligned(fromByteOffset: o, as: SIMD8<UInt16>.self))
-                - HalfFloat.widenFinite(b.loadUnaligned(fromByteOffset: o, as: SIMD8<UInt16>.self))
-            let d1 = HalfFloat.widenFinite(a.loadUnaligned(fromByteOffset: o &+ 16, as: SIMD8<UInt16>.self))
-                - HalfFloat.widenFinite(b.loadUnaligned(fromByteOffset: o &+ 16, as: SIMD8<UInt16>.self))
+            let x = HalfFloat.widenPairs(a.loadUnaligned(fromByteOffset: i &* 2, as: SIMD8<UInt32>.self))
+            let y = HalfFloat.widenPairs(b.loadUnaligned(fromByteOffset: i &* 2, as: SIMD8<UInt32>.self))
+            let d0 = x.even - y.even, d1 = x.odd - y.odd
             s0 += d0 * d0
             s1 += d1 * d1
             i &+= 16
-        }
-        if i &+ 8 <= dimension {
-            let d = HalfFloat.widenFinite(a.loadUnaligned(fromByteOffset: i &* 2, as: SIMD8<UInt16>.self))
-                - HalfFloat.widenFinite(b.loadUnaligned(fromByteOffset: i &* 2, as: SIMD8<UInt16>.self))
-            s0 += d * d
-            i &+= 8
         }
         var total = (s0 + s1).sum()
         while i < dimension {
@@ -157,15 +149,15 @@ public enum DotFloat16 {
     ) -> (dot: Float, normA: Float, normB: Float) {
         var d = SIMD8<Float>(), na = SIMD8<Float>(), nb = SIMD8<Float>()
         var i = 0
-        while i &+ 8 <= dimension {
-            let x = HalfFloat.widenFinite(a.loadUnaligned(fromByteOffset: i &* 2, as: SIMD8<UInt16>.self))
-            let y = HalfFloat.widenFinite(b.loadUnaligned(fromByteOffset: i &* 2, as: SIMD8<UInt16>.self))
-            d += x * y
+        while i &+ 16 <= dimension {
+            let x = HalfFloat.widenPairs(a.loadUnaligned(fromByteOffset: i &* 2, as: SIMD8<UInt32>.self))
+            let y = HalfFloat.widenPairs(b.loadUnaligned(fromByteOffset: i &* 2, as: SIMD8<UInt32>.self))
+            d += x.even * y.even + x.odd * y.odd
             if withNorms {
-                na += x * x
-                nb += y * y
+                na += x.even * x.even + x.odd * x.odd
+                nb += y.even * y.even + y.odd * y.odd
             }
-            i &+= 8
+            i &+= 16
         }
         var (dot, normA, normB) = (d.sum(), na.sum(), nb.sum())
         while i < dimension {

@@ -107,6 +107,19 @@ public enum HalfFloat {
         return unsafeBitCast(unsafeBitCast(magnitude, to: SIMD8<UInt32>.self) | ((h & 0x8000) &<< 16), to: SIMD8<Float>.self)
     }
 
+    /// Splits 16 half-precision values, read as eight 32-bit words, into the values at even and
+    /// odd positions, widened with `widenFinite`'s rule. Kernels only sum over positions, so the
+    /// permutation is harmless, and every operation is a uniform 32-bit lane op (constructing a
+    /// `SIMD8<UInt32>` lane by lane from `SIMD8<UInt16>` made LLVM fall back to scalar loads).
+    @inlinable @inline(__always)
+    public static func widenPairs(_ words: SIMD8<UInt32>) -> (even: SIMD8<Float>, odd: SIMD8<Float>) {
+        @inline(__always) func convert(_ h: SIMD8<UInt32>) -> SIMD8<Float> {
+            let magnitude = unsafeBitCast((h & 0x7FFF) &<< 13, to: SIMD8<Float>.self) * 0x1p112
+            return unsafeBitCast(unsafeBitCast(magnitude, to: SIMD8<UInt32>.self) | ((h & 0x8000) &<< 16), to: SIMD8<Float>.self)
+        }
+        return (convert(words & 0xFFFF), convert(words &>> 16))
+    }
+
     /// Converts one half-precision bit pattern to `Float`.
     @inlinable @inline(__always)
     public static func widen(_ half: UInt16) -> Float {

@@ -1,0 +1,189 @@
+public import SwannCore
+import SwannStorage
+
+extension Index {
+    /// The `k` nearest neighbours of `query`.
+    /// - Parameters:
+    ///   - query: `dimension` finite components (converted to the index's element type).
+    ///   - parameters: overrides of `defaultParameters` for this call only.
+    /// - Throws: `SearchError` for a bad query, k or parameters, or a corrupt posting list.
+    public func search(_ query: [Float], k: Int, parameters: SearchParameters? = nil) throws(SearchError) -> [Neighbor] {
+        try searchWithStatistics(query, k: k, parameters: parameters).neighbors
+    }
+
+    /// Like `search(_:k:parameters:)`, with what the query cost.
+    public func searchWithStatistics(_ query: [Float], k: Int, parameters: SearchParameters? = nil) throws(SearchError) -> SearchResult {
+        let parameters = parameters ?? defaultParameters
+        try validate(k: k, parameters: parameters)
+        let scratch = takeScratch()
+        defer { returnScratch(scratch) }
+        return try query.withUnsafeBufferPointer { buffer throws(SearchError) in
+            try search(buffer, k: k, parameters: parameters, scratch: scratch)
+        }
+    }
+
+    /// Searches every row of `queries` on up to `threads` threads.
+    /// - Returns: a `queries.count × k` table (ids −1 where fewer than k were found), per-query
+    ///   statistics, and per-query errors (nil where the query succeeded).
+    public func search(
+        _ queries: VectorMatrix, k: Int, parameters: SearchParameters? = nil, threads: Int = Parallel.coreCount
+    ) throws(SearchError) -> (table: NeighborTable, statistics: [SearchStatistics]) {
+        let parameters = parameters ?? defaultParameters
+        try validate(k: k, parameters: parameters)
+        guard queries.dimension == dimension else {
+            throw SearchError(.wrongDimension, "queries have dimension \(queries.dimension), the index has \(dimension)")
+        }
+        var ids = [Int64](repeating: -1, count: queries.count * k)
+        var distances = [Float](repeating: .infinity, count: queries.count * k)
+        var statistics = [SearchStatistics](repeating: SearchStatistics(), count: queries.count)
+        var errors = [SearchError?](repeating: nil, count: queries.count)
+        ids.withUnsafeMutableBufferPointer { idOut in
+            distances.withUnsafeMutableBufferPointer { distanceOut in
+                statistics.withUnsafeMutableBufferPointer { statisticsOut in
+                    errors.withUnsafeMutableBufferPointer { errorOut in
+                        let shared = UncheckedSendable((idOut, distanceOut, statisticsOut, errorOut))
+                        Parallel.forEach(items: queries.count, threads: threads) { q in
+                            let (idOut, distanceOut, statisticsOut, errorOut) = shared.value
+                            let scratch = self.takeScratch()
+                            defer { self.returnScratch(scratch) }
+                            ElementConversion.widen(queries.row(q), elementType: queries.elementType, count: queries.dimension, into: &scratch.input)
+                            do throws(SearchError) {
+                                let result = try scratch.input.withUnsafeBufferPointer { buffer throws(SearchError) in
+                                    try self.search(buffer, k: k, parameters: parameters, scratch: scratch)
+                                }
+                                for (j, neighbor) in result.neighbors.enumerated() {
+                                    idOut[q * k + j] = neighbor.id
+                                    distanceOut[q * k + j] = neighbor.distance
+                                }
+                                statisticsOut[q] = result.statistics
+                            } catch {
+                                errorOut[q] = error
+                            }
+                        }
+                    }
+                }
+            }
+        }
+        if let first = errors.compactMap({ $0 }).first { throw first }
+        return (NeighborTable(queryCount: queries.count, k: k, ids: ids, distances: distances), statistics)
+    }
+
+    func validate(k: Int, parameters: SearchParameters) throws(SearchError) {
+        guard k >= 1, k <= count else { throw SearchError(.invalidK, "k must be in 1...\(count), got \(k)") }
+        do { try parameters.validate() } catch { throw SearchError(.invalidParameters, error.message) }
+    }
+
+    /// Converts the query into the scratch row (normalising for cosine) after checking it.
+    func prepare(_ query: UnsafeBufferPointer<Float>, into scratch: SearchScratch) throws(SearchError) {
+        guard query.count == dimension else {
+            throw SearchError(.wrongDimension, "query has dimension \(query.count), the index has \(dimension)")
+        }
+        var squares: Float = 0
+        for (i, v) in query.enumerated() {
+            guard v.isFinite else { throw SearchError(.nonFinite, "query component \(i) is \(v)") }
+            squares += v * v
+        }
+        if manifest.normalized {
+            guard squares > 0 else { throw SearchError(.zeroVector, "a zero vector has no cosine distance") }
+            let scale = 1 / squares.squareRoot()
+            for i in 0..<query.count { scratch.floats[i] = query[i] * scale }
+        } else {
+            for i in 0..<query.count { scratch.floats[i] = query[i] }
+        }
+        scratch.floats.withUnsafeBufferPointer { source in
+            ElementConversion.narrow(source.baseAddress!, count: dimension, to: manifest.elementType, into: scratch.query.mutableRawBytes.baseAddress!)
+        }
+    }
+
+    func search(
+        _ query: UnsafeBufferPointer<Float>, k: Int, parameters: SearchParameters, scratch: SearchScratch
+    ) throws(SearchError) -> SearchResult {
+        try prepare(query, into: scratch)
+        let outcome = Distance.dispatch(
+            metric: kernelMetric, elementType: manifest.elementType,
+            to: QueryRun(index: self, k: k, parameters: parameters, scratch: scratch))
+        var result = try outcome.get()
+        for i in result.neighbors.indices {
+            let row = Int(result.neighbors[i].id)
+            result.neighbors[i].id = header.idMap.map { Int64(bitPattern: $0[row]) } ?? Int64(row)
+            result.neighbors[i].distance += reportedOffset
+        }
+        return result
+    }
+}
+
+/// The graph search over the float32 centroids, specialised for one float32 kernel.
+struct CentroidSearch: KernelConsumer {
+    let query: UnsafeRawPointer
+    let graph: CentroidGraph
+    let centroids: VectorMatrix
+    let beamWidth: Int
+    let scratch: SearchScratch
+
+    /// The candidates, nearest first, and the number of distances computed.
+    func run<Kernel: DistanceKernel>(_ kernel: Kernel.Type) -> ([(node: Int, distance: Float)], Int) {
+        var count = 0
+        let candidates = graph.search(
+            query, centroids: centroids, beamWidth: beamWidth, kernel: Kernel.self, scratch: &scratch.graph, distanceCount: &count)
+        return (candidates, count)
+    }
+}
+
+/// One query, specialised for one kernel.
+struct QueryRun: KernelConsumer {
+    let index: Index
+    let k: Int
+    let parameters: SearchParameters
+    let scratch: SearchScratch
+
+    func run<Kernel: DistanceKernel>(_ kernel: Kernel.Type) -> Result<SearchResult, SearchError> {
+        let header = index.header
+        let clock = ContinuousClock()
+        var statistics = SearchStatistics()
+        let query = scratch.query.row(0)
+        let started = clock.now
+        let beamWidth = max(parameters.searchCandidates, parameters.maxPostings)
+        let (candidates, centroidDistances) = scratch.floats.withUnsafeBytes { floatQuery in
+            Distance.dispatch(
+                metric: index.kernelMetric, elementType: .float32,
+                to: CentroidSearch(
+                    query: floatQuery.baseAddress!, graph: header.graph, centroids: index.centroids, beamWidth: beamWidth,
+                    scratch: scratch))
+        }
+        statistics.distancesComputed += centroidDistances
+        // Ratio pruning needs non-negative distances: raw inner product has none, so it is skipped.
+        let ratio = index.kernelMetric == .innerProduct && !index.manifest.normalized ? nil : parameters.maxDistanceRatio
+        let lists = PostingScanner.selectLists(
+            candidates, maxPostings: parameters.maxPostings, maxDistanceRatio: ratio, distanceOffset: index.reportedOffset)
+        var now = clock.now
+        statistics.centroidSeconds = seconds(now - started)
+        scratch.seen.removeAll()
+        var results = TopK(k: k)
+        let rowBytes = header.centroids.rowBytes
+        for list in lists {
+            let view: PostingView
+            do { view = try index.store.read(list, into: scratch.buffer, verify: parameters.verifyChecksums) } catch {
+                return .failure(SearchError(error.code == .checksumMismatch ? .indexCorrupt : .ioFailure, error.description))
+            }
+            let read = clock.now
+            statistics.ioSeconds += seconds(read - now)
+            statistics.postingsRead += 1
+            statistics.bytesRead += header.directory[list].byteCount
+            guard let computed = PostingScanner.scan(
+                query: query, ids: view.ids, vectors: view.vectors, count: view.count, rowBytes: rowBytes,
+                dimension: header.centroids.dimension, vectorCount: index.count, kernel: Kernel.self,
+                seen: &scratch.seen, results: &results)
+            else {
+                return .failure(SearchError(.indexCorrupt, "\(index.path)/\(IndexLayout.postings): list \(list) holds a vector id ≥ \(index.count)"))
+            }
+            statistics.distancesComputed += computed
+            now = clock.now
+            statistics.scanSeconds += seconds(now - read)
+        }
+        return .success(SearchResult(neighbors: results.sorted(), statistics: statistics))
+    }
+
+    func seconds(_ duration: Duration) -> Double {
+        Double(duration.components.seconds) + Double(duration.components.attoseconds) * 1e-18
+    }
+}

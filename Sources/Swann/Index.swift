@@ -1,0 +1,105 @@
+public import SwannCore
+public import SwannStorage
+import Synchronization
+
+/// An opened SPANN index: centroids and their graph in memory, posting lists on disk.
+///
+/// Immutable and `Sendable`: share one instance across tasks and threads. Each search takes
+/// its scratch memory (visited sets, read buffer, top-k heap) from a small pool, so concurrent
+/// searches never contend on anything but that pool's lock, and per-call `SearchParameters`
+/// never touch shared state.
+///
+/// ```swift
+/// let index = try Index.open(at: "wiki.swann")
+/// let hits = try index.search(queryVector, k: 10)      // [Neighbor], nearest first
+/// ```
+public final class Index: Sendable {
+    /// The directory the index was opened from.
+    public let path: String
+    /// What the index holds and how it was built.
+    public let manifest: IndexManifest
+    /// Search parameters used when a call passes none.
+    public let defaultParameters: SearchParameters
+    let header: IndexHeader
+    /// The centroids widened to float32: the graph search runs on the fastest kernel whatever
+    /// the stored type (float16 conversion without F16C costs ~4× per distance).
+    let centroids: VectorMatrix
+    let store: any PostingStore
+    let scratchPool: Mutex<[SearchScratch]>
+
+    /// Options for opening an index.
+    public struct OpenOptions: Sendable, Hashable {
+        /// Read postings with O_DIRECT (cold, SSD-like path) instead of through the page cache.
+        public var directIO = false
+        /// Load the whole posting file into memory (small indexes, tests).
+        public var postingsInMemory = false
+        public init(directIO: Bool = false, postingsInMemory: Bool = false) {
+            self.directIO = directIO
+            self.postingsInMemory = postingsInMemory
+        }
+    }
+
+    /// Opens the index directory at `path`, verifying everything it loads.
+    /// - Throws: `IndexError` naming the file for a missing, truncated, corrupt or newer-format index.
+    public static func open(at path: String, options: OpenOptions = OpenOptions()) throws(IndexError) -> Index {
+        let header = try IndexReader.open(path)
+        let store: any PostingStore = options.postingsInMemory
+            ? try InMemoryPostingStore(indexPath: path, header: header)
+            : try FilePostingStore(indexPath: path, header: header, directIO: options.directIO)
+        return Index(path: path, header: header, store: store)
+    }
+
+    init(path: String, header: IndexHeader, store: any PostingStore) {
+        self.path = path
+        self.header = header
+        self.centroids = header.centroids.elementType == .float32 ? header.centroids : try! header.centroids.converted(to: .float32)
+        self.manifest = header.manifest
+        self.store = store
+        self.defaultParameters = header.manifest.searchDefaults
+        self.scratchPool = Mutex([])
+    }
+
+    /// Number of vectors indexed.
+    public var count: Int { manifest.vectorCount }
+    /// Components per vector.
+    public var dimension: Int { manifest.dimension }
+
+    /// Bytes this index holds in memory: centroids, graph, posting directory, id map.
+    public var residentBytes: Int {
+        centroids.byteCount + header.centroidRows.count * 4 + header.graph.neighbors.count * 4
+            + header.directory.count * MemoryLayout<PostingLocation>.stride + (header.idMap?.count ?? 0) * 8
+    }
+
+    /// The metric the kernels compute: inner product on normalised vectors stands in for cosine.
+    var kernelMetric: Metric { manifest.normalized ? .innerProduct : manifest.metric }
+    /// Added to kernel distances to report the user's metric (cosine = 1 − dot).
+    var reportedOffset: Float { manifest.normalized ? 1 : 0 }
+
+    func takeScratch() -> SearchScratch {
+        scratchPool.withLock { $0.popLast() } ?? SearchScratch(header: header)
+    }
+
+    func returnScratch(_ scratch: SearchScratch) {
+        scratchPool.withLock { pool in if pool.count < 64 { pool.append(scratch) } }
+    }
+}
+
+/// Per-search memory, reused across queries by one thread at a time.
+final class SearchScratch: @unchecked Sendable {
+    var graph: GraphSearchScratch
+    var seen: VisitedSet
+    let buffer = PostingBuffer()
+    var query: VectorMatrix
+    /// The query as normalised floats, before conversion to the stored type.
+    var floats: [Float]
+    /// A batch query widened from its matrix row (kept apart from `floats`, which `prepare` writes).
+    var input: [Float]
+
+    init(header: IndexHeader) {
+        graph = GraphSearchScratch(nodeCount: header.centroids.count)
+        seen = VisitedSet(capacity: header.manifest.vectorCount)
+        query = try! VectorMatrix(elementType: header.manifest.elementType, count: 1, dimension: header.manifest.dimension)
+        floats = [Float](repeating: 0, count: header.manifest.dimension)
+        input = floats
+    }
+}

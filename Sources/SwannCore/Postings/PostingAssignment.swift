@@ -1,0 +1,136 @@
+/// SPANN's closure assignment with the RNG rule: which posting lists each vector is copied into.
+///
+/// For vector x with candidate centroids c₀, c₁, … in ascending distance (from the centroid
+/// graph), x always goes to c₀; it is also copied to cᵢ when
+/// - `d(x, cᵢ) ≤ (1 + closureEpsilon) · d(x, c₀)` (the closure rule: x is near the boundary), and
+/// - no already chosen centroid s has `rngFactor · d(cᵢ, s) ≤ d(x, cᵢ)` (the RNG rule: cᵢ does
+///   not lie behind s as seen from x, so copies spread in different directions),
+/// stopping at `replicaCount` copies. Distances are squared L2 (on unit vectors this orders
+/// exactly as cosine). Then each list is capped at `postingLimit` entries: a list that overflows
+/// drops its farthest *replicas*; a vector's nearest list always keeps it, so no vector is lost.
+public struct PostingAssignment: Sendable {
+    public struct Configuration: Sendable, Hashable, Codable {
+        /// Most lists a vector is copied into (SPTAG `ReplicaCount`). 1…32; 8 by default.
+        public var replicaCount = 8
+        /// ε₁ of the closure rule; `.infinity` disables it (SPTAG's behaviour).
+        public var closureEpsilon: Float = 10
+        /// RNG rule factor (SPTAG `RNGFactor`); 0 disables the rule.
+        public var rngFactor: Float = 1
+        /// Centroid candidates looked at per vector (SPTAG `InternalResultNum`, 64).
+        public var candidateCount = 64
+        /// Cap on entries per list (SPTAG `PostingVectorLimit`).
+        public var postingLimit = 256
+        public init() {}
+
+        public func validate() throws(ConfigurationError) {
+            guard (1...32).contains(replicaCount) else { throw ConfigurationError("replicas \(replicaCount) is outside 1...32") }
+            guard closureEpsilon >= 0 else { throw ConfigurationError("closure epsilon \(closureEpsilon) must be ≥ 0") }
+            guard rngFactor >= 0 else { throw ConfigurationError("rng factor \(rngFactor) must be ≥ 0") }
+            guard candidateCount >= replicaCount else {
+                throw ConfigurationError("centroid candidates \(candidateCount) must be ≥ replicas \(replicaCount)")
+            }
+            guard postingLimit >= 1 else { throw ConfigurationError("posting limit \(postingLimit) must be ≥ 1") }
+        }
+    }
+
+    /// One entry of a posting list.
+    public struct Member: Sendable, Hashable {
+        public var vector: UInt32
+        public var distance: Float
+        /// Whether this is the vector's nearest centroid (never dropped by the cap).
+        public var isPrimary: Bool
+    }
+
+    /// `lists[c]` holds the members of centroid c's posting list, nearest first.
+    public var lists: [[Member]]
+    /// `copyHistogram[n]` = number of vectors stored in exactly n lists.
+    public var copyHistogram: [Int]
+    /// Replicas removed by the posting cap.
+    public var droppedByLimit: Int
+
+    /// Assigns every row of `vectors` to lists of `centroids`.
+    ///
+    /// `Kernel` must be the squared-L2 kernel of the rows' element type.
+    public static func assign<Kernel: DistanceKernel>(
+        vectors: VectorMatrix, centroids: VectorMatrix, graph: CentroidGraph, configuration: Configuration,
+        kernel: Kernel.Type, threads: Int, progress: (@Sendable (Int) -> Void)? = nil
+    ) -> PostingAssignment {
+        let n = vectors.count
+        let slots = configuration.replicaCount
+        // choices[v * slots + r] = centroid, or UInt32.max; parallel writes touch disjoint rows.
+        var choices = [UInt32](repeating: .max, count: n * slots)
+        var choiceDistances = [Float](repeating: 0, count: n * slots)
+        let blockSize = 256
+        let blocks = (n + blockSize - 1) / blockSize
+        choices.withUnsafeMutableBufferPointer { choiceBuffer in
+            choiceDistances.withUnsafeMutableBufferPointer { distanceBuffer in
+                let shared = UncheckedSendable((choiceBuffer, distanceBuffer))
+                Parallel.forEach(items: blocks, threads: threads) { block in
+                    let (choiceOut, distanceOut) = shared.value
+                    var scratch = GraphSearchScratch(nodeCount: centroids.count)
+                    var distanceCount = 0
+                    var chosen: [Int] = []
+                    for v in block * blockSize..<min((block + 1) * blockSize, n) {
+                        let row = vectors.uncheckedRow(v)
+                        let candidates = graph.search(
+                            row, centroids: centroids, beamWidth: configuration.candidateCount, kernel: Kernel.self,
+                            scratch: &scratch, distanceCount: &distanceCount)
+                        chosen.removeAll(keepingCapacity: true)
+                        let limit = candidates[0].distance * (1 + configuration.closureEpsilon)
+                        for candidate in candidates {
+                            if !chosen.isEmpty, candidate.distance > limit { break }
+                            let blocked = chosen.contains { s in
+                                configuration.rngFactor
+                                    * Kernel.distance(centroids.uncheckedRow(candidate.node), centroids.uncheckedRow(s), dimension: centroids.dimension)
+                                    <= candidate.distance
+                            }
+                            if blocked { continue }
+                            distanceOut[v * slots + chosen.count] = candidate.distance
+                            choiceOut[v * slots + chosen.count] = UInt32(candidate.node)
+                            chosen.append(candidate.node)
+                            if chosen.count == slots { break }
+                        }
+                    }
+                    progress?(min((block + 1) * blockSize, n) - block * blockSize)
+                }
+            }
+        }
+        return collect(choices: choices, distances: choiceDistances, vectorCount: n, centroidCount: centroids.count, configuration: configuration)
+    }
+
+    /// Groups choices into lists and applies the posting cap.
+    static func collect(
+        choices: [UInt32], distances: [Float], vectorCount: Int, centroidCount: Int, configuration: Configuration
+    ) -> PostingAssignment {
+        let slots = configuration.replicaCount
+        var lists = [[Member]](repeating: [], count: centroidCount)
+        for v in 0..<vectorCount {
+            for r in 0..<slots {
+                let c = choices[v * slots + r]
+                if c == .max { break }
+                lists[Int(c)].append(Member(vector: UInt32(v), distance: distances[v * slots + r], isPrimary: r == 0))
+            }
+        }
+        var copies = [Int](repeating: 0, count: vectorCount)
+        var dropped = 0
+        for c in 0..<centroidCount {
+            lists[c].sort { ($0.distance, $0.vector) < ($1.distance, $1.vector) }
+            if lists[c].count > configuration.postingLimit {
+                // Keep every primary member, then the nearest replicas up to the cap.
+                let primaries = lists[c].filter(\.isPrimary).count
+                var replicaBudget = max(0, configuration.postingLimit - primaries)
+                let before = lists[c].count
+                lists[c] = lists[c].filter { member in
+                    if member.isPrimary { return true }
+                    if replicaBudget > 0 { replicaBudget -= 1; return true }
+                    return false
+                }
+                dropped += before - lists[c].count
+            }
+            for member in lists[c] { copies[Int(member.vector)] += 1 }
+        }
+        var histogram = [Int](repeating: 0, count: slots + 1)
+        for count in copies { histogram[count] += 1 }
+        return PostingAssignment(lists: lists, copyHistogram: histogram, droppedByLimit: dropped)
+    }
+}

@@ -1,0 +1,28 @@
+/// Per-query search knobs. Passed with each call and never stored on the index, so concurrent
+/// searches with different settings cannot interfere (unlike hnswlib's `setEf`).
+public struct SearchParameters: Sendable, Hashable, Codable {
+    /// Centroid candidates the graph search keeps (HNSW's `ef`, SPTAG's `SearchInternalResultNum`).
+    /// Raised to `maxPostings` when smaller.
+    public var searchCandidates = 128
+    /// Most posting lists read per query (faiss's `nprobe`).
+    public var maxPostings = 64
+    /// Query-aware pruning (SPANN's ε₂, SPTAG's `MaxDistRatio`): read only lists whose centroid
+    /// is within `maxDistanceRatio ×` the nearest centroid's distance. nil disables it.
+    /// Distances are squared L2 (or cosine distance); ignored for raw inner product.
+    public var maxDistanceRatio: Float? = 4
+    /// Verify each posting list's checksum as it is read.
+    public var verifyChecksums = true
+
+    public init() {}
+
+    /// Checks every field's range.
+    public func validate() throws(ConfigurationError) {
+        guard searchCandidates >= 1, searchCandidates <= 100_000 else {
+            throw ConfigurationError("search candidates \(searchCandidates) is outside 1...100000")
+        }
+        guard maxPostings >= 1, maxPostings <= 100_000 else { throw ConfigurationError("max postings \(maxPostings) is outside 1...100000") }
+        if let ratio = maxDistanceRatio, !(ratio >= 1) {
+            throw ConfigurationError("max distance ratio \(ratio) must be ≥ 1")
+        }
+    }
+}

@@ -1,0 +1,67 @@
+public import SwannCore
+
+/// `manifest.json`: what an index holds and how it was built. Human-readable on purpose.
+public struct IndexManifest: Sendable, Codable, Equatable {
+    /// The on-disk format version; readers refuse any other.
+    public var formatVersion = IndexManifest.currentFormatVersion
+    /// The Swann version that wrote it.
+    public var writer = ""
+    public var metric = Metric.l2
+    /// Element type of the stored vectors (postings and centroids).
+    public var elementType = ElementType.float32
+    /// Element type of the input file.
+    public var inputElementType = ElementType.float32
+    /// Whether vectors were normalised to unit length (cosine on float types).
+    public var normalized = false
+    public var dimension = 0
+    public var vectorCount = 0
+    public var centroidCount = 0
+    /// Total entries over all posting lists (≥ vectorCount because of replicas).
+    public var postingEntryCount = 0
+    /// `copyHistogram[n]` = vectors stored in exactly n lists.
+    public var copyHistogram: [Int] = []
+    /// Replicas dropped by the posting-length cap.
+    public var replicasDroppedByLimit = 0
+    /// Input rows skipped as NaN/∞ (`--skip-invalid`).
+    public var skippedRows = 0
+    public var hasIDMap = false
+    /// Shard `index` of `count` (0 of 1 when unsharded).
+    public var shard = Shard(index: 0, count: 1)
+    /// Every build parameter.
+    public var build = BuildConfiguration()
+    /// Default search parameters recorded at build time.
+    public var searchDefaults = SearchParameters()
+    /// Seconds spent per build phase.
+    public var buildSeconds: [String: Double] = [:]
+    /// Every other file of the index with its size and checksum.
+    public var files: [FileEntry] = []
+
+    /// The format version this build reads and writes.
+    public static let currentFormatVersion = 1
+
+    public init() {}
+
+    public struct Shard: Sendable, Codable, Equatable {
+        public var index: Int
+        public var count: Int
+        public init(index: Int, count: Int) {
+            self.index = index
+            self.count = count
+        }
+    }
+
+    public struct FileEntry: Sendable, Codable, Equatable {
+        public var name: String
+        public var bytes: Int64
+        /// `Checksum.of` the whole file, as 16 hex digits.
+        public var checksum: String
+        public init(name: String, bytes: Int64, checksum: String) {
+            self.name = name
+            self.bytes = bytes
+            self.checksum = checksum
+        }
+    }
+
+    /// The entry for `name`, if listed.
+    public func file(_ name: String) -> FileEntry? { files.first { $0.name == name } }
+}

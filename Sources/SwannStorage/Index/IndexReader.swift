@@ -1,0 +1,221 @@
+public import SwannCore
+import Foundation
+import SystemPackage
+
+/// The in-memory part of an opened index: everything but the posting lists.
+public struct IndexHeader: Sendable {
+    public var manifest: IndexManifest
+    /// Row number (internal id) of each centroid.
+    public var centroidRows: [UInt32]
+    public var centroids: VectorMatrix
+    public var graph: CentroidGraph
+    /// Where each posting list is.
+    public var directory: [PostingLocation]
+    /// User ids by internal id, when the index has them.
+    public var idMap: [UInt64]?
+}
+
+/// Opens an index directory and verifies everything it loads into memory: headers, sizes
+/// (overflow-checked), checksums of every small file, and the posting directory's bounds.
+/// The posting file is verified list by list as lists are read (`FilePostingStore`), or as a whole
+/// by `verifyPostings`.
+public enum IndexReader {
+    /// Loads and verifies the manifest, centroids, graph, posting directory and id map.
+    public static func open(_ path: String) throws(IndexError) -> IndexHeader {
+        var isDirectory: ObjCBool = false
+        guard FileManager.default.fileExists(atPath: path, isDirectory: &isDirectory) else {
+            throw IndexError(.missing, path: path, detail: "no index here")
+        }
+        guard isDirectory.boolValue else {
+            throw IndexError(.invalidInput, path: path, detail: "not an index directory (a file; was a vector file meant?)")
+        }
+        let manifest = try readManifest(path)
+        for entry in manifest.files where entry.name != IndexLayout.postings {
+            try verifyFile(path + "/" + entry.name, entry: entry)
+        }
+        let centroidFile = try load(path, IndexLayout.centroids, manifest: manifest)
+        let (centroidRows, centroids) = try decodeCentroids(centroidFile, path: path + "/" + IndexLayout.centroids, manifest: manifest)
+        let graph = try decodeGraph(try load(path, IndexLayout.graph, manifest: manifest), path: path + "/" + IndexLayout.graph, nodes: centroids.count)
+        let directory = try decodeDirectory(
+            try load(path, IndexLayout.directory, manifest: manifest), path: path + "/" + IndexLayout.directory,
+            manifest: manifest, postingsBytes: try postingsSize(path, manifest: manifest))
+        var idMap: [UInt64]?
+        if manifest.hasIDMap {
+            idMap = try decodeIDMap(try load(path, IndexLayout.idMap, manifest: manifest), path: path + "/" + IndexLayout.idMap, count: manifest.vectorCount)
+        }
+        return IndexHeader(manifest: manifest, centroidRows: centroidRows, centroids: centroids, graph: graph, directory: directory, idMap: idMap)
+    }
+
+    static func readManifest(_ path: String) throws(IndexError) -> IndexManifest {
+        let file = path + "/" + IndexLayout.manifest
+        guard let data = FileManager.default.contents(atPath: file) else {
+            throw IndexError(.missing, path: file, detail: "missing or unreadable: not a Swann index, or an incomplete one")
+        }
+        // Check the version before decoding the rest, so a newer index gets a clear message.
+        struct Version: Decodable { var formatVersion: Int }
+        guard let version = try? JSONDecoder().decode(Version.self, from: data) else {
+            throw IndexError(.inconsistent, path: file, detail: "not a valid manifest (malformed JSON or no formatVersion)")
+        }
+        guard version.formatVersion == IndexManifest.currentFormatVersion else {
+            throw IndexError(
+                .unsupportedVersion, path: file,
+                detail: "index format version \(version.formatVersion) is not supported by this build (reads version \(IndexManifest.currentFormatVersion))")
+        }
+        do {
+            let manifest = try JSONDecoder().decode(IndexManifest.self, from: data)
+            guard manifest.dimension >= 1, manifest.dimension <= VectorMatrix.maximumDimension,
+                manifest.vectorCount >= 1, manifest.vectorCount <= Int(UInt32.max), manifest.centroidCount >= 1,
+                manifest.centroidCount <= manifest.vectorCount
+            else {
+                throw IndexError(.inconsistent, path: file, detail: "counts or dimension out of range")
+            }
+            return manifest
+        } catch let error as IndexError {
+            throw error
+        } catch {
+            throw IndexError(.inconsistent, path: file, detail: "cannot decode the manifest: \(error)")
+        }
+    }
+
+    static func verifyFile(_ path: String, entry: IndexManifest.FileEntry) throws(IndexError) {
+        let descriptor: FileDescriptor
+        do { descriptor = try FileDescriptor.open(FilePath(path), .readOnly, options: [.closeOnExec]) } catch {
+            throw IndexError(.missing, path: path, detail: "listed in the manifest but cannot be opened: \(error)")
+        }
+        defer { try? descriptor.close() }
+        let (bytes, checksum) = try FileChecksum.compute(descriptor: descriptor, path: path)
+        guard bytes == entry.bytes else {
+            throw IndexError(.truncated, path: path, offset: min(bytes, entry.bytes), detail: "expected \(entry.bytes) bytes, found \(bytes)")
+        }
+        guard FileChecksum.hex(checksum) == entry.checksum else {
+            throw IndexError(.checksumMismatch, path: path, detail: "checksum \(FileChecksum.hex(checksum)) does not match the manifest's \(entry.checksum): the file is corrupt")
+        }
+    }
+
+    /// Verifies the whole posting file against the manifest (slow: reads every byte).
+    public static func verifyPostings(_ path: String, manifest: IndexManifest) throws(IndexError) {
+        guard let entry = manifest.file(IndexLayout.postings) else {
+            throw IndexError(.inconsistent, path: path + "/" + IndexLayout.manifest, detail: "does not list \(IndexLayout.postings)")
+        }
+        try verifyFile(path + "/" + IndexLayout.postings, entry: entry)
+    }
+
+    static func load(_ path: String, _ name: String, manifest: IndexManifest) throws(IndexError) -> [UInt8] {
+        let file = path + "/" + name
+        guard manifest.file(name) != nil else {
+            throw IndexError(.inconsistent, path: path + "/" + IndexLayout.manifest, detail: "does not list \(name)")
+        }
+        guard let data = FileManager.default.contents(atPath: file) else {
+            throw IndexError(.missing, path: file, detail: "missing or unreadable")
+        }
+        return Array(data)
+    }
+
+    static func postingsSize(_ path: String, manifest: IndexManifest) throws(IndexError) -> Int64 {
+        let file = path + "/" + IndexLayout.postings
+        guard let entry = manifest.file(IndexLayout.postings) else {
+            throw IndexError(.inconsistent, path: path + "/" + IndexLayout.manifest, detail: "does not list \(IndexLayout.postings)")
+        }
+        guard let attributes = try? FileManager.default.attributesOfItem(atPath: file), let size = attributes[.size] as? Int64 else {
+            throw IndexError(.missing, path: file, detail: "missing or unreadable")
+        }
+        guard size == entry.bytes else {
+            throw IndexError(.truncated, path: file, offset: min(size, entry.bytes), detail: "expected \(entry.bytes) bytes, found \(size)")
+        }
+        return size
+    }
+
+    static func header(_ bytes: [UInt8], magic: String, path: String) throws(IndexError) -> SectionHeader {
+        let result = bytes.withUnsafeBytes { raw in Result { () throws(IndexError) in try SectionHeader.decode(raw, expectedMagic: magic, path: path) } }
+        let header = try result.get()
+        guard UInt64(bytes.count) == UInt64(header.headerSize) + header.payloadBytes else {
+            throw IndexError(
+                .truncated, path: path, offset: Int64(min(UInt64(bytes.count), UInt64(header.headerSize) + header.payloadBytes)),
+                detail: "expected \(UInt64(header.headerSize) + header.payloadBytes) bytes, found \(bytes.count)")
+        }
+        return header
+    }
+
+    static func decodeCentroids(_ bytes: [UInt8], path: String, manifest: IndexManifest) throws(IndexError) -> ([UInt32], VectorMatrix) {
+        let h = try header(bytes, magic: "SWNCENTR", path: path)
+        guard h.elementType == manifest.elementType, Int(h.dimension) == manifest.dimension, h.count == UInt64(manifest.centroidCount) else {
+            throw IndexError(.inconsistent, path: path, offset: 16, detail: "header disagrees with the manifest (type, dimension or count)")
+        }
+        let count = manifest.centroidCount
+        let matrix: VectorMatrix
+        do { matrix = try VectorMatrix(elementType: manifest.elementType, count: count, dimension: manifest.dimension) } catch {
+            throw IndexError(.inconsistent, path: path, detail: error.description)
+        }
+        let rowsBytes = IndexLayout.align(count * 4, to: 64)
+        guard h.payloadBytes == UInt64(rowsBytes + matrix.byteCount), h.aux1 == UInt64(matrix.rowBytes) else {
+            throw IndexError(.inconsistent, path: path, offset: 48, detail: "payload size does not match \(count) centroids")
+        }
+        var rows = [UInt32](repeating: 0, count: count)
+        bytes.withUnsafeBytes { raw in
+            for i in 0..<count { rows[i] = UInt32(littleEndian: raw.loadUnaligned(fromByteOffset: 64 + i * 4, as: UInt32.self)) }
+            matrix.mutableRawBytes.copyMemory(from: UnsafeRawBufferPointer(rebasing: raw[(64 + rowsBytes)...]))
+        }
+        if let bad = rows.firstIndex(where: { Int($0) >= manifest.vectorCount }) {
+            throw IndexError(.inconsistent, path: path, offset: Int64(64 + bad * 4), detail: "centroid \(bad) names row \(rows[bad]) ≥ \(manifest.vectorCount)")
+        }
+        return (rows, matrix)
+    }
+
+    static func decodeGraph(_ bytes: [UInt8], path: String, nodes: Int) throws(IndexError) -> CentroidGraph {
+        let h = try header(bytes, magic: "SWNGRAPH", path: path)
+        let (slots, overflow) = Int(h.count).multipliedReportingOverflow(by: Int(h.aux1))
+        guard h.count == UInt64(nodes), !overflow, h.payloadBytes == UInt64(slots) * 4 else {
+            throw IndexError(.inconsistent, path: path, offset: 24, detail: "graph of \(h.count) nodes × degree \(h.aux1) does not match \(nodes) centroids")
+        }
+        let neighbors = bytes.withUnsafeBytes { raw in
+            (0..<slots).map { UInt32(littleEndian: raw.loadUnaligned(fromByteOffset: 64 + $0 * 4, as: UInt32.self)) }
+        }
+        do { return try CentroidGraph(degree: Int(h.aux1), count: nodes, entryPoint: Int(h.aux2), neighbors: neighbors) } catch {
+            throw IndexError(.inconsistent, path: path, detail: error.description)
+        }
+    }
+
+    static func decodeDirectory(_ bytes: [UInt8], path: String, manifest: IndexManifest, postingsBytes: Int64) throws(IndexError) -> [PostingLocation] {
+        let h = try header(bytes, magic: "SWNPDIR1", path: path)
+        let count = manifest.centroidCount
+        guard h.count == UInt64(count), h.payloadBytes == UInt64(count * IndexLayout.directoryEntrySize) else {
+            throw IndexError(.inconsistent, path: path, offset: 24, detail: "expected \(count) lists, found \(h.count)")
+        }
+        let rowBytes = manifest.dimension * manifest.elementType.byteWidth
+        var locations: [PostingLocation] = []
+        locations.reserveCapacity(count)
+        var total = 0
+        for i in 0..<count {
+            let at = 64 + i * IndexLayout.directoryEntrySize
+            let location = bytes.withUnsafeBytes { raw in
+                PostingLocation(
+                    offset: Int64(bitPattern: UInt64(littleEndian: raw.loadUnaligned(fromByteOffset: at, as: UInt64.self))),
+                    byteCount: Int(UInt32(littleEndian: raw.loadUnaligned(fromByteOffset: at + 8, as: UInt32.self))),
+                    entryCount: Int(UInt32(littleEndian: raw.loadUnaligned(fromByteOffset: at + 12, as: UInt32.self))),
+                    checksum: UInt64(littleEndian: raw.loadUnaligned(fromByteOffset: at + 16, as: UInt64.self)))
+            }
+            guard location.offset >= Int64(IndexLayout.pageSize), location.offset % Int64(IndexLayout.pageSize) == 0,
+                location.byteCount == location.entryCount * (4 + rowBytes),
+                location.offset + Int64(IndexLayout.align(location.byteCount, to: IndexLayout.pageSize)) <= postingsBytes
+            else {
+                throw IndexError(
+                    .inconsistent, path: path, offset: Int64(at),
+                    detail: "list \(i) (offset \(location.offset), \(location.byteCount) bytes, \(location.entryCount) entries) is not a valid page-aligned extent of \(IndexLayout.postings)")
+            }
+            total += location.entryCount
+            locations.append(location)
+        }
+        guard total == manifest.postingEntryCount else {
+            throw IndexError(.inconsistent, path: path, detail: "lists hold \(total) entries, the manifest says \(manifest.postingEntryCount)")
+        }
+        return locations
+    }
+
+    static func decodeIDMap(_ bytes: [UInt8], path: String, count: Int) throws(IndexError) -> [UInt64] {
+        let h = try header(bytes, magic: "SWNIDMAP", path: path)
+        guard h.count == UInt64(count), h.payloadBytes == UInt64(count) * 8 else {
+            throw IndexError(.inconsistent, path: path, offset: 24, detail: "expected \(count) ids, found \(h.count)")
+        }
+        return bytes.withUnsafeBytes { raw in (0..<count).map { UInt64(littleEndian: raw.loadUnaligned(fromByteOffset: 64 + $0 * 8, as: UInt64.self)) } }
+    }
+}

@@ -1,0 +1,293 @@
+public import SwannCore
+import Foundation
+import SystemPackage
+
+/// Everything a finished build hands to the writer.
+public struct IndexContents {
+    /// Manifest fields describing the data and the build; `files` is filled in by the writer.
+    public var manifest: IndexManifest
+    /// Row number (internal id) of each centroid's vector.
+    public var centroidRows: [UInt32]
+    /// Centroid vectors in the stored element type.
+    public var centroids: VectorMatrix
+    public var graph: CentroidGraph
+    /// Members of each posting list (`lists.count == centroids.count`).
+    public var lists: [[PostingAssignment.Member]]
+    /// All vectors in the stored element type; posting entries copy rows of it.
+    public var vectors: VectorMatrix
+    /// User ids per internal id, when the user supplied them.
+    public var idMap: [UInt64]?
+
+    public init(
+        manifest: IndexManifest, centroidRows: [UInt32], centroids: VectorMatrix, graph: CentroidGraph,
+        lists: [[PostingAssignment.Member]], vectors: VectorMatrix, idMap: [UInt64]?
+    ) {
+        self.manifest = manifest
+        self.centroidRows = centroidRows
+        self.centroids = centroids
+        self.graph = graph
+        self.lists = lists
+        self.vectors = vectors
+        self.idMap = idMap
+    }
+}
+
+/// Writes an index directory crash-safely: everything goes into a hidden temporary sibling,
+/// every file and the directory are fsynced, and only then is it renamed to the final name.
+/// A build killed half-way leaves only the temporary directory, which the next build removes.
+public enum IndexWriter {
+    /// Writes `contents` as the index directory `path`.
+    /// - Parameter overwrite: replace an existing index; otherwise an existing path is an error.
+    /// - Returns: the manifest as written (with file sizes and checksums).
+    @discardableResult
+    public static func write(_ contents: IndexContents, to path: String, overwrite: Bool) throws(IndexError) -> IndexManifest {
+        let final = URL(fileURLWithPath: path).standardizedFileURL
+        let parent = final.deletingLastPathComponent().path
+        let name = final.lastPathComponent
+        try checkDestination(final.path, parent: parent, overwrite: overwrite)
+        removeLeftovers(in: parent, name: name)
+        let temporary = parent + "/.\(name).tmp-\(getpid())"
+        do {
+            try FileManager.default.createDirectory(atPath: temporary, withIntermediateDirectories: false)
+        } catch {
+            throw IndexError(.ioFailure, path: temporary, detail: "cannot create the build directory: \(error.localizedDescription)")
+        }
+        do throws(IndexError) {
+            var manifest = contents.manifest
+            manifest.files = [
+                try writeCentroids(contents, to: temporary + "/" + IndexLayout.centroids),
+                try writeGraph(contents.graph, to: temporary + "/" + IndexLayout.graph),
+            ]
+            manifest.files += try writePostings(contents, directory: temporary)
+            if let ids = contents.idMap {
+                manifest.files.append(try writeIDMap(ids, to: temporary + "/" + IndexLayout.idMap))
+            }
+            let encoder = JSONEncoder()
+            encoder.outputFormatting = [.prettyPrinted, .sortedKeys]
+            let json: Data
+            do { json = try encoder.encode(manifest) } catch {
+                throw IndexError(.ioFailure, path: temporary + "/" + IndexLayout.manifest, detail: "cannot encode: \(error)")
+            }
+            try writeFile(temporary + "/" + IndexLayout.manifest) { file throws(IndexError) in
+                try io(file.path) { () throws(VectorFileError) in try file.write(Array(json)) }
+            }
+            try syncDirectory(temporary)
+            try publish(temporary, as: final.path, overwrite: overwrite)
+            try syncDirectory(parent)
+            return manifest
+        } catch {
+            try? FileManager.default.removeItem(atPath: temporary)
+            throw error
+        }
+    }
+
+    static func checkDestination(_ path: String, parent: String, overwrite: Bool) throws(IndexError) {
+        var isDirectory: ObjCBool = false
+        guard FileManager.default.fileExists(atPath: parent, isDirectory: &isDirectory), isDirectory.boolValue else {
+            throw IndexError(.ioFailure, path: parent, detail: "the parent directory does not exist")
+        }
+        guard access(parent, W_OK) == 0 else {
+            throw IndexError(.ioFailure, path: parent, detail: "the parent directory is not writable")
+        }
+        if FileManager.default.fileExists(atPath: path), !overwrite {
+            throw IndexError(.alreadyExists, path: path, detail: "already exists (use --force to replace it)")
+        }
+    }
+
+    /// Removes `.NAME.tmp-PID` directories of builds that are no longer running.
+    static func removeLeftovers(in parent: String, name: String) {
+        let prefix = ".\(name).tmp-"
+        guard let entries = try? FileManager.default.contentsOfDirectory(atPath: parent) else { return }
+        for entry in entries where entry.hasPrefix(prefix) || entry.hasPrefix(".\(name).old-") {
+            let pidText = entry.split(separator: "-").last.map(String.init) ?? ""
+            if let pid = Int32(pidText), pid != getpid(), kill(pid, 0) == 0 { continue }  // still building
+            try? FileManager.default.removeItem(atPath: parent + "/" + entry)
+        }
+    }
+
+    static func publish(_ temporary: String, as path: String, overwrite: Bool) throws(IndexError) {
+        var old: String?
+        if overwrite, FileManager.default.fileExists(atPath: path) {
+            let parked = URL(fileURLWithPath: path).deletingLastPathComponent().path
+                + "/.\(URL(fileURLWithPath: path).lastPathComponent).old-\(getpid())"
+            guard rename(path, parked) == 0 else {
+                throw IndexError(.ioFailure, path: path, detail: "cannot move the old index aside: \(String(cString: strerror(errno)))")
+            }
+            old = parked
+        }
+        guard rename(temporary, path) == 0 else {
+            throw IndexError(.ioFailure, path: path, detail: "cannot rename \(temporary) into place: \(String(cString: strerror(errno)))")
+        }
+        if let old { try? FileManager.default.removeItem(atPath: old) }
+    }
+
+    static func syncDirectory(_ path: String) throws(IndexError) {
+        let fd = open(path, O_RDONLY | O_DIRECTORY)
+        guard fd >= 0 else { throw IndexError(.ioFailure, path: path, detail: "cannot open directory to sync") }
+        defer { close(fd) }
+        guard fsync(fd) == 0 else { throw IndexError(.ioFailure, path: path, detail: "fsync failed: \(String(cString: strerror(errno)))") }
+    }
+
+    /// Creates `path`, runs `body`, flushes and fsyncs, and returns its manifest entry.
+    @discardableResult
+    static func writeFile(_ path: String, _ body: (OutputFile) throws(IndexError) -> Void) throws(IndexError) -> IndexManifest.FileEntry {
+        let descriptor: FileDescriptor
+        do {
+            descriptor = try FileDescriptor.open(
+                FilePath(path), .readWrite, options: [.create, .truncate, .closeOnExec],
+                permissions: [.ownerReadWrite, .groupRead, .otherRead])
+        } catch {
+            throw IndexError(.ioFailure, path: path, detail: "cannot create: \(error)")
+        }
+        defer { try? descriptor.close() }
+        let file = OutputFile(path: path, descriptor: descriptor)
+        try body(file)
+        try io(path) { () throws(VectorFileError) in try file.flush() }
+        guard fsync(descriptor.rawValue) == 0 else {
+            throw IndexError(.ioFailure, path: path, detail: "fsync failed: \(String(cString: strerror(errno)))")
+        }
+        let (bytes, checksum) = try FileChecksum.compute(descriptor: descriptor, path: path)
+        return IndexManifest.FileEntry(
+            name: URL(fileURLWithPath: path).lastPathComponent, bytes: bytes, checksum: FileChecksum.hex(checksum))
+    }
+
+    /// Runs a write that reports `VectorFileError`s and re-raises them as `IndexError`s
+    /// (a full disk shows up here).
+    static func io(_ path: String, _ body: () throws(VectorFileError) -> Void) throws(IndexError) {
+        do { try body() } catch {
+            throw IndexError(.ioFailure, path: path, offset: error.offset, detail: error.found)
+        }
+    }
+
+    static func writeCentroids(_ contents: IndexContents, to path: String) throws(IndexError) -> IndexManifest.FileEntry {
+        let centroids = contents.centroids
+        var header = SectionHeader(magic: "SWNCENTR")
+        header.elementType = centroids.elementType
+        header.dimension = UInt32(centroids.dimension)
+        header.count = UInt64(centroids.count)
+        header.aux1 = UInt64(centroids.rowBytes)
+        let rowsBytes = IndexLayout.align(centroids.count * 4, to: 64)
+        header.payloadBytes = UInt64(rowsBytes + centroids.byteCount)
+        return try writeFile(path) { file throws(IndexError) in
+            try io(path) { () throws(VectorFileError) in
+                try file.write(header.encoded())
+                try file.write(contents.centroidRows.map(\.littleEndian))
+                try file.write([UInt8](repeating: 0, count: rowsBytes - centroids.count * 4))
+                try file.write(centroids.rawBytes)
+            }
+        }
+    }
+
+    static func writeGraph(_ graph: CentroidGraph, to path: String) throws(IndexError) -> IndexManifest.FileEntry {
+        var header = SectionHeader(magic: "SWNGRAPH")
+        header.count = UInt64(graph.count)
+        header.aux1 = UInt64(graph.degree)
+        header.aux2 = UInt64(graph.entryPoint)
+        header.payloadBytes = UInt64(graph.neighbors.count * 4)
+        return try writeFile(path) { file throws(IndexError) in
+            try io(path) { () throws(VectorFileError) in
+                try file.write(header.encoded())
+                try file.write(graph.neighbors.map(\.littleEndian))
+            }
+        }
+    }
+
+    static func writeIDMap(_ ids: [UInt64], to path: String) throws(IndexError) -> IndexManifest.FileEntry {
+        var header = SectionHeader(magic: "SWNIDMAP")
+        header.count = UInt64(ids.count)
+        header.payloadBytes = UInt64(ids.count * 8)
+        return try writeFile(path) { file throws(IndexError) in
+            try io(path) { () throws(VectorFileError) in
+                try file.write(header.encoded())
+                try file.write(ids.map(\.littleEndian))
+            }
+        }
+    }
+
+    /// Writes `postings.bin` (lists on page boundaries) and `postings.dir` (where each list is).
+    static func writePostings(_ contents: IndexContents, directory: String) throws(IndexError) -> [IndexManifest.FileEntry] {
+        let vectors = contents.vectors
+        let page = IndexLayout.pageSize
+        var locations: [PostingLocation] = []
+        locations.reserveCapacity(contents.lists.count)
+        let postingsPath = directory + "/" + IndexLayout.postings
+        let totalEntries = contents.lists.reduce(0) { $0 + $1.count }
+        let postingsEntry = try writeFile(postingsPath) { file throws(IndexError) in
+            var header = SectionHeader(magic: "SWNPOSTS")
+            header.headerSize = UInt32(page)
+            header.elementType = vectors.elementType
+            header.dimension = UInt32(vectors.dimension)
+            header.count = UInt64(contents.lists.count)
+            header.aux1 = UInt64(page)
+            header.aux2 = UInt64(totalEntries)
+            var offset = page
+            var listBytes = [UInt8]()
+            try io(postingsPath) { () throws(VectorFileError) in
+                try file.write(header.encoded() + [UInt8](repeating: 0, count: page - SectionHeader.size))
+                for list in contents.lists {
+                    let bytes = list.count * (4 + vectors.rowBytes)
+                    listBytes.removeAll(keepingCapacity: true)
+                    listBytes.reserveCapacity(IndexLayout.align(bytes, to: page))
+                    for member in list { withUnsafeBytes(of: member.vector.littleEndian) { listBytes.append(contentsOf: $0) } }
+                    for member in list {
+                        listBytes.append(contentsOf: UnsafeRawBufferPointer(start: vectors.row(Int(member.vector)), count: vectors.rowBytes))
+                    }
+                    let checksum = listBytes.withUnsafeBytes { Checksum.of($0) }
+                    listBytes.append(contentsOf: [UInt8](repeating: 0, count: IndexLayout.align(bytes, to: page) - bytes))
+                    try file.write(listBytes)
+                    locations.append(PostingLocation(offset: Int64(offset), byteCount: bytes, entryCount: list.count, checksum: checksum))
+                    offset += listBytes.count
+                }
+            }
+        }
+        let directoryPath = directory + "/" + IndexLayout.directory
+        let directoryEntry = try writeFile(directoryPath) { file throws(IndexError) in
+            var header = SectionHeader(magic: "SWNPDIR1")
+            header.count = UInt64(locations.count)
+            header.aux2 = UInt64(totalEntries)
+            header.payloadBytes = UInt64(locations.count * IndexLayout.directoryEntrySize)
+            var bytes = header.encoded()
+            bytes.reserveCapacity(SectionHeader.size + locations.count * IndexLayout.directoryEntrySize)
+            func append<T: FixedWidthInteger>(_ v: T) { withUnsafeBytes(of: v.littleEndian) { bytes.append(contentsOf: $0) } }
+            for location in locations {
+                append(UInt64(location.offset))
+                append(UInt32(location.byteCount))
+                append(UInt32(location.entryCount))
+                append(location.checksum)
+                append(UInt64(0))
+            }
+            try io(directoryPath) { () throws(VectorFileError) in try file.write(bytes) }
+        }
+        return [postingsEntry, directoryEntry]
+    }
+}
+
+/// Whole-file checksums: the checksum of the list of `Checksum.of` each 1 MiB block, so a file
+/// is hashed in bounded memory.
+public enum FileChecksum {
+    static let blockSize = 1 << 20
+
+    /// Size and checksum of the file open as `descriptor`.
+    static func compute(descriptor: FileDescriptor, path: String) throws(IndexError) -> (Int64, UInt64) {
+        let buffer = UnsafeMutableRawBufferPointer.allocate(byteCount: blockSize, alignment: 64)
+        defer { buffer.deallocate() }
+        var blockSums: [UInt64] = []
+        var offset: Int64 = 0
+        while true {
+            let n: Int
+            do { n = try descriptor.read(fromAbsoluteOffset: offset, into: buffer) } catch {
+                throw IndexError(.ioFailure, path: path, offset: offset, detail: "read failed: \(error)")
+            }
+            if n == 0 { break }
+            blockSums.append(Checksum.of(UnsafeRawBufferPointer(rebasing: buffer[0..<n])))
+            offset += Int64(n)
+        }
+        return (offset, Checksum.of(blockSums))
+    }
+
+    /// 16 lowercase hex digits.
+    public static func hex(_ value: UInt64) -> String {
+        let digits = String(value, radix: 16)
+        return String(repeating: "0", count: 16 - digits.count) + digits
+    }
+}

@@ -1,0 +1,167 @@
+import ArgumentParser
+import Foundation
+import Swann
+
+struct EvalCommand: AsyncParsableCommand {
+    static let configuration = CommandConfiguration(
+        commandName: "eval",
+        abstract: "Measure recall@k, QPS and latency of an index against ground truth.",
+        discussion: """
+            Queries run one at a time on each of --threads threads (default 1, the single-thread \
+            latency figure). --sweep max-postings=4,8,16 repeats the run per value; also \
+            search-candidates= and max-distance-ratio= (use 'none' to disable pruning).
+            """)
+
+    @Argument(help: "The index directory.")
+    var index: String
+    @Option(help: "The query vectors.")
+    var queries: String
+    @Option(help: "Ground-truth neighbours (.ivecs .ibin .npy).")
+    var truth: String
+    @Option(name: .short, help: "Neighbours per query (recall@k).")
+    var k: Int = 10
+    @Option(help: "A knob and values to sweep, e.g. max-postings=4,8,16,32,64.")
+    var sweep: String?
+    @Option(help: "Evaluate only the first N queries.")
+    var limit: Int?
+    @Option(help: "Search threads.")
+    var threads = 1
+    @OptionGroup var search: SearchOptions
+    @Flag(help: "Print one JSON object per setting.")
+    var json = false
+
+    func validate() throws {
+        guard k >= 1 else { throw ValidationError("-k must be at least 1, got \(k)") }
+        guard threads >= 1 else { throw ValidationError("--threads must be at least 1") }
+        try requireExisting(index, what: "index")
+        try requireExisting(queries, what: "query file")
+        try requireExisting(truth, what: "truth file")
+        if let sweep { _ = try Sweep(sweep) }
+    }
+
+    struct Point: Encodable {
+        var params: [String: String]
+        var recall: Double
+        var qps: Double
+        var mean_ms: Double
+        var p50_ms: Double
+        var p99_ms: Double
+        var postings_per_query: Double
+        var bytes_per_query: Double
+        var distances_per_query: Double
+    }
+
+    func run() async throws {
+        let opened = try Index.open(at: index, options: .init(directIO: search.directIO))
+        var queryMatrix = try loadQueries(queries, format: nil, index: opened)
+        var groundTruth = try VectorFile(path: truth).readNeighbors()
+        let count = min(limit ?? queryMatrix.count, queryMatrix.count)
+        guard groundTruth.queryCount >= count else {
+            throw ValidationError("\(truth) has \(groundTruth.queryCount) rows, fewer than the \(count) queries")
+        }
+        guard groundTruth.k >= k else { throw ValidationError("\(truth) has \(groundTruth.k) neighbours per query, fewer than k = \(k)") }
+        if count < queryMatrix.count { queryMatrix = try VectorFile(path: queries).readVectors(rows: 0..<count) }
+        groundTruth = NeighborTable(queryCount: count, k: groundTruth.k, ids: Array(groundTruth.ids.prefix(count * groundTruth.k)), distances: [])
+        let base = search.parameters(defaults: opened.defaultParameters)
+        let settings = try sweep.map { try Sweep($0).settings(from: base) } ?? [(["default": ""], base)]
+        if !json { print("setting                  recall@\(k)      QPS   mean ms   p50 ms   p99 ms  postings/q    KiB/q") }
+        for (label, parameters) in settings {
+            let point = try measure(opened, queries: queryMatrix, truth: groundTruth, parameters: parameters, label: label)
+            if json {
+                let encoder = JSONEncoder()
+                encoder.outputFormatting = [.sortedKeys]
+                print(String(decoding: try encoder.encode(point), as: UTF8.self))
+            } else {
+                let name = label.map { "\($0.key)=\($0.value)" }.joined(separator: " ")
+                print(String(
+                    format: "%-22@ %9.4f %8.0f %9.3f %8.3f %8.3f %11.1f %8.1f", name, point.recall, point.qps, point.mean_ms,
+                    point.p50_ms, point.p99_ms, point.postings_per_query, point.bytes_per_query / 1024))
+            }
+        }
+    }
+
+    private func measure(
+        _ index: Index, queries: VectorMatrix, truth: NeighborTable, parameters: SearchParameters, label: [String: String]
+    ) throws -> Point {
+        let n = queries.count
+        let clock = ContinuousClock()
+        var latencies = [Double](repeating: 0, count: n)
+        var ids = [Int64](repeating: -1, count: n * k)
+        var statistics = SearchStatistics()
+        let rows = (0..<n).map { queries.floats(at: $0) }
+        // Warm-up: touch the postings once so a warm-cache figure is warm.
+        for q in 0..<min(n, 200) { _ = try index.search(rows[q], k: k, parameters: parameters) }
+        let start = clock.now
+        let perThread = (n + threads - 1) / threads
+        let results = try (0..<threads).map { t in (t * perThread)..<min(n, (t + 1) * perThread) }.concurrentMap { range in
+            try range.map { q -> (Int, SearchResult, Double) in
+                let t0 = ContinuousClock.now
+                let result = try index.searchWithStatistics(rows[q], k: k, parameters: parameters)
+                return (q, result, (ContinuousClock.now - t0).seconds * 1000)
+            }
+        }
+        let elapsed = (clock.now - start).seconds
+        for (q, result, ms) in results.joined() {
+            latencies[q] = ms
+            statistics.add(result.statistics)
+            for (j, neighbor) in result.neighbors.enumerated() { ids[q * k + j] = neighbor.id }
+        }
+        let recall = truth.recall(of: NeighborTable(queryCount: n, k: k, ids: ids, distances: []), at: k)
+        let sorted = latencies.sorted()
+        return Point(
+            params: label, recall: recall, qps: Double(n) / elapsed, mean_ms: sorted.reduce(0, +) / Double(n),
+            p50_ms: sorted[n / 2], p99_ms: sorted[min(n - 1, Int(Double(n) * 0.99))],
+            postings_per_query: Double(statistics.postingsRead) / Double(n), bytes_per_query: Double(statistics.bytesRead) / Double(n),
+            distances_per_query: Double(statistics.distancesComputed) / Double(n))
+    }
+}
+
+/// `--sweep knob=v1,v2,…`.
+struct Sweep {
+    enum Knob: String { case maxPostings = "max-postings", searchCandidates = "search-candidates", maxDistanceRatio = "max-distance-ratio" }
+    let knob: Knob
+    let values: [String]
+
+    init(_ text: String) throws {
+        let parts = text.split(separator: "=", maxSplits: 1).map(String.init)
+        guard parts.count == 2, let knob = Knob(rawValue: parts[0]) else {
+            throw ValidationError("--sweep must look like max-postings=4,8,16 (knobs: max-postings, search-candidates, max-distance-ratio)")
+        }
+        self.knob = knob
+        values = parts[1].split(separator: ",").map(String.init)
+        for value in values {
+            switch knob {
+            case .maxPostings, .searchCandidates:
+                guard let v = Int(value), v >= 1 else { throw ValidationError("--sweep \(knob.rawValue): '\(value)' is not a positive integer") }
+            case .maxDistanceRatio:
+                guard value == "none" || (Float(value) ?? 0) >= 1 else { throw ValidationError("--sweep max-distance-ratio: '\(value)' is not ≥ 1 or 'none'") }
+            }
+        }
+    }
+
+    func settings(from base: SearchParameters) -> [([String: String], SearchParameters)] {
+        values.map { value in
+            var p = base
+            switch knob {
+            case .maxPostings: p.maxPostings = Int(value)!
+            case .searchCandidates: p.searchCandidates = Int(value)!
+            case .maxDistanceRatio: p.maxDistanceRatio = value == "none" ? nil : Float(value)!
+            }
+            return ([knob.rawValue: value], p)
+        }
+    }
+}
+
+extension Array where Element: Sendable {
+    /// Maps each element on its own thread (used to run one search loop per thread).
+    func concurrentMap<T: Sendable>(_ transform: @Sendable (Element) throws -> T) throws -> [T] {
+        var results = [Result<T, any Error>?](repeating: nil, count: count)
+        results.withUnsafeMutableBufferPointer { out in
+            let shared = UncheckedSendable(out)
+            Parallel.forEach(items: count, threads: count) { i in
+                shared.value[i] = Result { try transform(self[i]) }
+            }
+        }
+        return try results.map { try $0!.get() }
+    }
+}

@@ -1,0 +1,43 @@
+import ArgumentParser
+import Swann
+
+/// Search knobs shared by `search` and `eval`; unset ones keep the index's defaults.
+struct SearchOptions: ParsableArguments {
+    @Option(help: "Most posting lists read per query (like faiss nprobe).")
+    var maxPostings: Int?
+    @Option(help: "Centroid candidates kept by the graph search.")
+    var searchCandidates: Int?
+    @Option(help: "Read only lists whose centroid is within this × the nearest centroid's distance.")
+    var maxDistanceRatio: Float?
+    @Flag(help: "Disable distance-ratio pruning.")
+    var noPruning = false
+    @Flag(help: "Skip per-list checksum verification.")
+    var noVerify = false
+    @Flag(help: "Read postings with O_DIRECT (bypass the page cache).")
+    var directIO = false
+
+    func validate() throws {
+        if let maxPostings, maxPostings < 1 { throw ValidationError("--max-postings must be at least 1") }
+        if let searchCandidates, searchCandidates < 1 { throw ValidationError("--search-candidates must be at least 1") }
+        if let maxDistanceRatio, !(maxDistanceRatio >= 1) { throw ValidationError("--max-distance-ratio must be ≥ 1") }
+    }
+
+    func parameters(defaults: SearchParameters) -> SearchParameters {
+        var p = defaults
+        if let maxPostings { p.maxPostings = maxPostings }
+        if let searchCandidates { p.searchCandidates = searchCandidates }
+        if let maxDistanceRatio { p.maxDistanceRatio = maxDistanceRatio }
+        if noPruning { p.maxDistanceRatio = nil }
+        if noVerify { p.verifyChecksums = false }
+        return p
+    }
+}
+
+/// Reads a query file and checks it against the index.
+func loadQueries(_ path: String, format: VectorFileFormat?, index: Index) throws -> VectorMatrix {
+    let file = try VectorFile(path: path, format: format)
+    guard file.dimension == index.dimension else {
+        throw ValidationError("\(path): queries have dimension \(file.dimension), the index has \(index.dimension)")
+    }
+    return try file.readVectors()
+}
