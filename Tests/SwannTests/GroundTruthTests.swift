@@ -13,7 +13,9 @@ struct GroundTruthTests {
         #expect(report.queries == 1_000)
         let truth = try VectorFile(path: BundledExample.truth).readNeighbors()
         #expect(truth.k == 100)
-        #expect(table.ids == truth.ids)
+        // Identical except where float32 rounding reorders exact ties (the truth is float64).
+        let problems = disagreements(table, truth, queries: try queries.readVectors(), base: try base.readVectors(), k: 100)
+        #expect(problems.isEmpty, "\(problems.prefix(5))")
     }
 
     @Test func dimensionMismatchIsReported() throws {

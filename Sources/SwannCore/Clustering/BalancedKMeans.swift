@@ -15,8 +15,9 @@ public struct BalancedKMeans {
         public var iterations = 8
         /// Points used to train the centres; all points are assigned at the end.
         public var sampleSize = 16_384
-        /// Strength of the balance penalty (0 = plain k-means).
-        public var balanceFactor: Float = 1
+        /// Strength of the balance penalty (0 = plain k-means). Above ~0.5 assignments start
+        /// to oscillate between rounds and balance gets worse, not better.
+        public var balanceFactor: Float = 0.25
         public init() {}
     }
 
@@ -60,7 +61,8 @@ public struct BalancedKMeans {
             for c in 0..<k where counts[c] > 0 {
                 for j in 0..<d { centers[c * d + j] = Float(sums[c * d + j] / Double(counts[c])) }
             }
-            sizes = counts
+            // Damped: penalising the previous round's sizes alone makes clusters oscillate.
+            sizes = sizes.allSatisfy({ $0 == 0 }) ? counts : zip(sizes, counts).map { ($0 + $1) / 2 }
             lambda = configuration.balanceFactor * meanDistance / (Float(sample.count) / Float(k))
         }
         // Final assignment of every point, with sizes scaled from the sample.

@@ -60,12 +60,17 @@ public enum HeadSelection {
         let exact = sizes.map { Double(total) * Double($0) / sum }
         var result = exact.map { max(1, Int($0)) }
         var remaining = total - result.reduce(0, +)
-        let order = exact.indices.sorted { exact[$0] - Double(Int(exact[$0])) > exact[$1] - Double(Int(exact[$1])) }
+        let byRemainder = exact.indices.sorted { exact[$0] - exact[$0].rounded(.down) > exact[$1] - exact[$1].rounded(.down) }
         var i = 0
-        while remaining > 0, !order.isEmpty {
-            result[order[i % order.count]] += 1
+        while remaining > 0, !byRemainder.isEmpty {
+            result[byRemainder[i % byRemainder.count]] += 1
             remaining -= 1
             i += 1
+        }
+        // The minimum of one leaf per child can overshoot: take leaves back from the largest shares.
+        while remaining < 0, let largest = result.indices.max(by: { result[$0] < result[$1] }), result[largest] > 1 {
+            result[largest] -= 1
+            remaining += 1
         }
         return result
     }

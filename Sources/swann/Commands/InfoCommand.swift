@@ -32,8 +32,8 @@ struct InfoCommand: AsyncParsableCommand {
     func run() async throws {
         var isDirectory: ObjCBool = false
         if FileManager.default.fileExists(atPath: path, isDirectory: &isDirectory), isDirectory.boolValue {
-            writeError("swann info: '\(path)' is a directory; index directories are described once the index builder lands.")
-            throw ExitCode.failure
+            try describeIndex()
+            return
         }
         let file = try VectorFile(path: path, format: format)
         var report = Report(
@@ -58,6 +58,62 @@ struct InfoCommand: AsyncParsableCommand {
         } else {
             printText(report)
         }
+    }
+
+    struct IndexReport: Encodable {
+        var path: String
+        var manifest: IndexManifest
+        var servingMemoryBytes: Int
+        var diskBytes: [String: Int64]
+        var copiesPerVector: Double
+        /// Posting lengths: `[upper bound of bucket, lists]` in powers of two.
+        var postingLengthHistogram: [[Int]]
+        var postingLength: [String: Double]
+    }
+
+    private func describeIndex() throws {
+        let index = try Index.open(at: path)
+        let m = index.manifest
+        let lengths = try IndexReader.open(path).directory.map(\.entryCount)
+        var buckets: [Int: Int] = [:]
+        for length in lengths {
+            var bound = 1
+            while bound < length { bound *= 2 }
+            buckets[bound, default: 0] += 1
+        }
+        let sorted = lengths.sorted()
+        let report = IndexReport(
+            path: path, manifest: m, servingMemoryBytes: index.residentBytes,
+            diskBytes: Dictionary(uniqueKeysWithValues: m.files.map { ($0.name, $0.bytes) }),
+            copiesPerVector: Double(m.postingEntryCount) / Double(m.vectorCount),
+            postingLengthHistogram: buckets.keys.sorted().map { [$0, buckets[$0]!] },
+            postingLength: [
+                "min": Double(sorted.first ?? 0), "p50": Double(sorted[sorted.count / 2]),
+                "p99": Double(sorted[min(sorted.count - 1, sorted.count * 99 / 100)]), "max": Double(sorted.last ?? 0),
+                "mean": Double(m.postingEntryCount) / Double(max(1, lengths.count)),
+            ])
+        if json {
+            let encoder = JSONEncoder()
+            encoder.outputFormatting = [.prettyPrinted, .sortedKeys]
+            print(String(decoding: try encoder.encode(report), as: UTF8.self))
+            return
+        }
+        print("index:          \(path) (format \(m.formatVersion), written by \(m.writer))")
+        print("vectors:        \(m.vectorCount) × \(m.dimension) \(m.elementType) (input \(m.inputElementType)), metric \(m.metric)\(m.normalized ? ", normalised" : "")")
+        if m.shard.count > 1 { print("shard:          \(m.shard.index) of \(m.shard.count)") }
+        print("centroids:      \(m.centroidCount) (\(String(format: "%.1f", 100 * Double(m.centroidCount) / Double(m.vectorCount)))% of vectors)")
+        print("serving memory: \(formatBytes(Int64(report.servingMemoryBytes))) (centroids, graph, posting directory, id map)")
+        for file in m.files { print("  \(file.name.padding(toLength: 14, withPad: " ", startingAt: 0)) \(formatBytes(file.bytes))") }
+        print(String(format: "copies:         %.2f per vector; ", report.copiesPerVector)
+            + m.copyHistogram.enumerated().filter { $0.element > 0 }.map { "\($0.offset)×: \($0.element)" }.joined(separator: ", "))
+        if m.replicasDroppedByLimit > 0 { print("posting cap:    \(m.replicasDroppedByLimit) replicas dropped at \(m.build.assignment.postingLimit) entries") }
+        print(String(format: "posting length: min %.0f, p50 %.0f, mean %.1f, p99 %.0f, max %.0f", report.postingLength["min"]!,
+                     report.postingLength["p50"]!, report.postingLength["mean"]!, report.postingLength["p99"]!, report.postingLength["max"]!))
+        print("histogram:      " + report.postingLengthHistogram.map { "≤\($0[0]): \($0[1])" }.joined(separator: ", "))
+        let b = m.build
+        print("build:          centroid ratio \(b.heads.centroidRatio), replicas \(b.assignment.replicaCount), closure ε \(b.assignment.closureEpsilon), RNG factor \(b.assignment.rngFactor), posting limit \(b.assignment.postingLimit), graph degree \(b.graph.degree), seed \(b.heads.seed)")
+        let s = m.searchDefaults
+        print("search:         max postings \(s.maxPostings), search candidates \(s.searchCandidates), max distance ratio \(s.maxDistanceRatio.map { "\($0)" } ?? "off")")
     }
 
     private func printText(_ r: Report) {

@@ -1,0 +1,113 @@
+import Foundation
+import Swann
+import Testing
+
+struct BuildTests {
+    @Test func manifestDescribesTheBuild() throws {
+        let index = try Index.open(at: IndexFixture.examplePath)
+        let m = index.manifest
+        #expect(m.vectorCount == 10_000 && m.dimension == 384)
+        #expect(m.elementType == .float16, "float16 input is stored as given")
+        #expect(abs(Double(m.centroidCount) - 1600) <= 80, "centroids ≈ 16% of the rows: \(m.centroidCount)")
+        #expect(m.copyHistogram[0] == 0, "every vector is in at least one list")
+        #expect(m.copyHistogram.reduce(0, +) == 10_000)
+        #expect(m.copyHistogram.count == m.build.assignment.replicaCount + 1)
+        let copies = Double(m.postingEntryCount) / Double(m.vectorCount)
+        #expect(copies > 2 && copies <= 8, "replicas per vector: \(copies)")
+        #expect(Set(m.files.map(\.name)) == [IndexLayout.centroids, IndexLayout.graph, IndexLayout.postings, IndexLayout.directory])
+    }
+
+    @Test func postingsArePageAlignedAndCapped() throws {
+        let header = try IndexReader.open(IndexFixture.examplePath)
+        let limit = header.manifest.build.assignment.postingLimit
+        for location in header.directory {
+            #expect(location.offset % Int64(IndexLayout.pageSize) == 0)
+            #expect(location.entryCount >= 1)
+        }
+        // Only primaries may exceed the cap, and balanced clustering keeps lists far below it.
+        #expect(header.directory.map(\.entryCount).max()! <= limit)
+    }
+
+    @Test func existingOutputIsRefusedWithoutForce() throws {
+        let dir = IndexFixture.scratch()
+        let vectors = IndexFixture.randomFile(count: 300, dimension: 8, seed: 1, in: dir)
+        try IndexBuilder(options: .init()).build(from: try VectorFile(path: vectors), to: dir + "/idx")
+        let error = #expect(throws: IndexError.self) {
+            try IndexBuilder(options: .init()).build(from: try VectorFile(path: vectors), to: dir + "/idx")
+        }
+        #expect(error?.code == .alreadyExists)
+        var force = IndexBuilder.Options()
+        force.overwrite = true
+        try IndexBuilder(options: force).build(from: try VectorFile(path: vectors), to: dir + "/idx")
+        #expect(try Index.open(at: dir + "/idx").count == 300)
+    }
+
+    @Test func leftoversOfAKilledBuildAreCleanedAndNeverVisible() throws {
+        let dir = IndexFixture.scratch()
+        let vectors = IndexFixture.randomFile(count: 300, dimension: 8, seed: 2, in: dir)
+        // A build killed half-way leaves only its hidden temporary directory (pid 999999 is not running).
+        let leftover = dir + "/.idx.tmp-999999"
+        try FileManager.default.createDirectory(atPath: leftover, withIntermediateDirectories: true)
+        FileManager.default.createFile(atPath: leftover + "/postings.bin", contents: Data([1, 2, 3]))
+        #expect(throws: IndexError.self) { try Index.open(at: dir + "/idx") }
+        try IndexBuilder(options: .init()).build(from: try VectorFile(path: vectors), to: dir + "/idx")
+        #expect(!FileManager.default.fileExists(atPath: leftover))
+        #expect(try FileManager.default.contentsOfDirectory(atPath: dir).sorted() == ["idx", "v.fbin"])
+    }
+
+    @Test func nanRowsAreNamedOrSkipped() throws {
+        let dir = IndexFixture.scratch()
+        var rows = (0..<200).map { i in (0..<4).map { Float(i * 4 + $0) } }
+        rows[57][2] = .nan
+        try VectorFileWriter.write(try VectorMatrix.from(rows), to: dir + "/v.fbin")
+        let error = #expect(throws: BuildError.self) {
+            try IndexBuilder(options: .init()).build(from: try VectorFile(path: dir + "/v.fbin"), to: dir + "/idx")
+        }
+        #expect(error?.message.contains("row 57") == true)
+        var options = IndexBuilder.Options()
+        options.skipInvalid = true
+        let manifest = try IndexBuilder(options: options).build(from: try VectorFile(path: dir + "/v.fbin"), to: dir + "/idx")
+        #expect(manifest.skippedRows == 1 && manifest.vectorCount == 199)
+        // Row numbers stay those of the input file.
+        let hit = try Index.open(at: dir + "/idx").search(rows[58], k: 1)
+        #expect(hit.first?.id == 58)
+    }
+
+    @Test func badIDsAreRefused() throws {
+        let dir = IndexFixture.scratch()
+        let vectors = IndexFixture.randomFile(count: 100, dimension: 4, seed: 3, in: dir)
+        var options = IndexBuilder.Options()
+        options.ids = Array(0..<99)
+        #expect(throws: BuildError.self) { try IndexBuilder(options: options).build(from: try VectorFile(path: vectors), to: dir + "/a") }
+        options.ids = Array(0..<99) + [5]
+        let duplicate = #expect(throws: BuildError.self) { try IndexBuilder(options: options).build(from: try VectorFile(path: vectors), to: dir + "/b") }
+        #expect(duplicate?.message.contains("duplicate id 5") == true)
+    }
+
+    @Test func tooFewVectorsAreRefused() throws {
+        let dir = IndexFixture.scratch()
+        try VectorFileWriter.write(try VectorMatrix.from([[1, 2]]), to: dir + "/one.fbin")
+        #expect(throws: BuildError.self) { try IndexBuilder(options: .init()).build(from: try VectorFile(path: dir + "/one.fbin"), to: dir + "/idx") }
+    }
+
+    @Test func float16StorageHalvesPostingBytes() throws {
+        let dir = IndexFixture.scratch()
+        let vectors = IndexFixture.randomFile(count: 800, dimension: 32, seed: 4, in: dir)
+        let full = try IndexBuilder(options: .init()).build(from: try VectorFile(path: vectors), to: dir + "/f32")
+        var options = IndexBuilder.Options()
+        options.storeAs = .float16
+        let half = try IndexBuilder(options: options).build(from: try VectorFile(path: vectors), to: dir + "/f16")
+        #expect(half.elementType == .float16)
+        #expect(half.postingEntryCount == full.postingEntryCount, "same seed, same assignment")
+        let hits = try Index.open(at: dir + "/f16").search(try VectorFile(path: vectors).readVectors().floats(at: 9), k: 1)
+        #expect(hits.first?.id == 9)
+    }
+
+    @Test func buildsAreReproducible() throws {
+        let dir = IndexFixture.scratch()
+        let vectors = IndexFixture.randomFile(count: 700, dimension: 12, seed: 6, in: dir)
+        let a = try IndexBuilder(options: .init()).build(from: try VectorFile(path: vectors), to: dir + "/a")
+        let b = try IndexBuilder(options: .init()).build(from: try VectorFile(path: vectors), to: dir + "/b")
+        #expect(a.files.map(\.checksum) == b.files.map(\.checksum))
+    }
+}

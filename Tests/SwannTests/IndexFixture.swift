@@ -1,0 +1,42 @@
+import Foundation
+import Swann
+
+/// An index of the bundled example, built once per test run and shared read-only.
+enum IndexFixture {
+    static let directory: String = {
+        let path = FileManager.default.temporaryDirectory.appendingPathComponent("swann-index-tests-\(getpid())").path
+        try? FileManager.default.createDirectory(atPath: path, withIntermediateDirectories: true)
+        return path
+    }()
+
+    static let examplePath: String = {
+        let path = directory + "/minilm-10k.swann"
+        let input = try! VectorFile(path: BundledExample.base)
+        try! IndexBuilder(options: IndexBuilder.Options()).build(from: input, to: path)
+        return path
+    }()
+
+    static let queries: VectorMatrix = try! VectorFile(path: BundledExample.queries).readVectors()
+    static let truth: NeighborTable = try! VectorFile(path: BundledExample.truth).readNeighbors()
+
+    /// A fresh scratch directory.
+    static func scratch() -> String {
+        let path = directory + "/" + UUID().uuidString
+        try! FileManager.default.createDirectory(atPath: path, withIntermediateDirectories: true)
+        return path
+    }
+
+    /// A small random float32 data set written as .fbin.
+    static func randomFile(count: Int, dimension: Int, seed: UInt64, in dir: String, name: String = "v.fbin") -> String {
+        var rng = SplitMix64(seed: seed)
+        // Clustered: 20 random centres with noise, like real embeddings.
+        let centres = (0..<20).map { _ in (0..<dimension).map { _ in rng.nextGaussian() } }
+        let rows = (0..<count).map { _ in
+            let c = centres[Int(rng.next() % 20)]
+            return c.map { $0 + 0.3 * rng.nextGaussian() }
+        }
+        let path = dir + "/" + name
+        try! VectorFileWriter.write(try! VectorMatrix.from(rows), to: path)
+        return path
+    }
+}

@@ -1,0 +1,115 @@
+import Foundation
+import Swann
+import Testing
+
+struct SearchTests {
+    @Test func defaultParametersReachRecall90OnTheBundledExample() throws {
+        let index = try Index.open(at: IndexFixture.examplePath)
+        let (table, statistics) = try index.search(IndexFixture.queries, k: 10)
+        let recall = IndexFixture.truth.recall(of: table, at: 10)
+        #expect(recall >= 0.9, "recall@10 = \(recall)")
+        #expect(statistics.allSatisfy { $0.postingsRead >= 1 && $0.postingsRead <= index.defaultParameters.maxPostings })
+        #expect(statistics.allSatisfy { $0.bytesRead > 0 && $0.distancesComputed > 0 })
+    }
+
+    @Test func morePostingsRaiseRecallTowards99() throws {
+        let index = try Index.open(at: IndexFixture.examplePath)
+        var parameters = index.defaultParameters
+        parameters.maxPostings = 256
+        parameters.searchCandidates = 256
+        parameters.maxDistanceRatio = nil
+        let (table, _) = try index.search(IndexFixture.queries, k: 10, parameters: parameters)
+        #expect(IndexFixture.truth.recall(of: table, at: 10) >= 0.99)
+    }
+
+    @Test func singleAndBatchSearchAgree() throws {
+        let index = try Index.open(at: IndexFixture.examplePath)
+        let (table, _) = try index.search(IndexFixture.queries, k: 10, threads: 2)
+        for q in 0..<100 {
+            let single = try index.search(IndexFixture.queries.floats(at: q), k: 10)
+            #expect(single.map(\.id) == Array(table.ids(of: q)), "query \(q)")
+            #expect(single.map(\.distance) == Array(table.distances[q * 10..<(q + 1) * 10]))
+        }
+    }
+
+    @Test func pageCacheDirectIOAndInMemoryStoresAgree() throws {
+        let cached = try Index.open(at: IndexFixture.examplePath)
+        let direct = try Index.open(at: IndexFixture.examplePath, options: .init(directIO: true))
+        let memory = try Index.open(at: IndexFixture.examplePath, options: .init(postingsInMemory: true))
+        for q in 0..<50 {
+            let query = IndexFixture.queries.floats(at: q)
+            let expected = try cached.searchWithStatistics(query, k: 10)
+            #expect(try direct.search(query, k: 10) == expected.neighbors)
+            #expect(try memory.search(query, k: 10) == expected.neighbors)
+        }
+    }
+
+    @Test func distancesAreTheMetricsDistances() throws {
+        let index = try Index.open(at: IndexFixture.examplePath)
+        let base = try VectorFile(path: BundledExample.base).readVectors()
+        let query = IndexFixture.queries.floats(at: 3)
+        for hit in try index.search(query, k: 5) {
+            let exact = Distance.between(query, base.floats(at: Int(hit.id)), metric: .l2)
+            #expect(abs(exact - hit.distance) < 2e-3, "id \(hit.id): \(hit.distance) vs \(exact)")
+        }
+    }
+
+    @Test func badQueriesFailAloneAndTheIndexKeepsWorking() throws {
+        let index = try Index.open(at: IndexFixture.examplePath)
+        let good = IndexFixture.queries.floats(at: 0)
+        let expected = try index.search(good, k: 10)
+        let cases: [([Float], Int, SearchError.Code)] = [
+            (Array(good.prefix(100)), 10, .wrongDimension),
+            (good.enumerated().map { $0.offset == 7 ? .nan : $0.element }, 10, .nonFinite),
+            (good.enumerated().map { $0.offset == 7 ? .infinity : $0.element }, 10, .nonFinite),
+            (good, 0, .invalidK),
+            (good, 10_001, .invalidK),
+        ]
+        for (query, k, code) in cases {
+            let error = #expect(throws: SearchError.self) { try index.search(query, k: k) }
+            #expect(error?.code == code)
+        }
+        var bad = SearchParameters()
+        bad.maxPostings = 0
+        let error = #expect(throws: SearchError.self) { try index.search(good, k: 10, parameters: bad) }
+        #expect(error?.code == .invalidParameters)
+        #expect(try index.search(good, k: 10) == expected)
+    }
+
+    @Test func pruningAlwaysKeepsTheNearestCentroidsList() {
+        var rng = SplitMix64(seed: 3)
+        for _ in 0..<500 {
+            let count = Int(rng.next() % 40) + 1
+            var distance: Float = rng.nextUnitFloat()
+            let candidates = (0..<count).map { node -> (node: Int, distance: Float) in
+                distance += rng.nextUnitFloat()
+                return (node * 7, distance)
+            }
+            let ratio: Float? = rng.next() % 3 == 0 ? nil : 1 + rng.nextUnitFloat() * 3
+            let maxPostings = Int(rng.next() % 10) + 1
+            let lists = PostingScanner.selectLists(candidates, maxPostings: maxPostings, maxDistanceRatio: ratio, distanceOffset: 0)
+            #expect(lists.first == candidates[0].node)
+            #expect(lists.count <= maxPostings)
+            if let ratio {
+                #expect(lists.allSatisfy { node in candidates.first { $0.node == node }!.distance <= ratio * candidates[0].distance || node == candidates[0].node })
+            }
+        }
+    }
+
+    @Test func userIDsComeBackInResults() throws {
+        let dir = IndexFixture.scratch()
+        let vectors = IndexFixture.randomFile(count: 600, dimension: 16, seed: 5, in: dir)
+        let ids = (0..<600).map { UInt64(1_000_000 + $0 * 3) }
+        var options = IndexBuilder.Options()
+        options.ids = ids
+        options.metric = .cosine
+        try IndexBuilder(options: options).build(from: try VectorFile(path: vectors), to: dir + "/idx")
+        let index = try Index.open(at: dir + "/idx")
+        let matrix = try VectorFile(path: vectors).readVectors()
+        let hits = try index.search(matrix.floats(at: 42), k: 3)
+        let first = try #require(hits.first)
+        let expectedID: Int64 = 1_000_000 + 42 * 3
+        #expect(first.id == expectedID)
+        #expect(abs(first.distance) < 1e-5, "cosine distance of a vector to itself: \(first.distance)")
+    }
+}
