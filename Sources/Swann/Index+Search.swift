@@ -162,7 +162,15 @@ struct QueryRun: KernelConsumer {
         let rowBytes = header.centroids.rowBytes
         for list in lists {
             let view: PostingView
-            do { view = try index.store.read(list, into: scratch.buffer, verify: parameters.verifyChecksums) } catch {
+            let verify = switch parameters.checksums {
+            case .everyRead: true
+            case .firstRead: !index.verified.contains(list)
+            case .never: false
+            }
+            do {
+                view = try index.store.read(list, into: scratch.buffer, verify: verify)
+                if verify { index.verified.insert(list) }
+            } catch {
                 return .failure(SearchError(error.code == .checksumMismatch ? .indexCorrupt : .ioFailure, error.description))
             }
             let read = clock.now

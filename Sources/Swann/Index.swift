@@ -26,26 +26,39 @@ public final class Index: Sendable {
     let centroids: VectorMatrix
     let store: any PostingStore
     let scratchPool: Mutex<[SearchScratch]>
+    /// Lists whose checksum has been verified (for `ChecksumPolicy.firstRead`).
+    let verified: VerifiedLists
+
+    /// How posting lists are read.
+    public enum IOMode: String, Sendable, Hashable, CaseIterable {
+        /// A read-only memory map: the page cache without a copy (fastest warm path; default).
+        case mmap
+        /// `pread` into a reusable page-aligned buffer, through the page cache.
+        case pread
+        /// `pread` with O_DIRECT: no page cache, every list comes from the device (cold path).
+        case direct
+        /// The whole posting file loaded into memory at open (small indexes, tests).
+        case memory
+    }
 
     /// Options for opening an index.
     public struct OpenOptions: Sendable, Hashable {
-        /// Read postings with O_DIRECT (cold, SSD-like path) instead of through the page cache.
-        public var directIO = false
-        /// Load the whole posting file into memory (small indexes, tests).
-        public var postingsInMemory = false
-        public init(directIO: Bool = false, postingsInMemory: Bool = false) {
-            self.directIO = directIO
-            self.postingsInMemory = postingsInMemory
-        }
+        public var io: IOMode
+        public init(io: IOMode = .mmap) { self.io = io }
+        /// O_DIRECT reads (`io: .direct`).
+        public init(directIO: Bool) { self.io = directIO ? .direct : .mmap }
     }
 
     /// Opens the index directory at `path`, verifying everything it loads.
     /// - Throws: `IndexError` naming the file for a missing, truncated, corrupt or newer-format index.
     public static func open(at path: String, options: OpenOptions = OpenOptions()) throws(IndexError) -> Index {
         let header = try IndexReader.open(path)
-        let store: any PostingStore = options.postingsInMemory
-            ? try InMemoryPostingStore(indexPath: path, header: header)
-            : try FilePostingStore(indexPath: path, header: header, directIO: options.directIO)
+        let store: any PostingStore = switch options.io {
+        case .mmap: try MappedPostingStore(indexPath: path, header: header)
+        case .pread: try FilePostingStore(indexPath: path, header: header, directIO: false)
+        case .direct: try FilePostingStore(indexPath: path, header: header, directIO: true)
+        case .memory: try InMemoryPostingStore(indexPath: path, header: header)
+        }
         return Index(path: path, header: header, store: store)
     }
 
@@ -57,6 +70,7 @@ public final class Index: Sendable {
         self.store = store
         self.defaultParameters = header.manifest.searchDefaults
         self.scratchPool = Mutex([])
+        self.verified = VerifiedLists(count: header.directory.count)
     }
 
     /// Number of vectors indexed.
@@ -101,5 +115,30 @@ final class SearchScratch: @unchecked Sendable {
         query = try! VectorMatrix(elementType: header.manifest.elementType, count: 1, dimension: header.manifest.dimension)
         floats = [Float](repeating: 0, count: header.manifest.dimension)
         input = floats
+    }
+}
+
+/// A concurrent bitset of posting lists already verified.
+final class VerifiedLists: @unchecked Sendable {  // only atomics are touched after init
+    private let words: UnsafeMutablePointer<Atomic<UInt64>>
+    private let wordCount: Int
+
+    init(count: Int) {
+        wordCount = (count + 63) / 64
+        words = .allocate(capacity: max(1, wordCount))
+        for i in 0..<max(1, wordCount) { (words + i).initialize(to: Atomic(0)) }
+    }
+
+    deinit {
+        words.deinitialize(count: max(1, wordCount))
+        words.deallocate()
+    }
+
+    func contains(_ list: Int) -> Bool {
+        words[list >> 6].load(ordering: .relaxed) & (1 << UInt64(list & 63)) != 0
+    }
+
+    func insert(_ list: Int) {
+        words[list >> 6].bitwiseOr(1 << UInt64(list & 63), ordering: .relaxed)
     }
 }

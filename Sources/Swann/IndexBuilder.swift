@@ -117,7 +117,22 @@ public struct IndexBuilder: Sendable {
         return written
     }
 
+    /// Bytes the build will hold at its peak, estimated from the input: the vectors as read,
+    /// a float32 working copy when the input is not float32 (or is narrowed for storage), and
+    /// the assignment tables (~72 bytes per vector with 8 replicas), plus headroom.
+    public func estimatedPeakBytes(for input: VectorFile) -> Int {
+        let payload = input.layout.payloadBytes / options.shard.count
+        let widened = input.layout.scalar == .float32 ? 0 : payload * 4 / max(1, input.layout.scalar.byteWidth)
+        let narrowed = options.storeAs.map { payload / 4 * $0.byteWidth } ?? 0
+        return payload + widened + narrowed + input.count / options.shard.count * 72 + (64 << 20)
+    }
+
     func validateOptions(_ input: VectorFile) throws {
+        // Refuse up front rather than be killed by the OOM killer half-way.
+        if let available = MemoryInfo.availableBytes, estimatedPeakBytes(for: input) > available {
+            throw BuildError(
+                "\(input.path): building needs about \(estimatedPeakBytes(for: input) >> 20) MiB of memory, but only \(available >> 20) MiB is available; build shards (--shard i/N) or use a larger machine")
+        }
         do { try options.configuration.validate() } catch { throw BuildError(error.message) }
         do { try options.searchDefaults.validate() } catch { throw BuildError(error.message) }
         guard let inputType = input.layout.scalar.elementType else {
@@ -256,4 +271,16 @@ final class Counter: Sendable {
 
 extension Duration {
     var seconds: Double { Double(components.seconds) + Double(components.attoseconds) * 1e-18 }
+}
+
+/// Memory the kernel says can be allocated without swapping (Linux `MemAvailable`).
+enum MemoryInfo {
+    static var availableBytes: Int? {
+        guard let text = try? String(contentsOfFile: "/proc/meminfo", encoding: .utf8) else { return nil }
+        for line in text.split(separator: "\n") where line.hasPrefix("MemAvailable:") {
+            let parts = line.split(separator: " ")
+            if parts.count >= 2, let kib = Int(parts[1]) { return kib * 1024 }
+        }
+        return nil
+    }
 }

@@ -71,9 +71,10 @@ struct CorruptionTests {
         #expect(failure("/nonexistent/index", query: query)?.contains("no index here") == true)
     }
 
-    @Test func postingCorruptedWhileOpenFailsThatQueryOnly() throws {
+    @Test(arguments: [Index.IOMode.mmap, .pread])
+    func postingCorruptedWhileOpenFailsThatQueryOnly(io: Index.IOMode) throws {
         let (index, query) = try freshIndex()
-        let opened = try Index.open(at: index)
+        let opened = try Index.open(at: index, options: .init(io: io))
         let before = try opened.search(query, k: 5)
         let header = try IndexReader.open(index)
         // Corrupt every list's first byte in place (same inode, as a disk error would).
@@ -85,9 +86,14 @@ struct CorruptionTests {
             handle.write(Data([byte[0] ^ 0xFF]))
         }
         try handle.close()
-        let error = #expect(throws: SearchError.self) { try opened.search(query, k: 5) }
+        var strict = opened.defaultParameters
+        strict.checksums = .everyRead
+        let error = #expect(throws: SearchError.self) { try opened.search(query, k: 5, parameters: strict) }
         #expect(error?.code == .indexCorrupt)
         #expect(error?.message.contains(IndexLayout.postings) == true)
         #expect(!before.isEmpty)
+        // A fresh open verifies each list on its first read and reports the corruption too.
+        let reopened = try Index.open(at: index, options: .init(io: io))
+        #expect(throws: SearchError.self) { try reopened.search(query, k: 5) }
     }
 }

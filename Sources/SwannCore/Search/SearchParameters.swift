@@ -1,6 +1,16 @@
 /// Per-query search knobs. Passed with each call and never stored on the index, so concurrent
 /// searches with different settings cannot interfere (unlike hnswlib's `setEf`).
 public struct SearchParameters: Sendable, Hashable, Codable {
+    /// When a posting list's bytes are checked against its checksum.
+    public enum ChecksumPolicy: String, Sendable, Hashable, Codable, CaseIterable {
+        /// The first time each list is read by this process (catches corrupt files; free after warm-up).
+        case firstRead = "first-read"
+        /// On every read (also catches bytes that change under a running server; costs ~15% QPS).
+        case everyRead = "every-read"
+        /// Never (trusted storage, maximum speed).
+        case never
+    }
+
     /// Centroid candidates the graph search keeps (HNSW's `ef`, SPTAG's `SearchInternalResultNum`).
     /// Raised to `maxPostings` when smaller.
     public var searchCandidates = 128
@@ -10,8 +20,8 @@ public struct SearchParameters: Sendable, Hashable, Codable {
     /// is within `maxDistanceRatio ×` the nearest centroid's distance. nil disables it.
     /// Distances are squared L2 (or cosine distance); ignored for raw inner product.
     public var maxDistanceRatio: Float? = 4
-    /// Verify each posting list's checksum as it is read.
-    public var verifyChecksums = true
+    /// When posting-list checksums are verified.
+    public var checksums = ChecksumPolicy.firstRead
 
     public init() {}
 

@@ -52,7 +52,7 @@ struct EvalCommand: AsyncParsableCommand {
     }
 
     func run() async throws {
-        let opened = try Index.open(at: index, options: .init(directIO: search.directIO))
+        let opened = try Index.open(at: index, options: search.openOptions)
         var queryMatrix = try loadQueries(queries, format: nil, index: opened)
         var groundTruth = try VectorFile(path: truth).readNeighbors()
         let count = min(limit ?? queryMatrix.count, queryMatrix.count)

@@ -20,6 +20,8 @@ extension Metric: ExpressibleByArgument {
 }
 
 extension VectorFileFormat: ExpressibleByArgument {}
+extension SearchParameters.ChecksumPolicy: ExpressibleByArgument {}
+extension Index.IOMode: ExpressibleByArgument {}
 
 /// Checks that a path names an existing file or directory.
 func requireExisting(_ path: String, what: String) throws {

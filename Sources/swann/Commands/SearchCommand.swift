@@ -38,7 +38,7 @@ struct SearchCommand: AsyncParsableCommand {
     }
 
     func run() async throws {
-        let opened = try Index.open(at: index, options: .init(directIO: search.directIO))
+        let opened = try Index.open(at: index, options: search.openOptions)
         let queryMatrix = try loadQueries(queries, format: queryFormat, index: opened)
         guard k <= opened.count else { throw ValidationError("-k \(k) exceeds the \(opened.count) vectors in the index") }
         let (table, _) = try opened.search(queryMatrix, k: k, parameters: search.parameters(defaults: opened.defaultParameters), threads: threading.resolved)

@@ -11,10 +11,14 @@ struct SearchOptions: ParsableArguments {
     var maxDistanceRatio: Float?
     @Flag(help: "Disable distance-ratio pruning.")
     var noPruning = false
-    @Flag(help: "Skip per-list checksum verification.")
-    var noVerify = false
-    @Flag(help: "Read postings with O_DIRECT (bypass the page cache).")
+    @Option(help: "When to verify posting-list checksums: first-read, every-read or never.")
+    var checksums: SearchParameters.ChecksumPolicy?
+    @Option(help: "How to read postings: mmap (page cache, no copy), pread (page cache, copied), direct (O_DIRECT), memory.")
+    var io: Index.IOMode = .mmap
+    @Flag(help: "Read postings with O_DIRECT, bypassing the page cache (same as --io direct).")
     var directIO = false
+
+    var openOptions: Index.OpenOptions { Index.OpenOptions(io: directIO ? .direct : io) }
 
     func validate() throws {
         if let maxPostings, maxPostings < 1 { throw ValidationError("--max-postings must be at least 1") }
@@ -28,7 +32,7 @@ struct SearchOptions: ParsableArguments {
         if let searchCandidates { p.searchCandidates = searchCandidates }
         if let maxDistanceRatio { p.maxDistanceRatio = maxDistanceRatio }
         if noPruning { p.maxDistanceRatio = nil }
-        if noVerify { p.verifyChecksums = false }
+        if let checksums { p.checksums = checksums }
         return p
     }
 }
