@@ -31,10 +31,12 @@ public final class Index: Sendable {
 
     /// How posting lists are read.
     public enum IOMode: String, Sendable, Hashable, CaseIterable {
-        /// A read-only memory map: the page cache without a copy (fastest warm path; default).
-        case mmap
-        /// `pread` into a reusable page-aligned buffer, through the page cache.
+        /// `pread` into a reusable page-aligned buffer, through the page cache (default).
         case pread
+        /// A read-only memory map: the page cache without a copy (~15% faster warm queries),
+        /// but every list touched stays mapped and counts in the process's resident memory:
+        /// serving minilm-100k this way showed 1 GB RSS instead of ~70 MB.
+        case mmap
         /// `pread` with O_DIRECT: no page cache, every list comes from the device (cold path).
         case direct
         /// The whole posting file loaded into memory at open (small indexes, tests).
@@ -44,9 +46,9 @@ public final class Index: Sendable {
     /// Options for opening an index.
     public struct OpenOptions: Sendable, Hashable {
         public var io: IOMode
-        public init(io: IOMode = .mmap) { self.io = io }
+        public init(io: IOMode = .pread) { self.io = io }
         /// O_DIRECT reads (`io: .direct`).
-        public init(directIO: Bool) { self.io = directIO ? .direct : .mmap }
+        public init(directIO: Bool) { self.io = directIO ? .direct : .pread }
     }
 
     /// Opens the index directory at `path`, verifying everything it loads.

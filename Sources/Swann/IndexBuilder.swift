@@ -81,7 +81,7 @@ public struct IndexBuilder: Sendable {
 
         progress?("assign", 0)
         let assignment = Assign(
-            vectors: working, centroids: workingCentroids, graph: graph, configuration: options.configuration.assignment,
+            vectors: working, centroids: workingCentroids, centroidRows: heads, graph: graph, configuration: options.configuration.assignment,
             threads: options.threads, progress: progress
         ).run(L2Float32.self)
         finish("assign")
@@ -246,6 +246,7 @@ enum RowValidation {
 struct Assign: KernelConsumer {
     let vectors: VectorMatrix
     let centroids: VectorMatrix
+    let centroidRows: [Int]
     let graph: CentroidGraph
     let configuration: PostingAssignment.Configuration
     let threads: Int
@@ -259,7 +260,7 @@ struct Assign: KernelConsumer {
         }
         return PostingAssignment.assign(
             vectors: vectors, centroids: centroids, graph: graph, configuration: configuration, kernel: Kernel.self,
-            threads: threads, progress: perBlock)
+            threads: threads, centroidRows: centroidRows, progress: perBlock)
     }
 }
 

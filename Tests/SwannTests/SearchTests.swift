@@ -34,7 +34,7 @@ struct SearchTests {
 
     @Test func everyIOPathGivesTheSameAnswers() throws {
         let mapped = try Index.open(at: IndexFixture.examplePath)
-        let others = try [Index.IOMode.pread, .direct, .memory].map { try Index.open(at: IndexFixture.examplePath, options: .init(io: $0)) }
+        let others = try [Index.IOMode.mmap, .direct, .memory].map { try Index.open(at: IndexFixture.examplePath, options: .init(io: $0)) }
         for q in 0..<50 {
             let query = IndexFixture.queries.floats(at: q)
             let expected = try mapped.searchWithStatistics(query, k: 10)

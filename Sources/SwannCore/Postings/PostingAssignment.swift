@@ -53,9 +53,13 @@ public struct PostingAssignment: Sendable {
     /// `Kernel` must be the squared-L2 kernel of the rows' element type.
     public static func assign<Kernel: DistanceKernel>(
         vectors: VectorMatrix, centroids: VectorMatrix, graph: CentroidGraph, configuration: Configuration,
-        kernel: Kernel.Type, threads: Int, progress: (@Sendable (Int) -> Void)? = nil
+        kernel: Kernel.Type, threads: Int, centroidRows: [Int]? = nil, progress: (@Sendable (Int) -> Void)? = nil
     ) -> PostingAssignment {
         let n = vectors.count
+        // A centroid that is a data row always gets that row as a primary member, even when the
+        // approximate graph search misses it, so no list is left empty.
+        var headOf = [Int: Int]()
+        for (c, row) in (centroidRows ?? []).enumerated() { headOf[row] = c }
         let slots = configuration.replicaCount
         // choices[v * slots + r] = centroid, or UInt32.max; parallel writes touch disjoint rows.
         var choices = [UInt32](repeating: .max, count: n * slots)
@@ -72,9 +76,13 @@ public struct PostingAssignment: Sendable {
                     var chosen: [Int] = []
                     for v in block * blockSize..<min((block + 1) * blockSize, n) {
                         let row = vectors.uncheckedRow(v)
-                        let candidates = graph.search(
+                        var candidates = graph.search(
                             row, centroids: centroids, beamWidth: configuration.candidateCount, kernel: Kernel.self,
                             scratch: &scratch, distanceCount: &distanceCount)
+                        if let own = headOf[v] {
+                            candidates.removeAll { $0.node == own }
+                            candidates.insert((own, 0), at: 0)
+                        }
                         chosen.removeAll(keepingCapacity: true)
                         let limit = candidates[0].distance * (1 + configuration.closureEpsilon)
                         for candidate in candidates {

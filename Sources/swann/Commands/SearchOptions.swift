@@ -13,8 +13,8 @@ struct SearchOptions: ParsableArguments {
     var noPruning = false
     @Option(help: "When to verify posting-list checksums: first-read, every-read or never.")
     var checksums: SearchParameters.ChecksumPolicy?
-    @Option(help: "How to read postings: mmap (page cache, no copy), pread (page cache, copied), direct (O_DIRECT), memory.")
-    var io: Index.IOMode = .mmap
+    @Option(help: "How to read postings: pread (page cache), mmap (page cache without a copy; counts in RSS), direct (O_DIRECT), memory.")
+    var io: Index.IOMode = .pread
     @Flag(help: "Read postings with O_DIRECT, bypassing the page cache (same as --io direct).")
     var directIO = false
 
