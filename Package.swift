@@ -50,10 +50,12 @@ let package = Package(
         ),
         .testTarget(name: "SwannCoreTests", dependencies: ["SwannCore"], swiftSettings: strict),
         .testTarget(name: "SwannStorageTests", dependencies: ["SwannStorage"], swiftSettings: strict),
-        .testTarget(name: "SwannTests", dependencies: ["Swann"], swiftSettings: strict),
+        // Fixtures shared by the test targets (the bundled example, tie-tolerant comparison).
+        .target(name: "SwannTestSupport", dependencies: ["Swann"], path: "Tests/SwannTestSupport", swiftSettings: strict),
+        .testTarget(name: "SwannTests", dependencies: ["Swann", "SwannTestSupport"], swiftSettings: strict),
         .testTarget(name: "SwannServerTests", dependencies: ["SwannServer"], swiftSettings: strict),
         .testTarget(name: "SwannClientTests", dependencies: ["SwannClient"], swiftSettings: strict),
         // End-to-end tests that run the built `swann` binary.
-        .testTarget(name: "SwannCLITests", dependencies: ["swann", "Swann"], swiftSettings: strict),
+        .testTarget(name: "SwannCLITests", dependencies: ["swann", "Swann", "SwannTestSupport"], swiftSettings: strict),
     ]
 )

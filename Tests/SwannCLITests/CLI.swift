@@ -1,4 +1,5 @@
 import Foundation
+import SwannTestSupport
 
 /// Runs the `swann` executable built alongside the tests.
 enum CLI {
@@ -36,15 +37,7 @@ enum CLI {
         return Result(status: process.terminationStatus, stdout: String(decoding: outData, as: UTF8.self), stderr: String(decoding: errData, as: UTF8.self))
     }
 
-    static let example: String = {
-        var url = URL(fileURLWithPath: #filePath)
-        while url.path != "/" {
-            url.deleteLastPathComponent()
-            let candidate = url.appendingPathComponent("Tools/data/minilm-10k")
-            if FileManager.default.fileExists(atPath: candidate.path) { return candidate.path }
-        }
-        fatalError("bundled example not found")
-    }()
+    static var example: String { BundledExample.directory }
 
     static func temporaryDirectory() -> String {
         let path = FileManager.default.temporaryDirectory.appendingPathComponent("swann-cli-\(UUID().uuidString)").path

@@ -1,5 +1,6 @@
 import Foundation
 import Swann
+import SwannTestSupport
 import Testing
 
 /// Every index file with a flipped byte or cut short is reported by name when opened or searched.

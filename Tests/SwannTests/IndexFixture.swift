@@ -1,5 +1,6 @@
 import Foundation
 import Swann
+import SwannTestSupport
 
 /// An index of the bundled example, built once per test run and shared read-only.
 enum IndexFixture {

@@ -1,5 +1,6 @@
 import Foundation
 import Swann
+import SwannTestSupport
 import Testing
 
 struct SearchTests {

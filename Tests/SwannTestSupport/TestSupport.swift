@@ -1,0 +1,36 @@
+public import Foundation
+public import Swann
+
+/// Paths into the example shipped with the repository (Tools/data/minilm-10k): the first
+/// 10,000 base vectors and 1,000 queries of minilm-100k as float16, with texts and exact top-100.
+public enum BundledExample {
+    public static let directory: String = {
+        var url = URL(fileURLWithPath: #filePath)
+        while url.path != "/" {
+            url.deleteLastPathComponent()
+            let candidate = url.appendingPathComponent("Tools/data/minilm-10k")
+            if FileManager.default.fileExists(atPath: candidate.path) { return candidate.path }
+        }
+        fatalError("Tools/data/minilm-10k not found above \(#filePath)")
+    }()
+    public static var base: String { directory + "/base.npy" }
+    public static var queries: String { directory + "/queries.npy" }
+    public static var truth: String { directory + "/gt100.ivecs" }
+}
+
+/// Positions where two exact k-NN answers name different ids although the distances differ by
+/// more than float rounding: true disagreements, not ties.
+public func disagreements(_ got: NeighborTable, _ truth: NeighborTable, queries: VectorMatrix, base: VectorMatrix, k: Int) -> [String] {
+    var problems: [String] = []
+    for q in 0..<got.queryCount {
+        let query = queries.floats(at: q).map(Double.init)
+        func distance(_ id: Int64) -> Double {
+            zip(query, base.floats(at: Int(id))).reduce(0) { $0 + ($1.0 - Double($1.1)) * ($1.0 - Double($1.1)) }
+        }
+        for j in 0..<k where got.ids[q * got.k + j] != truth.ids[q * truth.k + j] {
+            let a = distance(got.ids[q * got.k + j]), b = distance(truth.ids[q * truth.k + j])
+            if abs(a - b) > 1e-5 * max(1, b) { problems.append("query \(q) rank \(j): \(a) vs \(b)") }
+        }
+    }
+    return problems
+}
