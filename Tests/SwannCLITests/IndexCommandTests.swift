@@ -1,0 +1,79 @@
+import Foundation
+import Swann
+import SwannTestSupport
+import Testing
+
+/// `swann build`, `search`, `eval` and `info` end to end on the bundled example.
+@Suite(.serialized)
+struct IndexCommandTests {
+    static let index: String = {
+        let path = CLI.temporaryDirectory() + "/example.swann"
+        let result = try! CLI.run(["build", BundledExample.base, "--output", path, "--json"])
+        precondition(result.status == 0, result.stderr)
+        return path
+    }()
+
+    @Test func buildPrintsAJSONSummaryAndRefusesToOverwrite() throws {
+        let dir = CLI.temporaryDirectory()
+        let result = try CLI.run(["build", BundledExample.base, "--output", dir + "/a.swann", "--json", "--centroid-ratio", "0.1"])
+        #expect(result.status == 0, "\(result.stderr)")
+        let summary = try #require(try JSONSerialization.jsonObject(with: Data(result.stdout.utf8)) as? [String: Any])
+        #expect(summary["vectors"] as? Int == 10_000)
+        #expect(abs((summary["centroids"] as? Int ?? 0) - 1_000) <= 50)
+        #expect((summary["secondsPerPhase"] as? [String: Double])?.keys.contains("assign") == true)
+        let again = try CLI.run(["build", BundledExample.base, "--output", dir + "/a.swann"])
+        #expect(again.status == 1)
+        #expect(again.stderr.contains("already exists"))
+    }
+
+    @Test func evalReportsRecallAndCosts() throws {
+        let result = try CLI.run([
+            "eval", Self.index, "--queries", BundledExample.queries, "--truth", BundledExample.truth, "-k", "10",
+            "--sweep", "max-postings=16,64", "--json",
+        ])
+        #expect(result.status == 0, "\(result.stderr)")
+        let lines = result.stdout.split(separator: "\n").map { try! JSONSerialization.jsonObject(with: Data($0.utf8)) as! [String: Any] }
+        #expect(lines.count == 2)
+        for key in ["params", "recall", "qps", "mean_ms", "p99_ms", "postings_per_query", "bytes_per_query"] {
+            #expect(lines.allSatisfy { $0[key] != nil }, "missing \(key)")
+        }
+        let recalls = lines.map { $0["recall"] as! Double }
+        #expect(recalls[1] >= 0.9 && recalls[1] >= recalls[0])
+    }
+
+    @Test(arguments: ["ivecs", "json"])
+    func searchWritesResults(format: String) throws {
+        let output = CLI.temporaryDirectory() + "/results." + format
+        let result = try CLI.run(["search", Self.index, "--queries", BundledExample.queries, "-k", "10", "--output", output])
+        #expect(result.status == 0, "\(result.stderr)")
+        if format == "ivecs" {
+            let table = try VectorFile(path: output).readNeighbors()
+            #expect(table.queryCount == 1_000 && table.k == 10)
+            let truth = try VectorFile(path: BundledExample.truth).readNeighbors()
+            #expect(truth.recall(of: table, at: 10) >= 0.9)
+        } else {
+            let object = try #require(try JSONSerialization.jsonObject(with: Data(contentsOf: URL(fileURLWithPath: output))) as? [String: Any])
+            let rows = try #require(object["results"] as? [[[String: Any]]])
+            #expect(rows.count == 1_000 && rows[0].count == 10)
+            #expect(rows[0][0]["id"] is Int && rows[0][0]["distance"] is Double)
+        }
+    }
+
+    @Test func infoDescribesAnIndex() throws {
+        let text = try CLI.run(["info", Self.index])
+        #expect(text.status == 0)
+        #expect(text.stdout.contains("copies:") && text.stdout.contains("posting length:"))
+        let json = try CLI.run(["info", Self.index, "--json"])
+        let object = try #require(try JSONSerialization.jsonObject(with: Data(json.stdout.utf8)) as? [String: Any])
+        #expect((object["servingMemoryBytes"] as? Int ?? 0) > 0)
+        #expect((object["diskBytes"] as? [String: Int])?["postings.bin"] != nil)
+    }
+
+    @Test func searchRejectsAQueryFileOfTheWrongDimension() throws {
+        let dir = CLI.temporaryDirectory()
+        try VectorFileWriter.write(try VectorMatrix.from([[1, 2, 3]]), to: dir + "/q.fbin")
+        let result = try CLI.run(["search", Self.index, "--queries", dir + "/q.fbin"])
+        #expect(result.status != 0)
+        #expect(result.stderr.contains("dimension 3"))
+    }
+}
