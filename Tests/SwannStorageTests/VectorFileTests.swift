@@ -76,6 +76,22 @@ struct VectorFileTests {
         }
     }
 
+    @Test func readsSixtyFourBitIDsFromNumpy() throws {
+        let dir = temporaryDirectory()
+        for (descr, values) in [("<u8", [UInt64(7), 1 << 40, UInt64.max]), ("<i8", [UInt64(3), 9, 1 << 62])] {
+            var dict = "{'descr': '\(descr)', 'fortran_order': False, 'shape': (3, 1), }"
+            dict += String(repeating: " ", count: 64 - (10 + dict.utf8.count + 1) % 64) + "\n"
+            let bytes: [UInt8] = [0x93] + Array("NUMPY".utf8) + [1, 0] + le(UInt16(dict.utf8.count)) + Array(dict.utf8) + values.flatMap { le($0) }
+            write(bytes, to: "\(dir)/ids\(descr.last!).npy")
+            #expect(try VectorFile(path: "\(dir)/ids\(descr.last!).npy").readIDs() == values)
+        }
+        var negative = "{'descr': '<i8', 'fortran_order': False, 'shape': (1, 1), }"
+        negative += String(repeating: " ", count: 64 - (10 + negative.utf8.count + 1) % 64) + "\n"
+        write([0x93] + Array("NUMPY".utf8) + [1, 0] + le(UInt16(negative.utf8.count)) + Array(negative.utf8) + le(Int64(-4)), to: dir + "/neg.npy")
+        let error = #expect(throws: VectorFileError.self) { try VectorFile(path: dir + "/neg.npy").readIDs() }
+        #expect(error?.code == .outOfRange)
+    }
+
     @Test func formatOverrideBeatsTheExtension() throws {
         let dir = temporaryDirectory()
         let m = try VectorMatrix.from([[1, 2], [3, 4]])

@@ -41,13 +41,16 @@ def sweep(name, search, settings, queries, truth, extra):
 
 def main():
     p = argparse.ArgumentParser()
-    p.add_argument("base"); p.add_argument("--queries", required=True); p.add_argument("--truth", required=True)
+    p.add_argument("base"); p.add_argument("--queries", required=True); p.add_argument("--truth", default="")
     p.add_argument("--engine", choices=["faiss-ivf", "hnswlib"], required=True)
     p.add_argument("--grid", default="")
     p.add_argument("--limit", type=int, default=0)
+    p.add_argument("--build-only", action="store_true", help="print build time and peak RSS, skip the sweep")
     a = p.parse_args()
-    base, queries, truth = read_vectors(a.base), read_vectors(a.queries), read_truth(a.truth)
-    if a.limit:
+    base = read_vectors(a.base)
+    queries = read_vectors(a.queries)
+    truth = None if a.build_only else read_truth(a.truth)
+    if a.limit and truth is not None:
         queries, truth = queries[: a.limit], truth[: a.limit]
     n, d = base.shape
     t = time.perf_counter()
@@ -65,6 +68,8 @@ def main():
             index.nprobe = nprobe
             return index.search(q[None, :], 10)[1][0]
         extra = {"build_seconds": build, "nlist": nlist, "rss_mb": resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024}
+        if a.build_only:
+            print(json.dumps({"engine": "faiss IVF-Flat", **extra})); return
         sweep("faiss IVF-Flat", search, grid, queries, truth, extra)
     else:
         import hnswlib
@@ -79,6 +84,8 @@ def main():
             index.set_ef(max(ef, 10))
             return index.knn_query(q[None, :], k=10)[0][0]
         extra = {"build_seconds": build, "rss_mb": resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024}
+        if a.build_only:
+            print(json.dumps({"engine": "hnswlib", **extra})); return
         sweep("hnswlib", search, grid, queries, truth, extra)
 
 

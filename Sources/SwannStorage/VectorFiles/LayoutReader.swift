@@ -175,10 +175,12 @@ struct NumpyHeader {
         case "|i1", "<i1", "i1": scalar = .int8
         case "|u1", "<u1", "u1": scalar = .uint8
         case "<i4": scalar = .int32
+        case "<i8": scalar = .int64
+        case "<u8": scalar = .uint64
         default:
             throw VectorFileError(
                 .unsupportedType, path: path, offset: offset,
-                expected: "dtype <f4, <f2, |i1, |u1 or <i4 (little-endian)", found: "'\(descr)'")
+                expected: "dtype <f4, <f2, |i1, |u1, <i4 (or <i8/<u8 for ids; little-endian)", found: "'\(descr)'")
         }
         let fortran = try value(of: "fortran_order").trimmingCharacters()
         guard fortran == "False" else {

@@ -131,6 +131,30 @@ public final class VectorFile: Sendable {
             distances: distances)
     }
 
+    /// Reads a one-column id file: int32 (`.ivecs`, `.ibin`, `.npy`) or int64/uint64 (`.npy`).
+    /// - Throws: `VectorFileError` for more than one column, a negative id, or a vector file.
+    public func readIDs() throws(VectorFileError) -> [UInt64] {
+        guard layout.dimension == 1 else {
+            throw VectorFileError(.badDimension, path: path, expected: "one id per row", found: "\(layout.dimension) columns")
+        }
+        switch layout.scalar {
+        case .int32:
+            return try readNeighbors().ids.enumerated().map { row, id throws(VectorFileError) in
+                guard id >= 0 else { throw VectorFileError(.outOfRange, path: path, expected: "non-negative ids", found: "\(id) at row \(row)") }
+                return UInt64(id)
+            }
+        case .int64, .uint64:
+            var raw = [UInt64](repeating: 0, count: layout.count)
+            try raw.withMutableBytes { buffer throws(VectorFileError) in try readRows(0..<layout.count, into: buffer) }
+            if layout.scalar == .int64, let row = raw.firstIndex(where: { Int64(bitPattern: UInt64(littleEndian: $0)) < 0 }) {
+                throw VectorFileError(.outOfRange, path: path, expected: "non-negative ids", found: "\(Int64(bitPattern: raw[row])) at row \(row)")
+            }
+            return raw.map { UInt64(littleEndian: $0) }
+        case .float32, .float16, .int8, .uint8:
+            throw VectorFileError(.wrongScalarType, path: path, expected: "integer ids", found: "\(layout.scalar) components")
+        }
+    }
+
     private func readRows(_ rows: Range<Int>, into destination: UnsafeMutableRawBufferPointer) throws(VectorFileError) {
         let rowBytes = layout.dimension * layout.scalar.byteWidth
         let start = layout.dataOffset + Int64(rows.lowerBound) * Int64(layout.rowStride)

@@ -35,10 +35,10 @@ public enum VectorFileFormat: String, Sendable, Hashable, CaseIterable, Codable,
     public var description: String { rawValue }
 }
 
-/// The scalar type of a file's components: a vector `ElementType`, or int32 for id and
-/// ground-truth files.
+/// The scalar type of a file's components: a vector `ElementType`, or an integer type for id
+/// and ground-truth files (int32 everywhere; int64/uint64 in `.npy` id files).
 public enum FileScalar: String, Sendable, Hashable, Codable, CustomStringConvertible {
-    case float32, float16, int8, uint8, int32
+    case float32, float16, int8, uint8, int32, int64, uint64
 
     /// Bytes per component.
     public var byteWidth: Int {
@@ -46,17 +46,18 @@ public enum FileScalar: String, Sendable, Hashable, Codable, CustomStringConvert
         case .float32, .int32: 4
         case .float16: 2
         case .int8, .uint8: 1
+        case .int64, .uint64: 8
         }
     }
 
-    /// The vector element type, or nil for int32 (ids are not searchable vectors).
+    /// The vector element type, or nil for the id types (ids are not searchable vectors).
     public var elementType: ElementType? {
         switch self {
         case .float32: .float32
         case .float16: .float16
         case .int8: .int8
         case .uint8: .uint8
-        case .int32: nil
+        case .int32, .int64, .uint64: nil
         }
     }
 

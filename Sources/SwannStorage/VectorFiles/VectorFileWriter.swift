@@ -109,6 +109,8 @@ public enum VectorFileWriter {
         case .int8: "|i1"
         case .uint8: "|u1"
         case .int32: "<i4"
+        case .int64: "<i8"
+        case .uint64: "<u8"
         }
         var dict = "{'descr': '\(descr)', 'fortran_order': False, 'shape': (\(count), \(dimension)), }"
         let unpadded = 10 + dict.utf8.count + 1

@@ -17,7 +17,7 @@ struct BuildCommand: AsyncParsableCommand {
     var metric: Metric = .l2
     @Option(help: "Read the input as this format instead of guessing from the extension.")
     var format: VectorFileFormat?
-    @Option(help: "User ids, one per vector: a text file (one per line), .ivecs, .ibin or int32 .npy.")
+    @Option(help: "User ids, one per vector: a text file (one per line), .ivecs, .ibin, or .npy (int32, int64, uint64).")
     var ids: String?
     @Option(help: "Store postings as f16 (float32 input only; halves the bytes read per query).")
     var store: StoredType?
@@ -177,16 +177,12 @@ enum ResourceUsage {
     }
 }
 
-/// Reads user ids: a text file (one per line) or an int32 vector file with one column.
+/// Reads user ids: a text file (one per line), or a one-column .ivecs/.ibin/.npy (int32, or
+/// int64/uint64 in .npy).
 enum IDFile {
     static func read(_ path: String) throws -> [UInt64] {
         if let format = VectorFileFormat(path: path), [.ivecs, .ibin, .npy].contains(format) {
-            let table = try VectorFile(path: path).readNeighbors()
-            guard table.k == 1 else { throw BuildError("\(path): an ids file needs one id per row, found \(table.k) columns") }
-            return try table.ids.enumerated().map { row, id in
-                guard id >= 0 else { throw BuildError("\(path): row \(row) has negative id \(id)") }
-                return UInt64(id)
-            }
+            return try VectorFile(path: path).readIDs()
         }
         return try readLines(path).enumerated().compactMap { line, text in
             let trimmed = text.trimmingCharacters(in: .whitespaces)

@@ -40,10 +40,10 @@ struct InfoCommand: AsyncParsableCommand {
             path: path, format: file.layout.format.rawValue, elementType: file.layout.scalar.rawValue,
             count: file.count, dimension: file.dimension, fileBytes: file.layout.fileSize,
             payloadBytes: file.layout.payloadBytes)
-        if file.layout.scalar == .int32 {
-            let table = try file.readNeighbors()
-            report.minimumId = table.ids.min()
-            report.maximumId = table.ids.max()
+        if file.layout.scalar.elementType == nil {
+            let ids = file.layout.scalar == .int32 ? try file.readNeighbors().ids : try file.readIDs().map { Int64(bitPattern: $0) }
+            report.minimumId = ids.min()
+            report.maximumId = ids.max()
         } else {
             var statistics = VectorStatistics()
             try file.forEachChunk(rowsPerChunk: max(1, (64 << 20) / max(1, file.layout.rowStride))) { chunk, _ in
