@@ -30,8 +30,8 @@ public struct IndexBuilder: Sendable {
         public init() {}
     }
 
-    /// Reports progress: a phase name and a fraction in 0...1.
-    public typealias Progress = @Sendable (_ phase: String, _ fraction: Double) -> Void
+    /// Reports progress: a phase name and how many of its `total` items are done.
+    public typealias Progress = @Sendable (_ phase: String, _ done: Int, _ total: Int) -> Void
 
     public let options: Options
     public init(options: Options) { self.options = options }
@@ -49,7 +49,7 @@ public struct IndexBuilder: Sendable {
             phaseStart = clock.now
         }
 
-        progress?("read", 0)
+        progress?("read", 0, input.count)
         var (vectors, rows) = try readRows(input)
         finish("read")
         let skipped = input.count / options.shard.count + (input.count % options.shard.count > options.shard.index ? 1 : 0) - rows.count
@@ -61,8 +61,10 @@ public struct IndexBuilder: Sendable {
         let working = try workingCopy(&vectors, normalize: normalized)
         let stored = try storedCopy(vectors: vectors, working: working)
 
-        progress?("cluster", 0)
-        let heads = HeadSelection.selectHeads(in: working, configuration: options.configuration.heads, threads: options.threads)
+        progress?("cluster", 0, centroidTarget)
+        let heads = HeadSelection.selectHeads(
+            in: working, configuration: options.configuration.heads, threads: options.threads,
+            progress: { done in progress?("cluster", done, centroidTarget) })
         finish("cluster")
         let centroids = try VectorMatrix(elementType: stored.elementType, count: heads.count, dimension: stored.dimension)
         for (i, row) in heads.enumerated() {
@@ -75,11 +77,13 @@ public struct IndexBuilder: Sendable {
         for (i, row) in heads.enumerated() {
             (workingCentroids.mutableRawBytes.baseAddress! + i * workingCentroids.rowBytes).copyMemory(from: working.row(row), byteCount: working.rowBytes)
         }
-        progress?("graph", 0)
-        let graph = CentroidGraph.build(centroids: workingCentroids, configuration: options.configuration.graph, kernel: L2Float32.self)
+        progress?("graph", 0, heads.count)
+        let graph = CentroidGraph.build(
+            centroids: workingCentroids, configuration: options.configuration.graph, kernel: L2Float32.self,
+            threads: options.threads, progress: { done in progress?("graph", done, heads.count) })
         finish("graph")
 
-        progress?("assign", 0)
+        progress?("assign", 0, working.count)
         let assignment = Assign(
             vectors: working, centroids: workingCentroids, centroidRows: heads, graph: graph, configuration: options.configuration.assignment,
             threads: options.threads, progress: progress
@@ -105,7 +109,7 @@ public struct IndexBuilder: Sendable {
         let idMap = try idMap(rows: rows)
         manifest.hasIDMap = idMap != nil
 
-        progress?("write", 0)
+        progress?("write", 0, 1)
         manifest.buildSeconds = seconds
         var written = try IndexWriter.write(
             IndexContents(
@@ -252,11 +256,11 @@ struct Assign: KernelConsumer {
     let threads: Int
     let progress: IndexBuilder.Progress?
     func run<Kernel: DistanceKernel>(_ kernel: Kernel.Type) -> PostingAssignment {
-        let total = Double(vectors.count)
+        let total = vectors.count
         let done = Counter()
         var perBlock: (@Sendable (Int) -> Void)?
         if let report = progress {
-            perBlock = { n in report("assign", Double(done.add(n)) / total) }
+            perBlock = { n in report("assign", done.add(n), total) }
         }
         return PostingAssignment.assign(
             vectors: vectors, centroids: centroids, graph: graph, configuration: configuration, kernel: Kernel.self,

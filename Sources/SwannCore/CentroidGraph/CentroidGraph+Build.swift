@@ -34,7 +34,8 @@ extension CentroidGraph {
     /// back edges are grouped by target and each target is updated by one thread.
     /// - Complexity: about `count × (buildBeamWidth × degree + degree²)` distance computations.
     public static func build<Kernel: DistanceKernel>(
-        centroids: VectorMatrix, configuration: GraphConfiguration, kernel: Kernel.Type, threads: Int = Parallel.coreCount
+        centroids: VectorMatrix, configuration: GraphConfiguration, kernel: Kernel.Type, threads: Int = Parallel.coreCount,
+        progress: ((Int) -> Void)? = nil
     ) -> CentroidGraph {
         let n = centroids.count
         let degree = configuration.degree
@@ -52,6 +53,7 @@ extension CentroidGraph {
             let batch = Array(order[start..<min(order.count, start + max(1, min(512, start / 8)))])
             start += batch.count
             builder.insert(batch, entryPoint: entry, beamWidth: configuration.buildBeamWidth, threads: threads)
+            progress?(start + 1)
         }
         return builder.finished(degree: degree, entryPoint: entry, threads: threads)
     }

@@ -21,7 +21,10 @@ public enum HeadSelection {
 
     /// Row numbers of the chosen heads, ascending.
     /// - Precondition: `data.elementType == .float32`, `data.count >= 1`.
-    public static func selectHeads(in data: VectorMatrix, configuration: Configuration, threads: Int) -> [Int] {
+    /// - Parameter progress: called with the number of heads chosen so far.
+    public static func selectHeads(
+        in data: VectorMatrix, configuration: Configuration, threads: Int, progress: ((Int) -> Void)? = nil
+    ) -> [Int] {
         let kMeans = BalancedKMeans(data: data, configuration: configuration.kMeans, threads: threads)
         var rng = SplitMix64(seed: configuration.seed)
         let target = max(1, Int((Double(data.count) * configuration.centroidRatio).rounded()))
@@ -29,6 +32,7 @@ public enum HeadSelection {
         heads.reserveCapacity(target)
         var pending: [(points: [Int32], leaves: Int)] = [(Array(0..<Int32(data.count)), target)]
         while let (points, leaves) = pending.popLast() {
+            progress?(heads.count)
             if leaves <= 1 || points.count <= 1 {
                 heads.append(medoid(of: points, in: data))
                 continue

@@ -126,7 +126,8 @@ struct BuildSummary: Encodable {
     }
 }
 
-/// Phase and percentage lines on a terminal; silent otherwise.
+/// One line per phase on a terminal — percentage, rate and ETA, redrawn at most 5× a second —
+/// and silence otherwise (pipes, CI logs).
 final class ProgressReporter: Sendable {
     let enabled: Bool
     private let state = Mutex<(phase: String, started: ContinuousClock.Instant, lastPrint: ContinuousClock.Instant)>(("", .now, .now))
@@ -134,19 +135,21 @@ final class ProgressReporter: Sendable {
     init(enabled: Bool) { self.enabled = enabled }
 
     var report: IndexBuilder.Progress {
-        { [self] phase, fraction in
+        { [self] phase, done, total in
             guard enabled else { return }
             state.withLock { s in
                 let now = ContinuousClock.now
                 if s.phase != phase {
-                    if !s.phase.isEmpty { FileHandle.standardError.write(Data("\r\(s.phase): done in \(String(format: "%.1f", (now - s.started).seconds)) s\u{1B}[K\n".utf8)) }
+                    if !s.phase.isEmpty { Self.write("\r\(s.phase): done in \(String(format: "%.1f", (now - s.started).seconds)) s\u{1B}[K\n") }
                     s = (phase, now, now)
                 }
-                guard now - s.lastPrint > .milliseconds(200) || fraction == 0 else { return }
+                guard now - s.lastPrint > .milliseconds(200) else { return }
                 s.lastPrint = now
                 let elapsed = (now - s.started).seconds
+                let fraction = total > 0 ? Double(done) / Double(total) : 0
+                let rate = elapsed > 0 ? Double(done) / elapsed : 0
                 let eta = fraction > 0.01 ? String(format: ", ETA %.0f s", elapsed / fraction - elapsed) : ""
-                FileHandle.standardError.write(Data(String(format: "\r%@: %3.0f%%%@\u{1B}[K", phase, fraction * 100, eta).utf8))
+                Self.write(String(format: "\r%@: %3.0f%% (%d/%d, %.0f/s%@)\u{1B}[K", phase, fraction * 100, done, total, rate, eta))
             }
         }
     }
@@ -154,8 +157,12 @@ final class ProgressReporter: Sendable {
     func done() {
         guard enabled else { return }
         state.withLock { s in
-            FileHandle.standardError.write(Data("\r\(s.phase): done in \(String(format: "%.1f", (ContinuousClock.now - s.started).seconds)) s\u{1B}[K\n".utf8))
+            Self.write("\r\(s.phase): done in \(String(format: "%.1f", (ContinuousClock.now - s.started).seconds)) s\u{1B}[K\n")
         }
+    }
+
+    private static func write(_ text: String) {
+        FileHandle.standardError.write(Data(text.utf8))
     }
 }
 
