@@ -40,6 +40,7 @@ public struct IndexBuilder: Sendable {
     /// - Returns: the manifest written (with per-phase times in `buildSeconds`).
     /// - Throws: `BuildError` for bad input or options, `IndexError`/`VectorFileError` for I/O.
     public func build(from input: VectorFile, to output: String, progress: Progress? = nil) throws -> IndexManifest {
+        try IndexWriter.checkDestination(output, overwrite: options.overwrite)
         try validateOptions(input)
         var seconds: [String: Double] = [:]
         let clock = ContinuousClock()

@@ -85,6 +85,16 @@ struct BuildTests {
         #expect(duplicate?.message.contains("duplicate id 5") == true)
     }
 
+    @Test func missingParentDirectoryIsRefusedBeforeAnyWork() throws {
+        let dir = IndexFixture.scratch()
+        let vectors = IndexFixture.randomFile(count: 100, dimension: 4, seed: 8, in: dir)
+        let error = #expect(throws: IndexError.self) {
+            try IndexBuilder(options: .init()).build(from: try VectorFile(path: vectors), to: dir + "/missing/idx")
+        }
+        #expect(error?.path == dir + "/missing")
+        #expect(error?.description.contains("does not exist") == true)
+    }
+
     @Test func tooFewVectorsAreRefused() throws {
         let dir = IndexFixture.scratch()
         try VectorFileWriter.write(try VectorMatrix.from([[1, 2]]), to: dir + "/one.fbin")

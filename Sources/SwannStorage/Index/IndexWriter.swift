@@ -81,6 +81,13 @@ public enum IndexWriter {
         }
     }
 
+    /// Checks, before any work, that an index can be written at `path`: the parent exists and
+    /// is writable, and nothing is there unless `overwrite`.
+    public static func checkDestination(_ path: String, overwrite: Bool) throws(IndexError) {
+        let final = URL(fileURLWithPath: path).standardizedFileURL
+        try checkDestination(final.path, parent: final.deletingLastPathComponent().path, overwrite: overwrite)
+    }
+
     static func checkDestination(_ path: String, parent: String, overwrite: Bool) throws(IndexError) {
         var isDirectory: ObjCBool = false
         guard FileManager.default.fileExists(atPath: parent, isDirectory: &isDirectory), isDirectory.boolValue else {
