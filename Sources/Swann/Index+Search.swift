@@ -191,7 +191,5 @@ struct QueryRun: KernelConsumer {
         return .success(SearchResult(neighbors: results.sorted(), statistics: statistics))
     }
 
-    func seconds(_ duration: Duration) -> Double {
-        Double(duration.components.seconds) + Double(duration.components.attoseconds) * 1e-18
-    }
+    func seconds(_ duration: Duration) -> Double { duration.seconds }
 }

@@ -80,6 +80,9 @@ public final class Index: Sendable {
     /// Components per vector.
     public var dimension: Int { manifest.dimension }
 
+    /// Entries in each posting list, by centroid.
+    public var postingLengths: [Int] { header.directory.map(\.entryCount) }
+
     /// Bytes this index holds in memory: centroids, graph, posting directory, id map.
     public var residentBytes: Int {
         centroids.byteCount + header.centroidRows.count * 4 + header.graph.neighbors.count * 4

@@ -30,9 +30,6 @@ public enum IndexReader {
             throw IndexError(.invalidInput, path: path, detail: "not an index directory (a file; was a vector file meant?)")
         }
         let manifest = try readManifest(path)
-        for entry in manifest.files where entry.name != IndexLayout.postings {
-            try verifyFile(path + "/" + entry.name, entry: entry)
-        }
         let centroidFile = try load(path, IndexLayout.centroids, manifest: manifest)
         let (centroidRows, centroids) = try decodeCentroids(centroidFile, path: path + "/" + IndexLayout.centroids, manifest: manifest)
         let graph = try decodeGraph(try load(path, IndexLayout.graph, manifest: manifest), path: path + "/" + IndexLayout.graph, nodes: centroids.count)
@@ -100,15 +97,24 @@ public enum IndexReader {
         try verifyFile(path + "/" + IndexLayout.postings, entry: entry)
     }
 
+    /// Reads a whole file of the index once and checks its size and checksum against the manifest.
     static func load(_ path: String, _ name: String, manifest: IndexManifest) throws(IndexError) -> [UInt8] {
         let file = path + "/" + name
-        guard manifest.file(name) != nil else {
+        guard let entry = manifest.file(name) else {
             throw IndexError(.inconsistent, path: path + "/" + IndexLayout.manifest, detail: "does not list \(name)")
         }
         guard let data = FileManager.default.contents(atPath: file) else {
-            throw IndexError(.missing, path: file, detail: "missing or unreadable")
+            throw IndexError(.missing, path: file, detail: "listed in the manifest but missing or unreadable")
         }
-        return Array(data)
+        let bytes = Array(data)
+        guard Int64(bytes.count) == entry.bytes else {
+            throw IndexError(.truncated, path: file, offset: min(Int64(bytes.count), entry.bytes), detail: "expected \(entry.bytes) bytes, found \(bytes.count)")
+        }
+        let checksum = FileChecksum.hex(FileChecksum.compute(bytes))
+        guard checksum == entry.checksum else {
+            throw IndexError(.checksumMismatch, path: file, detail: "checksum \(checksum) does not match the manifest's \(entry.checksum): the file is corrupt")
+        }
+        return bytes
     }
 
     static func postingsSize(_ path: String, manifest: IndexManifest) throws(IndexError) -> Int64 {

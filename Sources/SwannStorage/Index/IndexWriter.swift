@@ -292,6 +292,16 @@ public enum FileChecksum {
         return (offset, Checksum.of(blockSums))
     }
 
+    /// The same checksum over bytes already in memory.
+    static func compute(_ bytes: [UInt8]) -> UInt64 {
+        bytes.withUnsafeBytes { raw in
+            let blocks = stride(from: 0, to: raw.count, by: blockSize).map { start in
+                Checksum.of(UnsafeRawBufferPointer(rebasing: raw[start..<min(raw.count, start + blockSize)]))
+            }
+            return Checksum.of(blocks)
+        }
+    }
+
     /// 16 lowercase hex digits.
     public static func hex(_ value: UInt64) -> String {
         let digits = String(value, radix: 16)

@@ -74,7 +74,7 @@ struct InfoCommand: AsyncParsableCommand {
     private func describeIndex() throws {
         let index = try Index.open(at: path)
         let m = index.manifest
-        let lengths = try IndexReader.open(path).directory.map(\.entryCount)
+        let lengths = index.postingLengths
         var buckets: [Int: Int] = [:]
         for length in lengths {
             var bound = 1
