@@ -22,6 +22,15 @@ let package = Package(
     dependencies: [
         .package(url: "https://github.com/apple/swift-argument-parser", from: "1.8.2"),
         .package(url: "https://github.com/apple/swift-system", from: "1.8.1"),
+        .package(url: "https://github.com/hummingbird-project/hummingbird", from: "2.28.1"),
+        .package(url: "https://github.com/apple/swift-nio", from: "2.101.2"),
+        .package(url: "https://github.com/apple/swift-nio-ssl", from: "2.37.6"),
+        .package(url: "https://github.com/apple/swift-log", from: "1.16.2"),
+        .package(url: "https://github.com/apple/swift-metrics", from: "2.13.0"),
+        .package(url: "https://github.com/swift-server/swift-prometheus", from: "2.4.1"),
+        .package(url: "https://github.com/swift-server/swift-service-lifecycle", from: "2.13.0"),
+        // Tests only: reads docs/openapi.yaml to check the server against its spec.
+        .package(url: "https://github.com/jpsim/Yams", from: "6.2.2"),
     ],
     targets: [
         // Pure algorithms: no file or socket I/O.
@@ -34,11 +43,48 @@ let package = Package(
         ),
         // The public facade for embedding.
         .target(name: "Swann", dependencies: ["SwannCore", "SwannStorage"], swiftSettings: strict),
-        .target(name: "SwannServer", dependencies: ["Swann"], swiftSettings: strict),
-        .target(name: "SwannClient", dependencies: ["SwannCore"], swiftSettings: strict),
+        // The binary TCP protocol: frames and messages, shared by the server and the client.
+        .target(
+            name: "SwannProtocol",
+            dependencies: ["SwannCore", .product(name: "NIOCore", package: "swift-nio")],
+            swiftSettings: strict
+        ),
+        // HTTP/JSON and TCP front ends, auth, limits, metrics, lifecycle.
+        .target(
+            name: "SwannServer",
+            dependencies: [
+                "Swann", "SwannProtocol",
+                .product(name: "Hummingbird", package: "hummingbird"),
+                .product(name: "HummingbirdCore", package: "hummingbird"),
+                .product(name: "HummingbirdTLS", package: "hummingbird"),
+                .product(name: "NIOCore", package: "swift-nio"),
+                .product(name: "NIOPosix", package: "swift-nio"),
+                .product(name: "NIOSSL", package: "swift-nio-ssl"),
+                .product(name: "Logging", package: "swift-log"),
+                .product(name: "Metrics", package: "swift-metrics"),
+                .product(name: "CoreMetrics", package: "swift-metrics"),
+                .product(name: "Prometheus", package: "swift-prometheus"),
+                .product(name: "ServiceLifecycle", package: "swift-service-lifecycle"),
+            ],
+            swiftSettings: strict
+        ),
+        // async/await client for the TCP protocol.
+        .target(
+            name: "SwannClient",
+            dependencies: [
+                "SwannCore", "SwannProtocol",
+                .product(name: "NIOCore", package: "swift-nio"),
+                .product(name: "NIOPosix", package: "swift-nio"),
+                .product(name: "NIOSSL", package: "swift-nio-ssl"),
+            ],
+            swiftSettings: strict
+        ),
         .executableTarget(
             name: "swann",
-            dependencies: ["Swann", "SwannServer", .product(name: "ArgumentParser", package: "swift-argument-parser")],
+            dependencies: [
+                "Swann", "SwannServer", .product(name: "ArgumentParser", package: "swift-argument-parser"),
+                .product(name: "Logging", package: "swift-log"),
+            ],
             swiftSettings: strict
         ),
         // Dataset and benchmark tools (synthetic data, kernel throughput).
@@ -53,9 +99,19 @@ let package = Package(
         // Fixtures shared by the test targets (the bundled example, tie-tolerant comparison).
         .target(name: "SwannTestSupport", dependencies: ["Swann"], path: "Tests/SwannTestSupport", swiftSettings: strict),
         .testTarget(name: "SwannTests", dependencies: ["Swann", "SwannTestSupport"], swiftSettings: strict),
-        .testTarget(name: "SwannServerTests", dependencies: ["SwannServer"], swiftSettings: strict),
-        .testTarget(name: "SwannClientTests", dependencies: ["SwannClient"], swiftSettings: strict),
+        .testTarget(
+            name: "SwannServerTests",
+            dependencies: [
+                "SwannServer", "SwannClient", "SwannProtocol", "SwannTestSupport",
+                .product(name: "HummingbirdTesting", package: "hummingbird"),
+                .product(name: "NIOTestUtils", package: "swift-nio"),
+                .product(name: "Yams", package: "Yams"),
+            ],
+            swiftSettings: strict
+        ),
+        .testTarget(name: "SwannClientTests", dependencies: ["SwannClient", "SwannProtocol"], swiftSettings: strict),
         // End-to-end tests that run the built `swann` binary.
-        .testTarget(name: "SwannCLITests", dependencies: ["swann", "Swann", "SwannTestSupport"], swiftSettings: strict),
+        .testTarget(
+            name: "SwannCLITests", dependencies: ["swann", "Swann", "SwannClient", "SwannTestSupport"], swiftSettings: strict),
     ]
 )

@@ -34,7 +34,7 @@ public enum GroundTruth {
             search.add(chunk, firstID: Int64(first))
         }
         let elapsed = start.duration(to: .now)
-        let seconds = Double(elapsed.components.seconds) + Double(elapsed.components.attoseconds) * 1e-18
+        let seconds = elapsed.seconds
         return (search.result(), Report(queries: queryMatrix.count, baseVectors: base.count, seconds: seconds))
     }
 }

@@ -83,6 +83,9 @@ public final class Index: Sendable {
     /// Entries in each posting list, by centroid.
     public var postingLengths: [Int] { header.directory.map(\.entryCount) }
 
+    /// Size of the posting file on disk.
+    public var postingFileBytes: Int { Int(manifest.file(IndexLayout.postings)?.bytes ?? 0) }
+
     /// Bytes this index holds in memory: centroids, graph, posting directory, id map.
     public var residentBytes: Int {
         centroids.byteCount + header.centroidRows.count * 4 + header.graph.neighbors.count * 4

@@ -275,9 +275,6 @@ final class Counter: Sendable {
     func add(_ n: Int) -> Int { value.withLock { $0 += n; return $0 } }
 }
 
-extension Duration {
-    var seconds: Double { Double(components.seconds) + Double(components.attoseconds) * 1e-18 }
-}
 
 /// Memory the kernel says can be allocated without swapping (Linux `MemAvailable`).
 enum MemoryInfo {

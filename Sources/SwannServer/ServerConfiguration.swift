@@ -1,22 +1,83 @@
-/// Where and how `swann serve` listens. The HTTP and TCP front ends arrive with the server issue;
-/// this type fixes the defaults the CLI and deployment files already rely on.
+import Swann
+
+/// Where `swann serve` listens and the limits that keep it answering under bad or heavy traffic.
+///
+/// Every field has a `swann serve` flag and a `SWANN_*` environment variable (docs/API.md).
+/// Defaults suit one machine: loopback only, bounded bodies, frames, batches and queues.
 public struct ServerConfiguration: Sendable, Hashable {
-    /// Interface to bind; loopback unless the operator opts in.
+    /// Interface to bind; loopback unless the operator opts in (with API keys or `insecure`).
     public var host: String = "127.0.0.1"
-    /// HTTP/JSON port.
+    /// HTTP/JSON port (0 picks a free one).
     public var httpPort: Int = 8080
-    /// Binary TCP protocol port.
-    public var tcpPort: Int = 8081
+    /// Binary TCP protocol port (0 picks a free one; nil turns TCP off).
+    public var tcpPort: Int? = 8081
+    /// Largest HTTP request body, in bytes (413 beyond it).
+    public var maxBodyBytes: Int = 16 << 20
+    /// Largest TCP frame body, in bytes (the connection is closed beyond it).
+    public var maxFrameBytes: Int = 64 << 20
+    /// Most queries in one batch request.
+    public var maxBatchQueries: Int = 10_000
+    /// Largest k a request may ask for.
+    public var maxK: Int = 1_000
+    /// Searches queued or running at once before new ones are refused (HTTP 503, TCP `overloaded`).
+    public var maxPendingSearches: Int = 1_024
+    /// Threads that run searches (off the event loops); defaults to the core count.
+    public var searchThreads: Int = ServerConfiguration.coreCount
+    /// A search still waiting after this long is answered with a timeout instead of run.
+    public var requestTimeout: Duration = .seconds(10)
+    /// Connections idle (or stalled mid-request) this long are closed.
+    public var idleTimeout: Duration = .seconds(60)
+    /// Most open connections per front end.
+    public var maxConnections: Int = 1_024
+    /// Accepted API keys; empty means no authentication.
+    public var apiKeys: Set<String> = []
+    /// Allows binding a non-loopback interface without API keys.
+    public var insecure = false
+    /// PEM certificate chain and private key; both or neither.
+    public var tls: TLSFiles?
+
+    /// Paths of a PEM certificate chain and its private key.
+    public struct TLSFiles: Sendable, Hashable {
+        public var certificatePath: String
+        public var privateKeyPath: String
+        public init(certificatePath: String, privateKeyPath: String) {
+            self.certificatePath = certificatePath
+            self.privateKeyPath = privateKeyPath
+        }
+    }
 
     public init() {}
 
-    /// Checks the ports are usable (0 asks the OS for a free port).
+    static var coreCount: Int { max(1, Parallel.coreCount) }
+
+    /// Whether `host` names only this machine.
+    public var bindsLoopbackOnly: Bool {
+        ["127.0.0.1", "::1", "localhost"].contains(host) || host.hasPrefix("127.")
+    }
+
+    /// Checks ports, limits and the loopback rule.
     public func validate() throws(ServerConfigurationError) {
-        for (name, port) in [("http port", httpPort), ("tcp port", tcpPort)] where !(0...65_535).contains(port) {
+        var ports = [("http port", httpPort)]
+        if let tcpPort { ports.append(("tcp port", tcpPort)) }
+        for (name, port) in ports where !(0...65_535).contains(port) {
             throw ServerConfigurationError(detail: "\(name) \(port) is outside 0...65535")
         }
-        if httpPort == tcpPort, httpPort != 0 {
+        if let tcpPort, httpPort == tcpPort, httpPort != 0 {
             throw ServerConfigurationError(detail: "http and tcp ports are both \(httpPort)")
+        }
+        let limits = [
+            ("max body", maxBodyBytes), ("max frame", maxFrameBytes), ("max batch", maxBatchQueries), ("max k", maxK),
+            ("max pending", maxPendingSearches), ("search threads", searchThreads), ("max connections", maxConnections),
+        ]
+        for (name, value) in limits where value < 1 {
+            throw ServerConfigurationError(detail: "\(name) must be at least 1, got \(value)")
+        }
+        if requestTimeout <= .zero || idleTimeout <= .zero {
+            throw ServerConfigurationError(detail: "timeouts must be positive")
+        }
+        if !bindsLoopbackOnly, apiKeys.isEmpty, !insecure {
+            throw ServerConfigurationError(
+                detail: "binding \(host) without API keys would expose the index to the network: give --api-key-file, or --insecure to allow it")
         }
     }
 }
@@ -24,5 +85,6 @@ public struct ServerConfiguration: Sendable, Hashable {
 /// A server configuration that cannot work.
 public struct ServerConfigurationError: Error, Hashable, CustomStringConvertible {
     public var detail: String
+    public init(detail: String) { self.detail = detail }
     public var description: String { "invalid server configuration: \(detail)" }
 }

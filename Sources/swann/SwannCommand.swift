@@ -27,7 +27,7 @@ struct SwannCommand: AsyncParsableCommand {
 enum SwannMain {
     static func main() async {
         do {
-            var command = try SwannCommand.parseAsRoot()
+            var command = try SwannCommand.parseAsRoot(withEnvironmentDefaults(Array(CommandLine.arguments.dropFirst())))
             if var asyncCommand = command as? any AsyncParsableCommand {
                 try await asyncCommand.run()
             } else {
@@ -50,6 +50,13 @@ enum SwannMain {
             exit(1)
         }
     }
+}
+
+/// The arguments with `SWANN_*` variables filled in for subcommands that read them.
+func withEnvironmentDefaults(_ arguments: [String]) -> [String] {
+    guard let subcommand = arguments.first, subcommand == ServeCommand.configuration.commandName else { return arguments }
+    let environment = ProcessInfo.processInfo.environment
+    return [subcommand] + ServeCommand.environmentOptions.apply(to: Array(arguments.dropFirst()), environment: environment)
 }
 
 /// Prints a line to standard error.

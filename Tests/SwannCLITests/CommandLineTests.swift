@@ -39,10 +39,18 @@ struct CommandLineTests {
         #expect(result.stderr.contains(dir + "/bad.fbin at byte"), "\(result.stderr)")
     }
 
-    @Test func serveSaysItIsNotAvailableYet() throws {
-        let result = try CLI.run(["serve", CLI.example])
-        #expect(result.status == 1)
-        #expect(result.stderr.contains("not available"))
+    @Test func serveRefusesAMissingIndexAndAnExposedBindWithoutKeys() throws {
+        let missing = try CLI.run(["serve", "/nonexistent/index.swann", "--port", "0", "--tcp-port", "0"])
+        #expect(missing.status != 0)
+        #expect(missing.stderr.contains("/nonexistent/index.swann"), "\(missing.stderr)")
+        let exposed = try CLI.run(["serve", CLI.example, "--host", "0.0.0.0"])
+        #expect(exposed.status != 0)
+        #expect(exposed.stderr.contains("--insecure"), "\(exposed.stderr)")
+        let keyless = CLI.temporaryDirectory() + "/keys"
+        FileManager.default.createFile(atPath: keyless, contents: Data("# no keys here\n\n".utf8))
+        let noKeys = try CLI.run(["serve", CLI.example, "--api-key-file", keyless])
+        #expect(noKeys.status != 0)
+        #expect(noKeys.stderr.contains("holds no keys"), "\(noKeys.stderr)")
     }
 
     @Test func infoDescribesTheBundledExample() throws {

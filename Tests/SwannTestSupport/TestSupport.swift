@@ -34,3 +34,20 @@ public func disagreements(_ got: NeighborTable, _ truth: NeighborTable, queries:
     }
     return problems
 }
+
+extension BundledExample {
+    /// An index of the bundled example at default settings, built once per test process.
+    public static let index: String = {
+        let directory = FileManager.default.temporaryDirectory.appendingPathComponent("swann-example-\(getpid())-\(UUID().uuidString)").path
+        try! FileManager.default.createDirectory(atPath: directory, withIntermediateDirectories: true)
+        let path = directory + "/minilm-10k.swann"
+        try! IndexBuilder(options: IndexBuilder.Options()).build(from: try! VectorFile(path: base), to: path)
+        return path
+    }()
+
+    /// The example's queries as float rows.
+    public static let queryRows: [[Float]] = {
+        let matrix = try! VectorFile(path: queries).readVectors()
+        return (0..<matrix.count).map { matrix.floats(at: $0) }
+    }()
+}

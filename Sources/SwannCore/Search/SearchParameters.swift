@@ -36,3 +36,36 @@ public struct SearchParameters: Sendable, Hashable, Codable {
         }
     }
 }
+
+extension SearchParameters {
+    /// The knobs a request may override, each nil when the index default should stand. The CLI,
+    /// the HTTP API and the TCP protocol all carry this, so they agree on what can be changed.
+    public struct Overrides: Sendable, Hashable, Codable {
+        public var maxPostings: Int?
+        public var searchCandidates: Int?
+        /// A ratio ≥ 1; see `disablePruning` to turn pruning off.
+        public var maxDistanceRatio: Float?
+        /// Reads up to `maxPostings` lists whatever their distance.
+        public var disablePruning: Bool
+
+        public init(maxPostings: Int? = nil, searchCandidates: Int? = nil, maxDistanceRatio: Float? = nil, disablePruning: Bool = false) {
+            self.maxPostings = maxPostings
+            self.searchCandidates = searchCandidates
+            self.maxDistanceRatio = maxDistanceRatio
+            self.disablePruning = disablePruning
+        }
+
+        /// True when nothing is overridden.
+        public var isEmpty: Bool { self == Overrides() }
+
+        /// `defaults` with these overrides applied.
+        public func applied(to defaults: SearchParameters) -> SearchParameters {
+            var parameters = defaults
+            if let maxPostings { parameters.maxPostings = maxPostings }
+            if let searchCandidates { parameters.searchCandidates = searchCandidates }
+            if let maxDistanceRatio { parameters.maxDistanceRatio = maxDistanceRatio }
+            if disablePruning { parameters.maxDistanceRatio = nil }
+            return parameters
+        }
+    }
+}

@@ -166,9 +166,6 @@ final class ProgressReporter: Sendable {
     }
 }
 
-extension Duration {
-    var seconds: Double { Double(components.seconds) + Double(components.attoseconds) * 1e-18 }
-}
 
 /// Peak memory of this process, from /proc (Linux) or getrusage.
 enum ResourceUsage {

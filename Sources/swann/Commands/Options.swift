@@ -41,15 +41,3 @@ struct ThreadOptions: ParsableArguments {
         if let threads, threads < 1 { throw ValidationError("--threads must be at least 1, got \(threads)") }
     }
 }
-
-/// A subcommand whose implementation has not landed yet: says so and exits non-zero.
-protocol PendingCommand: AsyncParsableCommand {
-    static var landsWith: String { get }
-}
-
-extension PendingCommand {
-    func run() async throws {
-        writeError("swann \(Self.configuration.commandName ?? ""): not available in this version yet (\(Self.landsWith)).")
-        throw ExitCode.failure
-    }
-}

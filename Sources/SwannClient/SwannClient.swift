@@ -1,0 +1,237 @@
+import Foundation
+public import NIOCore
+public import NIOPosix
+import NIOSSL
+public import SwannCore
+public import SwannProtocol
+import Synchronization
+
+/// An async client for a Swann server's binary TCP protocol.
+///
+/// One connection, opened on first use and reopened after it drops, carries every call;
+/// calls from many tasks are pipelined on it and matched to their answers by request id.
+/// Each call has the configured timeout. `Sendable`: share one client per server.
+///
+/// ```swift
+/// let client = SwannClient(ClientConfiguration(host: "127.0.0.1", port: 8081))
+/// let hits = try await client.search(vector, k: 10).neighbors
+/// ```
+public final class SwannClient: Sendable {
+    public let configuration: ClientConfiguration
+    private let group: any EventLoopGroup
+    private let connection = Mutex<EventLoopFuture<any Channel>?>(nil)
+    private let nextRequestID = Atomic<UInt32>(1)
+
+    public init(_ configuration: ClientConfiguration, group: any EventLoopGroup = MultiThreadedEventLoopGroup.singleton) {
+        self.configuration = configuration
+        self.group = group
+    }
+
+    deinit {
+        connection.withLock { $0 }?.whenSuccess { $0.close(promise: nil) }
+    }
+
+    /// The `k` nearest neighbours of `vector`, with what the search cost.
+    public func search(
+        _ vector: [Float], k: Int, overrides: SearchParameters.Overrides = .init()
+    ) async throws(SwannClientError) -> SearchResponse {
+        var body = ByteBuffer()
+        SearchRequest(vector: vector, k: k, overrides: overrides).encode(into: &body)
+        var reply = try await call(.search, body: body)
+        do { return try SearchResponse.decode(from: &reply) } catch {
+            throw SwannClientError(.protocolViolation, "search response: \(error.message)")
+        }
+    }
+
+    /// The `k` nearest neighbours of each vector, in order (one round trip).
+    public func search(
+        batch vectors: [[Float]], k: Int, overrides: SearchParameters.Overrides = .init()
+    ) async throws(SwannClientError) -> [SearchResponse] {
+        let dimension = vectors.first?.count ?? 0
+        guard vectors.allSatisfy({ $0.count == dimension }) else {
+            throw SwannClientError(.invalidArgument, "every query of a batch needs the same dimension")
+        }
+        var body = ByteBuffer()
+        BatchSearchRequest(vectors: vectors.flatMap { $0 }, dimension: dimension, k: k, overrides: overrides).encode(into: &body)
+        var reply = try await call(.batchSearch, body: body)
+        do { return try BatchSearchResponse.decode(from: &reply) } catch {
+            throw SwannClientError(.protocolViolation, "batch search response: \(error.message)")
+        }
+    }
+
+    /// The server's index description (the JSON of `GET /v1/index`).
+    public func indexInfo() async throws(SwannClientError) -> [UInt8] {
+        let reply = try await call(.info, body: ByteBuffer())
+        return Array(reply.readableBytesView)
+    }
+
+    /// Round trip with an empty frame; throws when the server does not answer.
+    public func ping() async throws(SwannClientError) {
+        _ = try await call(.ping, body: ByteBuffer())
+    }
+
+    /// Closes the connection; a later call opens a new one.
+    public func close() async {
+        let current = connection.withLock { current in
+            defer { current = nil }
+            return current
+        }
+        if let channel = try? await current?.get() { try? await channel.close() }
+    }
+
+    // MARK: Calls
+
+    private func call(_ type: FrameType, body: ByteBuffer) async throws(SwannClientError) -> ByteBuffer {
+        let channel = try await openChannel()
+        do {
+            return try await exchange(on: channel, type: type, body: body, timeout: configuration.timeout)
+        } catch let error where error.code == .connectionClosed {
+            // A pooled connection the server closed (idle timeout, restart): one retry on a new one.
+            dropConnection(channel)
+            return try await exchange(on: try await openChannel(), type: type, body: body, timeout: configuration.timeout)
+        }
+    }
+
+    private func exchange(on channel: any Channel, type: FrameType, body: ByteBuffer, timeout: Duration) async throws(SwannClientError) -> ByteBuffer {
+        let id = nextRequestID.wrappingAdd(1, ordering: .relaxed).oldValue
+        let promise = channel.eventLoop.makePromise(of: Frame.self)
+        let request = PendingRequest(frame: Frame(type: type, requestID: id, body: body), promise: promise, timeout: timeout)
+        channel.writeAndFlush(request, promise: nil)
+        let frame: Frame
+        do { frame = try await promise.futureResult.get() } catch {
+            throw error as? SwannClientError ?? SwannClientError(.connectionClosed, "\(error)")
+        }
+        guard frame.header.type == type.response else {
+            throw SwannClientError(.protocolViolation, "asked \(type), got \(frame.header.type)")
+        }
+        guard frame.header.status == 0 else {
+            let code = ProtocolErrorCode(rawValue: frame.header.status)
+            let message = String(buffer: frame.body)
+            throw SwannClientError(code.map { .server($0) } ?? .protocolViolation, message)
+        }
+        return frame.body
+    }
+
+    private func openChannel() async throws(SwannClientError) -> any Channel {
+        let future = connection.withLock { current in
+            if let current { return current }
+            let fresh = connect()
+            current = fresh
+            return fresh
+        }
+        do {
+            let channel = try await future.get()
+            if channel.isActive { return channel }
+            dropConnection(channel)
+            return try await connect().get()
+        } catch {
+            connection.withLock { if $0 === future { $0 = nil } }
+            throw error as? SwannClientError ?? SwannClientError(.connectionFailed, "\(configuration.host):\(configuration.port): \(error)")
+        }
+    }
+
+    private func dropConnection(_ channel: any Channel) {
+        // Another task may already have replaced it; clearing costs at most one extra connect.
+        connection.withLock { $0 = nil }
+        channel.close(promise: nil)
+    }
+
+    /// Connects, adds TLS and the frame codec, and says hello when there is a key.
+    private func connect() -> EventLoopFuture<any Channel> {
+        let configuration = configuration
+        let tlsContext: NIOSSLContext?
+        do {
+            tlsContext = try configuration.tls.map { tls in
+                var settings = TLSConfiguration.makeClientConfiguration()
+                if let path = tls.trustRootsPath { settings.trustRoots = .file(path) }
+                return try NIOSSLContext(configuration: settings)
+            }
+        } catch {
+            return group.next().makeFailedFuture(SwannClientError(.connectionFailed, "TLS settings: \(error)"))
+        }
+        let timeout = TimeAmount.nanoseconds(Int64(Double(configuration.connectTimeout.components.seconds) * 1e9
+            + Double(configuration.connectTimeout.components.attoseconds) * 1e-9))
+        let connected = ClientBootstrap(group: group)
+            .connectTimeout(timeout)
+            .channelOption(.socketOption(.tcp_nodelay), value: 1)
+            .channelInitializer { channel in
+                channel.eventLoop.makeCompletedFuture {
+                    let pipeline = channel.pipeline.syncOperations
+                    if let tlsContext {
+                        let name = configuration.tls?.serverName ?? configuration.bareHost
+                        try pipeline.addHandler(NIOSSLClientHandler(context: tlsContext, serverHostname: name.first?.isNumber == true ? nil : name))
+                    }
+                    try pipeline.addHandler(ByteToMessageHandler(FrameDecoder(maxBodyBytes: configuration.maxFrameBytes)))
+                    try pipeline.addHandler(ResponseRouter())
+                }
+            }
+            .connect(host: configuration.bareHost, port: configuration.port)
+        guard let apiKey = configuration.apiKey else { return connected }
+        return connected.flatMap { channel in
+            let promise = channel.eventLoop.makePromise(of: Frame.self)
+            let hello = Frame(type: .hello, requestID: 0, body: ByteBuffer(string: apiKey))
+            channel.writeAndFlush(PendingRequest(frame: hello, promise: promise, timeout: configuration.connectTimeout), promise: nil)
+            return promise.futureResult.flatMapThrowing { reply in
+                guard reply.header.status == 0 else {
+                    channel.close(promise: nil)
+                    throw SwannClientError(.server(ProtocolErrorCode(rawValue: reply.header.status) ?? .unauthorized), String(buffer: reply.body))
+                }
+                return channel
+            }
+        }
+    }
+}
+
+/// A frame to send and the promise its answer completes.
+struct PendingRequest {
+    var frame: Frame
+    var promise: EventLoopPromise<Frame>
+    var timeout: Duration
+}
+
+/// Matches answers to requests by id; lives on the channel's event loop, so its table needs no lock.
+final class ResponseRouter: ChannelDuplexHandler {
+    typealias InboundIn = Frame
+    typealias OutboundIn = PendingRequest
+    typealias OutboundOut = ByteBuffer
+
+    private var pending: [UInt32: EventLoopPromise<Frame>] = [:]
+
+    func write(context: ChannelHandlerContext, data: NIOAny, promise: EventLoopPromise<Void>?) {
+        let request = unwrapOutboundIn(data)
+        let id = request.frame.header.requestID
+        pending[id] = request.promise
+        let loopBound = NIOLoopBound(self, eventLoop: context.eventLoop)
+        let nanoseconds = Int64(Double(request.timeout.components.seconds) * 1e9 + Double(request.timeout.components.attoseconds) * 1e-9)
+        context.eventLoop.scheduleTask(in: .nanoseconds(nanoseconds)) {
+            loopBound.value.pending.removeValue(forKey: id)?.fail(SwannClientError(.timeout, "no answer within \(request.timeout)"))
+        }
+        context.write(wrapOutboundOut(request.frame.encoded(allocator: context.channel.allocator)), promise: promise)
+    }
+
+    func channelRead(context: ChannelHandlerContext, data: NIOAny) {
+        let frame = unwrapInboundIn(data)
+        if let promise = pending.removeValue(forKey: frame.header.requestID) {
+            promise.succeed(frame)
+        } else if frame.header.requestID == 0, frame.header.status != 0 {
+            // A connection-level refusal (bad header, too many connections): fails everything.
+            failAll(SwannClientError(.server(ProtocolErrorCode(rawValue: frame.header.status) ?? .badHeader), String(buffer: frame.body)))
+        }
+    }
+
+    func errorCaught(context: ChannelHandlerContext, error: any Error) {
+        failAll(SwannClientError(.protocolViolation, "\(error)"))
+        context.close(promise: nil)
+    }
+
+    func channelInactive(context: ChannelHandlerContext) {
+        failAll(SwannClientError(.connectionClosed, "the server closed the connection"))
+        context.fireChannelInactive()
+    }
+
+    private func failAll(_ error: SwannClientError) {
+        let waiting = pending
+        pending.removeAll()
+        for promise in waiting.values { promise.fail(error) }
+    }
+}

@@ -1,0 +1,205 @@
+public import Swann
+public import SwannProtocol
+public import NIOPosix
+import CoreMetrics
+import Metrics
+import Synchronization
+
+/// What both front ends call: validates requests against the index and the server's limits,
+/// runs searches on a bounded thread pool off the event loops, and records metrics.
+///
+/// Searches are CPU- and disk-bound and take milliseconds, so running them on an event loop
+/// would stall every connection on it; they go to an `NIOThreadPool` sized to the cores. At
+/// most `maxPendingSearches` jobs may be queued or running: beyond that a request is refused at
+/// once (`overloaded`), so memory cannot grow with the offered load. A job that waited past
+/// `requestTimeout` is answered with `timeout` instead of being run late.
+public final class SearchService: Sendable {
+    /// Whether the index can answer yet.
+    public enum Readiness: Sendable, Hashable {
+        case loading
+        case ready
+        case failed(String)
+    }
+
+    private enum State: Sendable {
+        case loading
+        case ready(Index)
+        case failed(String)
+    }
+
+    public let configuration: ServerConfiguration
+    public let metrics: ServerMetrics
+    private let state = Mutex(State.loading)
+    private let pool: NIOThreadPool
+    private let pending = Atomic<Int>(0)
+
+    /// A service whose pool is started; call `shutdown()` when done.
+    public init(configuration: ServerConfiguration, metrics: ServerMetrics = ServerMetrics()) {
+        self.configuration = configuration
+        self.metrics = metrics
+        pool = NIOThreadPool(numberOfThreads: configuration.searchThreads)
+        pool.start()
+    }
+
+    /// Stops the pool after the jobs already queued have finished.
+    public func shutdown() async {
+        try? await pool.shutdownGracefully()
+    }
+
+    public var readiness: Readiness {
+        state.withLock { state in
+            switch state {
+            case .loading: .loading
+            case .ready: .ready
+            case .failed(let message): .failed(message)
+            }
+        }
+    }
+
+    /// The index, once ready.
+    public var index: Index? {
+        state.withLock { if case .ready(let index) = $0 { index } else { nil } }
+    }
+
+    /// Opens the index at `path` on the pool, warms it, and marks the service ready.
+    /// - Throws: the open or warm-up failure (the service then reports `.failed`).
+    public func load(path: String, options: Index.OpenOptions = .init()) async throws {
+        do {
+            let index = try await pool.runIfActive { () throws -> Index in
+                let index = try Index.open(at: path, options: options)
+                try index.warmUp()
+                return index
+            }
+            attach(index)
+        } catch {
+            state.withLock { $0 = .failed("\(error)") }
+            throw error
+        }
+    }
+
+    /// Serves an index that is already open (embedding, tests).
+    public func attach(_ index: Index) {
+        metrics.indexVectors.record(index.count)
+        metrics.indexResidentBytes.record(index.residentBytes)
+        metrics.indexPostingBytes.record(index.postingFileBytes)
+        state.withLock { $0 = .ready(index) }
+    }
+
+    func readyIndex() throws(ServiceError) -> Index {
+        let current = state.withLock { $0 }
+        switch current {
+        case .ready(let index): return index
+        case .loading: throw ServiceError(.notReady, "the index is still loading")
+        case .failed(let message): throw ServiceError(.notReady, "the index failed to open: \(message)")
+        }
+    }
+
+    /// Answers one query.
+    public func search(_ request: SearchRequest) async throws(ServiceError) -> SearchResponse {
+        let index = try readyIndex()
+        let parameters = try validate(k: request.k, dimension: request.vector.count, overrides: request.overrides, index: index)
+        let vector = request.vector, k = request.k
+        let responses = try await run(jobs: 1) { _ throws(ServiceError) in
+            do throws(SearchError) {
+                let result = try index.searchWithStatistics(vector, k: k, parameters: parameters)
+                return [SearchResponse(neighbors: result.neighbors, statistics: result.statistics)]
+            } catch {
+                throw ServiceError(error)
+            }
+        }
+        return responses[0]
+    }
+
+    /// Answers every query of a batch, in order, spread over the pool.
+    public func search(_ request: BatchSearchRequest) async throws(ServiceError) -> [SearchResponse] {
+        let index = try readyIndex()
+        guard request.queryCount <= configuration.maxBatchQueries else {
+            throw ServiceError(.tooLarge, "a batch may hold at most \(configuration.maxBatchQueries) queries, got \(request.queryCount)")
+        }
+        guard request.queryCount > 0 else { throw ServiceError(.invalidRequest, "a batch needs at least one query") }
+        let parameters = try validate(k: request.k, dimension: request.dimension, overrides: request.overrides, index: index)
+        let chunks = min(configuration.searchThreads, request.queryCount)
+        let perChunk = (request.queryCount + chunks - 1) / chunks
+        let k = request.k, dimension = request.dimension, vectors = request.vectors, count = request.queryCount
+        return try await run(jobs: chunks) { chunk throws(ServiceError) in
+            var responses: [SearchResponse] = []
+            for q in chunk * perChunk..<min(count, (chunk + 1) * perChunk) {
+                let query = Array(vectors[q * dimension..<(q + 1) * dimension])
+                do throws(SearchError) {
+                    let result = try index.searchWithStatistics(query, k: k, parameters: parameters)
+                    responses.append(SearchResponse(neighbors: result.neighbors, statistics: result.statistics))
+                } catch {
+                    throw ServiceError(ServiceError(error).code, "query \(q): \(error.message)")
+                }
+            }
+            return responses
+        }
+    }
+
+    private func validate(
+        k: Int, dimension: Int, overrides: SearchParameters.Overrides, index: Index
+    ) throws(ServiceError) -> SearchParameters {
+        guard dimension == index.dimension else {
+            throw ServiceError(.invalidRequest, "query has dimension \(dimension), the index has \(index.dimension)")
+        }
+        let limit = min(configuration.maxK, index.count)
+        guard (1...limit).contains(k) else { throw ServiceError(.invalidRequest, "k must be in 1...\(limit), got \(k)") }
+        let parameters = overrides.applied(to: index.defaultParameters)
+        do { try parameters.validate() } catch { throw ServiceError(.invalidRequest, error.message) }
+        return parameters
+    }
+
+    /// Runs `jobs` pool jobs (job i gets i) and concatenates their results in order, after
+    /// admission control; records search metrics.
+    private func run(
+        jobs: Int, _ body: @escaping @Sendable (Int) throws(ServiceError) -> [SearchResponse]
+    ) async throws(ServiceError) -> [SearchResponse] {
+        let admitted = pending.wrappingAdd(jobs, ordering: .relaxed).newValue
+        defer { pending.wrappingSubtract(jobs, ordering: .relaxed) }
+        guard admitted <= configuration.maxPendingSearches else {
+            metrics.recordRejection(.overloaded)
+            throw ServiceError(.overloaded, "\(admitted - jobs) searches are already queued or running (limit \(configuration.maxPendingSearches)); retry later")
+        }
+        let clock = ContinuousClock()
+        let deadline = clock.now + configuration.requestTimeout
+        let started = clock.now
+        let outcome: [Result<[SearchResponse], ServiceError>]
+        do {
+            outcome = try await withThrowingTaskGroup(of: (Int, Result<[SearchResponse], ServiceError>).self) { group in
+                for job in 0..<jobs {
+                    group.addTask { [pool] in
+                        let result = try await pool.runIfActive { () -> Result<[SearchResponse], ServiceError> in
+                            guard clock.now <= deadline else {
+                                return .failure(ServiceError(.timeout, "the search waited longer than the request timeout"))
+                            }
+                            do throws(ServiceError) { return .success(try body(job)) } catch { return .failure(error) }
+                        }
+                        return (job, result)
+                    }
+                }
+                var results = [Result<[SearchResponse], ServiceError>](repeating: .success([]), count: jobs)
+                for try await (job, result) in group { results[job] = result }
+                return results
+            }
+        } catch {
+            throw ServiceError(.notReady, "the server is shutting down")
+        }
+        var responses: [SearchResponse] = []
+        for result in outcome {
+            switch result {
+            case .success(let part): responses += part
+            case .failure(let error):
+                if error.code == .timeout { metrics.recordRejection(.timeout) }
+                throw error
+            }
+        }
+        metrics.searchDuration.record(duration: clock.now - started)
+        metrics.queriesSearched.increment(by: responses.count)
+        var total = SearchStatistics()
+        for response in responses { total.add(response.statistics) }
+        metrics.postingsRead.increment(by: total.postingsRead)
+        metrics.bytesRead.increment(by: total.bytesRead)
+        metrics.distancesComputed.increment(by: total.distancesComputed)
+        return responses
+    }
+}

@@ -1,0 +1,53 @@
+public import Swann
+import SwannProtocol
+
+/// Why the server could not answer a request; each front end maps it to its own form
+/// (an HTTP status with a JSON body, or a protocol error code).
+public struct ServiceError: Error, Hashable, CustomStringConvertible {
+    public enum Code: String, Sendable, Hashable, CaseIterable {
+        /// The request itself is wrong (dimension, NaN, k, parameters, malformed body).
+        case invalidRequest = "invalid_request"
+        /// A batch or body larger than the server accepts.
+        case tooLarge = "too_large"
+        /// The search queue is full.
+        case overloaded
+        /// The request waited longer than the request timeout.
+        case timeout
+        /// The index is still opening.
+        case notReady = "not_ready"
+        /// The index could not answer (corrupt or unreadable posting list).
+        case internalError = "internal_error"
+    }
+
+    public var code: Code
+    public var message: String
+
+    public init(_ code: Code, _ message: String) {
+        self.code = code
+        self.message = message
+    }
+
+    public var description: String { "\(code.rawValue): \(message)" }
+
+    /// The service error for a failed search.
+    init(_ error: SearchError) {
+        switch error.code {
+        case .wrongDimension, .nonFinite, .zeroVector, .invalidK, .invalidParameters:
+            self.init(.invalidRequest, error.message)
+        case .indexCorrupt, .ioFailure:
+            self.init(.internalError, error.message)
+        }
+    }
+
+    /// The TCP protocol's code for this error.
+    var protocolCode: ProtocolErrorCode {
+        switch code {
+        case .invalidRequest: .invalidQuery
+        case .tooLarge: .invalidQuery
+        case .overloaded: .overloaded
+        case .timeout: .timeout
+        case .notReady: .notReady
+        case .internalError: .internalError
+        }
+    }
+}

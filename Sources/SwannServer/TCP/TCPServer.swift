@@ -1,0 +1,231 @@
+public import Logging
+public import NIOCore
+import NIOPosix
+public import NIOSSL
+public import ServiceLifecycle
+import Foundation
+import Swann
+import SwannProtocol
+import CoreMetrics
+import Synchronization
+
+/// The binary TCP front end (docs/PROTOCOL.md): length-prefixed frames, pipelined by request id.
+///
+/// One child task per connection in a discarding task group (finished connections leave no
+/// state behind); each connection catches its own errors, so one bad client cannot take the
+/// server down. A frame with a wrong magic, version or an oversized length gets an error frame
+/// and the connection is closed; any other bad request gets an error frame and the connection
+/// goes on. On graceful shutdown the listener closes, each connection stops reading, finishes
+/// the requests it has, and closes.
+public struct TCPServer: Service {
+    let service: SearchService
+    let tls: NIOSSLContext?
+    let logger: Logger
+    let onListening: @Sendable (SocketAddress) -> Void
+    private let connections = ConnectionCount()
+
+    /// - Parameters:
+    ///   - tls: wraps every connection in TLS when given.
+    ///   - onListening: called with the bound address (port 0 resolves here).
+    public init(service: SearchService, tls: NIOSSLContext?, logger: Logger, onListening: @escaping @Sendable (SocketAddress) -> Void = { _ in }) {
+        self.service = service
+        self.tls = tls
+        self.logger = logger
+        self.onListening = onListening
+    }
+
+    var configuration: ServerConfiguration { service.configuration }
+
+    public func run() async throws {
+        let maxFrame = configuration.maxFrameBytes
+        let idle = TimeAmount.nanoseconds(Int64(configuration.idleTimeout.seconds * 1e9))
+        let tls = tls
+        let listener = try await ServerBootstrap(group: MultiThreadedEventLoopGroup.singleton)
+            .serverChannelOption(.backlog, value: 256)
+            .serverChannelOption(.socketOption(.so_reuseaddr), value: 1)
+            .childChannelOption(.socketOption(.tcp_nodelay), value: 1)
+            .bind(host: configuration.host, port: configuration.tcpPort ?? 8081) { channel in
+                channel.eventLoop.makeCompletedFuture {
+                    let pipeline = channel.pipeline.syncOperations
+                    if let tls { try pipeline.addHandler(NIOSSLServerHandler(context: tls)) }
+                    try pipeline.addHandler(IdleStateHandler(allTimeout: idle))
+                    try pipeline.addHandler(CloseOnIdle())
+                    try pipeline.addHandler(ByteToMessageHandler(FrameDecoder(maxBodyBytes: maxFrame)))
+                    return try NIOAsyncChannel<Frame, ByteBuffer>(wrappingChannelSynchronously: channel)
+                }
+            }
+        if let address = listener.channel.localAddress { onListening(address) }
+        try await withGracefulShutdownHandler {
+            try await withThrowingDiscardingTaskGroup { group in
+                try await listener.executeThenClose { inbound in
+                    for try await connection in inbound {
+                        group.addTask { await serve(connection) }
+                    }
+                }
+            }
+        } onGracefulShutdown: {
+            listener.channel.close(promise: nil)
+        }
+    }
+
+    /// Serves one connection until it closes; never throws.
+    private func serve(_ connection: NIOAsyncChannel<Frame, ByteBuffer>) async {
+        let open = connections.value.wrappingAdd(1, ordering: .relaxed).newValue
+        service.metrics.tcpConnections.increment()
+        defer {
+            connections.value.wrappingSubtract(1, ordering: .relaxed)
+            service.metrics.tcpConnections.decrement()
+        }
+        let channel = connection.channel
+        do {
+            try await connection.executeThenClose { inbound, outbound in
+                guard open <= configuration.maxConnections else {
+                    let refusal = Frame.error(.overloaded, "too many connections (limit \(configuration.maxConnections))", answering: .ping, requestID: 0)
+                    try await outbound.write(refusal.encoded())
+                    return
+                }
+                var session = ConnectionSession(requiresKey: !configuration.apiKeys.isEmpty)
+                try await withGracefulShutdownHandler {
+                    try await withThrowingTaskGroup(of: Void.self) { requests in
+                        var inFlight = 0
+                        do {
+                            for try await frame in inbound {
+                                if let reply = respondInline(to: frame, session: &session) {
+                                    try await outbound.write(reply.encoded())
+                                    continue
+                                }
+                                if inFlight >= ConnectionSession.maxInFlight {
+                                    try await requests.next()
+                                    inFlight -= 1
+                                }
+                                inFlight += 1
+                                requests.addTask {
+                                    let reply = await respond(to: frame)
+                                    try await outbound.write(reply.encoded())
+                                }
+                            }
+                        } catch let error as FrameDecodingError {
+                            try await requests.waitForAll()
+                            try await outbound.write(refusal(for: error).encoded())
+                            logger.debug("closing TCP connection", metadata: ["reason": "\(error)"])
+                            return
+                        }
+                        try await requests.waitForAll()
+                    }
+                } onGracefulShutdown: {
+                    channel.close(mode: .input, promise: nil)
+                }
+            }
+        } catch {
+            logger.debug("TCP connection ended", metadata: ["error": "\(error)"])
+        }
+    }
+
+    /// Answers hello, ping, info and refusals on the connection's own task (they are cheap and
+    /// `hello` must take effect before the frames after it); nil for searches.
+    private func respondInline(to frame: Frame, session: inout ConnectionSession) -> Frame? {
+        let header = frame.header
+        let started = ContinuousClock.now
+        func finish(_ reply: Frame) -> Frame {
+            record(type: header.type, status: reply.header.status, since: started)
+            return reply
+        }
+        if header.type.isResponse || ![.hello, .search, .batchSearch, .info, .ping].contains(header.type) {
+            return finish(.error(.unknownType, "unknown frame type 0x\(String(header.type.rawValue, radix: 16))", answering: header.type, requestID: header.requestID))
+        }
+        if header.type == .hello {
+            let key = String(buffer: frame.body)
+            guard APIKeys.matches(key, configuration.apiKeys) || configuration.apiKeys.isEmpty else {
+                return finish(.error(.unauthorized, "the API key is not valid", answering: .hello, requestID: header.requestID))
+            }
+            session.authenticated = true
+            return finish(Frame(type: FrameType.hello.response, requestID: header.requestID, body: ByteBuffer()))
+        }
+        if header.type == .ping {
+            return finish(Frame(type: FrameType.ping.response, requestID: header.requestID, body: ByteBuffer()))
+        }
+        guard session.authenticated else {
+            return finish(.error(.unauthorized, "this server requires an API key: send a hello frame first", answering: header.type, requestID: header.requestID))
+        }
+        if header.type == .info {
+            do {
+                let index = try service.readyIndex()
+                let json = try JSONEncoder().encode(IndexInfoJSON(index))
+                return finish(Frame(type: FrameType.info.response, requestID: header.requestID, body: ByteBuffer(bytes: json)))
+            } catch {
+                let failure = error as? ServiceError ?? ServiceError(.internalError, "\(error)")
+                return finish(.error(failure.protocolCode, failure.message, answering: .info, requestID: header.requestID))
+            }
+        }
+        return nil
+    }
+
+    /// Runs a search or batch search frame.
+    private func respond(to frame: Frame) async -> Frame {
+        let header = frame.header
+        let started = ContinuousClock.now
+        var body = frame.body
+        var out = ByteBuffer()
+        let reply: Frame
+        do throws(ServiceError) {
+            if header.type == .search {
+                let request = try decodeBody { () throws(MessageDecodingError) in try SearchRequest.decode(from: &body) }
+                try await service.search(request).encode(into: &out)
+            } else {
+                let request = try decodeBody { () throws(MessageDecodingError) in try BatchSearchRequest.decode(from: &body) }
+                BatchSearchResponse.encode(try await service.search(request), into: &out)
+            }
+            reply = Frame(type: header.type.response, requestID: header.requestID, body: out)
+        } catch {
+            reply = .error(error.protocolCode, error.message, answering: header.type, requestID: header.requestID)
+        }
+        record(type: header.type, status: reply.header.status, since: started)
+        return reply
+    }
+
+    private func decodeBody<T>(_ decode: () throws(MessageDecodingError) -> T) throws(ServiceError) -> T {
+        do { return try decode() } catch { throw ServiceError(.invalidRequest, error.message) }
+    }
+
+    private func refusal(for error: FrameDecodingError) -> Frame {
+        switch error {
+        case .frameTooLarge(_, _, let requestID, let type):
+            return .error(.frameTooLarge, error.description, answering: type, requestID: requestID)
+        case .badMagic, .unsupportedVersion, .truncated:
+            return .error(.badHeader, error.description, answering: .ping, requestID: 0)
+        }
+    }
+
+    private func record(type: FrameType, status: UInt16, since started: ContinuousClock.Instant) {
+        let statusName = status == 0 ? "ok" : (ProtocolErrorCode(rawValue: status)?.description ?? String(status))
+        service.metrics.recordRequest(frontEnd: "tcp", route: type.description, status: statusName, duration: ContinuousClock.now - started)
+    }
+}
+
+/// Per-connection state.
+struct ConnectionSession {
+    /// Requests one connection may have running at once; more wait for one to finish (TCP back
+    /// pressure then slows the client).
+    static let maxInFlight = 64
+    var authenticated: Bool
+
+    init(requiresKey: Bool) { authenticated = !requiresKey }
+}
+
+/// Closes a connection when `IdleStateHandler` reports it idle.
+final class CloseOnIdle: ChannelInboundHandler, Sendable {
+    typealias InboundIn = NIOAny
+
+    func userInboundEventTriggered(context: ChannelHandlerContext, event: Any) {
+        if event is IdleStateHandler.IdleStateEvent {
+            context.close(promise: nil)
+        } else {
+            context.fireUserInboundEventTriggered(event)
+        }
+    }
+}
+
+/// Open connections, shared by the copies of a `TCPServer` value.
+final class ConnectionCount: Sendable {
+    let value = Atomic<Int>(0)
+}

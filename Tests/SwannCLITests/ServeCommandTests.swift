@@ -1,0 +1,153 @@
+import Foundation
+import Swann
+import SwannClient
+import SwannTestSupport
+import Testing
+
+/// `swann serve` as a real process: curl and SwannClient get what `swann search` prints.
+@Suite(.serialized)
+struct ServeCommandTests {
+    /// A running `swann serve` and the ports it announced.
+    final class Server {
+        let process = Process()
+        var httpPort = 0
+        var tcpPort = 0
+        private let output = Pipe()
+        private var lines: [String] = []
+
+        init(_ arguments: [String], environment: [String: String] = [:]) throws {
+            process.executableURL = CLI.executable
+            process.arguments = ["serve"] + arguments
+            process.environment = ProcessInfo.processInfo.environment.merging(environment) { $1 }
+            process.standardOutput = output
+            process.standardError = FileHandle.nullDevice
+            try process.run()
+            let deadline = Date().addingTimeInterval(60)
+            var pending = ""
+            while !lines.contains(where: { $0.contains("ready:") }) {
+                guard Date() < deadline, process.isRunning else { throw CocoaError(.executableLoad) }
+                let data = output.fileHandleForReading.availableData
+                if data.isEmpty { continue }
+                pending += String(decoding: data, as: UTF8.self)
+                while let newline = pending.firstIndex(of: "\n") {
+                    lines.append(String(pending[..<newline]))
+                    pending = String(pending[pending.index(after: newline)...])
+                }
+            }
+            httpPort = Self.port(in: lines, after: "HTTP listening on ")
+            tcpPort = Self.port(in: lines, after: "TCP listening on ")
+        }
+
+        static func port(in lines: [String], after prefix: String) -> Int {
+            // "swann: HTTP listening on https://127.0.0.1:8080": the port follows the last colon.
+            lines.compactMap { line in
+                line.contains(prefix) ? line.split(separator: ":").last.flatMap { Int($0) } : nil
+            }.first ?? 0
+        }
+
+        /// Sends SIGTERM and returns the exit status and the rest of stdout.
+        func stop() -> (Int32, String) {
+            process.terminate()
+            let rest = String(decoding: output.fileHandleForReading.readDataToEndOfFile(), as: UTF8.self)
+            process.waitUntilExit()
+            return (process.terminationStatus, rest)
+        }
+    }
+
+    static func curl(_ arguments: [String]) throws -> (status: Int, body: Data) {
+        let process = Process()
+        process.executableURL = URL(fileURLWithPath: "/usr/bin/env")
+        process.arguments = ["curl", "-s", "-w", "\n%{http_code}"] + arguments
+        let out = Pipe()
+        process.standardOutput = out
+        try process.run()
+        let data = out.fileHandleForReading.readDataToEndOfFile()
+        process.waitUntilExit()
+        let text = String(decoding: data, as: UTF8.self)
+        let split = text.lastIndex(of: "\n")!
+        return (Int(text[text.index(after: split)...]) ?? 0, Data(text[..<split].utf8))
+    }
+
+    @Test func curlAndTheClientAgreeWithSwannSearch() async throws {
+        let directory = CLI.temporaryDirectory()
+        let searched = try CLI.run(["search", BundledExample.index, "--queries", BundledExample.queries, "-k", "10", "--output", directory + "/r.json"])
+        #expect(searched.status == 0, "\(searched.stderr)")
+        let file = try JSONSerialization.jsonObject(with: Data(contentsOf: URL(fileURLWithPath: directory + "/r.json"))) as! [String: Any]
+        let expected = (file["results"] as! [[[String: Any]]]).map { $0.map { $0["id"] as! Int } }
+
+        let server = try Server([BundledExample.index, "--port", "0", "--tcp-port", "0"])
+        let base = "http://127.0.0.1:\(server.httpPort)"
+        #expect(try Self.curl([base + "/healthz"]).status == 200)
+        #expect(try Self.curl([base + "/readyz"]).status == 200)
+
+        let queries = Array(BundledExample.queryRows[0..<5])
+        let single = try Self.curl([
+            "-H", "Content-Type: application/json", "-d",
+            String(decoding: try JSONSerialization.data(withJSONObject: ["vector": queries[0], "k": 10]), as: UTF8.self), base + "/v1/search",
+        ])
+        #expect(single.status == 200)
+        let singleIDs = ((try JSONSerialization.jsonObject(with: single.body) as! [String: Any])["results"] as! [[String: Any]]).map { $0["id"] as! Int }
+        #expect(singleIDs == expected[0])
+
+        let batch = try Self.curl([
+            "-H", "Content-Type: application/json", "-d",
+            String(decoding: try JSONSerialization.data(withJSONObject: ["queries": queries, "k": 10]), as: UTF8.self), base + "/v1/search/batch",
+        ])
+        #expect(batch.status == 200)
+        let batchIDs = ((try JSONSerialization.jsonObject(with: batch.body) as! [String: Any])["results"] as! [[[String: Any]]])
+            .map { $0.map { $0["id"] as! Int } }
+        #expect(batchIDs == Array(expected[0..<5]))
+
+        let client = SwannClient(ClientConfiguration(port: server.tcpPort))
+        for (q, query) in queries.enumerated() {
+            #expect(try await client.search(query, k: 10).neighbors.map { Int($0.id) } == expected[q])
+        }
+        await client.close()
+
+        let bad = try Self.curl(["-H", "Content-Type: application/json", "-d", #"{"vector": [1, 2]}"#, base + "/v1/search"])
+        #expect(bad.status == 400)
+        #expect(try Self.curl([base + "/readyz"]).status == 200)
+
+        let (status, rest) = server.stop()
+        #expect(status == 0)
+        #expect(rest.contains("stopped"))
+    }
+
+    @Test func environmentVariablesConfigureTheServer() async throws {
+        let directory = CLI.temporaryDirectory()
+        FileManager.default.createFile(atPath: directory + "/keys", contents: Data("# ops\nalpha\n".utf8))
+        let server = try Server(
+            ["--port", "0", "--tcp-port", "0"],
+            environment: ["SWANN_INDEX": BundledExample.index, "SWANN_API_KEY_FILE": directory + "/keys", "SWANN_MAX_K": "5"])
+        let base = "http://127.0.0.1:\(server.httpPort)"
+        let body = String(decoding: try JSONSerialization.data(withJSONObject: ["vector": BundledExample.queryRows[0], "k": 5]), as: UTF8.self)
+        #expect(try Self.curl(["-H", "Content-Type: application/json", "-d", body, base + "/v1/search"]).status == 401)
+        let authorized = ["-H", "Authorization: Bearer alpha", "-H", "Content-Type: application/json"]
+        #expect(try Self.curl(authorized + ["-d", body, base + "/v1/search"]).status == 200)
+        let tooMany = body.replacingOccurrences(of: #""k":5"#, with: #""k":6"#)
+        #expect(try Self.curl(authorized + ["-d", tooMany, base + "/v1/search"]).status == 400)
+        let client = SwannClient(ClientConfiguration(port: server.tcpPort, apiKey: "alpha"))
+        #expect(try await client.search(BundledExample.queryRows[0], k: 5).neighbors.count == 5)
+        await client.close()
+        #expect(server.stop().0 == 0)
+    }
+
+    @Test func httpsWithTheGeneratedCertificate() throws {
+        let directory = CLI.temporaryDirectory()
+        let certificate = directory + "/cert.pem", key = directory + "/key.pem"
+        let openssl = Process()
+        openssl.executableURL = URL(fileURLWithPath: "/usr/bin/env")
+        openssl.arguments = [
+            "openssl", "req", "-x509", "-newkey", "ec", "-pkeyopt", "ec_paramgen_curve:prime256v1", "-nodes", "-days", "2",
+            "-subj", "/CN=localhost", "-addext", "subjectAltName=DNS:localhost,IP:127.0.0.1", "-keyout", key, "-out", certificate,
+        ]
+        openssl.standardError = FileHandle.nullDevice
+        try openssl.run()
+        openssl.waitUntilExit()
+        #expect(openssl.terminationStatus == 0)
+        let server = try Server([BundledExample.index, "--port", "0", "--tcp-port", "0", "--tls-cert", certificate, "--tls-key", key])
+        #expect(try Self.curl(["--cacert", certificate, "https://localhost:\(server.httpPort)/readyz"]).status == 200)
+        #expect(try Self.curl(["http://127.0.0.1:\(server.httpPort)/readyz"]).status != 200)
+        #expect(server.stop().0 == 0)
+    }
+}

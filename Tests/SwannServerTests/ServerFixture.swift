@@ -1,0 +1,40 @@
+import Foundation
+import Hummingbird
+import HummingbirdTesting
+import Swann
+import SwannServer
+import SwannTestSupport
+
+/// A search service over the bundled example, and helpers to talk to it.
+enum ServerFixture {
+    static let index: Index = try! Index.open(at: BundledExample.index)
+    static let queries = BundledExample.queryRows
+
+    /// A ready service over the example index.
+    static func service(_ adjust: (inout ServerConfiguration) -> Void = { _ in }) -> SearchService {
+        var configuration = ServerConfiguration()
+        adjust(&configuration)
+        let service = SearchService(configuration: configuration)
+        service.attach(index)
+        return service
+    }
+
+    /// Runs `body` against the HTTP router of `service` without sockets.
+    static func withRouter<T: Sendable>(
+        _ service: SearchService, _ body: @Sendable (any TestClientProtocol) async throws -> T
+    ) async throws -> T {
+        let app = Application(router: HTTPAPI.router(service: service))
+        defer { Task { await service.shutdown() } }
+        return try await app.test(.router, body)
+    }
+
+    static func json(_ object: Any) -> ByteBuffer {
+        ByteBuffer(bytes: try! JSONSerialization.data(withJSONObject: object))
+    }
+
+    static func object(_ buffer: ByteBuffer) -> [String: Any]? {
+        try? JSONSerialization.jsonObject(with: Data(buffer.readableBytesView)) as? [String: Any]
+    }
+
+    static let jsonHeaders: HTTPFields = [.contentType: "application/json"]
+}

@@ -1,0 +1,205 @@
+import Foundation
+import NIOCore
+import NIOSSL
+import Swann
+import SwannClient
+import SwannProtocol
+import SwannServer
+import Testing
+
+/// The TCP front end on a real loopback port, through SwannClient and through raw bytes.
+@Suite(.serialized)
+struct TCPServerTests {
+    static let query = ServerFixture.queries[11]
+
+    @Test func clientAnswersMatchTheLibrary() async throws {
+        let expected = try ServerFixture.index.searchWithStatistics(Self.query, k: 10)
+        let batch = Array(ServerFixture.queries[20..<30])
+        let expectedBatch = try batch.map { try ServerFixture.index.search($0, k: 4) }
+        try await withTCPServer(ServerFixture.service()) { (port: Int) async throws -> Void in
+            let client = SwannClient(ClientConfiguration(port: port))
+            try await client.ping()
+            let response = try await client.search(Self.query, k: 10)
+            #expect(response.neighbors == expected.neighbors)
+            #expect(response.statistics.postingsRead == expected.statistics.postingsRead)
+            #expect(try await client.search(batch: batch, k: 4).map(\.neighbors) == expectedBatch)
+            let info = try JSONSerialization.jsonObject(with: Data(try await client.indexInfo())) as? [String: Any]
+            #expect(info?["dimension"] as? Int == 384)
+            await client.close()
+            // A closed client reconnects on the next call.
+            #expect(try await client.search(Self.query, k: 10).neighbors == expected.neighbors)
+        }
+    }
+
+    @Test func pipelinedCallsOnOneConnectionGetTheirOwnAnswers() async throws {
+        let queries = Array(ServerFixture.queries[0..<96])
+        let expected = try queries.map { try ServerFixture.index.search($0, k: 5) }
+        try await withTCPServer(ServerFixture.service()) { (port: Int) async throws -> Void in
+            let client = SwannClient(ClientConfiguration(port: port))
+            let answers = try await withThrowingTaskGroup(of: (Int, [Neighbor]).self) { group in
+                for (i, query) in queries.enumerated() {
+                    group.addTask { (i, try await client.search(query, k: 5).neighbors) }
+                }
+                var answers = [[Neighbor]](repeating: [], count: queries.count)
+                for try await (i, neighbors) in group { answers[i] = neighbors }
+                return answers
+            }
+            #expect(answers == expected)
+        }
+    }
+
+    @Test func badQueriesGetTypedErrorsAndTheConnectionGoesOn() async throws {
+        try await withTCPServer(ServerFixture.service()) { (port: Int) async throws -> Void in
+            let client = SwannClient(ClientConfiguration(port: port))
+            for (vector, k) in [([Float](repeating: 0.1, count: 3), 10), (Self.query, 0), (Self.query, 100_000), ([], 10)] {
+                await #expect(throws: SwannClientError.self) { _ = try await client.search(vector, k: k) }
+                do throws(SwannClientError) { _ = try await client.search(vector, k: k) } catch {
+                    #expect(error.code == .server(.invalidQuery), "\(error)")
+                }
+            }
+            var nan = Self.query
+            nan[7] = .nan
+            do throws(SwannClientError) { _ = try await client.search(nan, k: 10); Issue.record("NaN accepted") } catch {
+                #expect(error.code == .server(.invalidQuery))
+                #expect(error.message.contains("component 7"), "\(error.message)")
+            }
+            await #expect(throws: SwannClientError.self) { _ = try await client.search(batch: [Self.query, [1, 2]], k: 3) }
+            #expect(try await client.search(Self.query, k: 3).neighbors.count == 3)
+        }
+    }
+
+    @Test func wrongMagicGetsAnErrorFrameAndTheConnectionCloses() async throws {
+        try await withTCPServer(ServerFixture.service()) { (port: Int) async throws -> Void in
+            try await withRawConnection(port: port) { reader, writer in
+                try await writer.write(ByteBuffer(string: "GET / HTTP/1.1\r\nHost: x\r\n\r\n"))
+                let reply = try #require(try await reader.next())
+                #expect(reply.header.status == ProtocolErrorCode.badHeader.rawValue)
+                #expect(String(buffer: reply.body).contains("SWNP"))
+                #expect(try await reader.next() == nil)
+            }
+            #expect(try await SwannClient(ClientConfiguration(port: port)).search(Self.query, k: 1).neighbors.count == 1)
+        }
+    }
+
+    @Test func oversizedFrameIsRefusedFromItsHeader() async throws {
+        try await withTCPServer(ServerFixture.service { $0.maxFrameBytes = 4_096 }) { (port: Int) async throws -> Void in
+            try await withRawConnection(port: port) { reader, writer in
+                var header = ByteBuffer()
+                FrameHeader(type: .batchSearch, requestID: 77, bodyLength: 1 << 30).write(to: &header)
+                try await writer.write(header)
+                let reply = try #require(try await reader.next())
+                #expect(reply.header.requestID == 77)
+                #expect(reply.header.type == FrameType.batchSearch.response)
+                #expect(reply.header.status == ProtocolErrorCode.frameTooLarge.rawValue)
+                #expect(try await reader.next() == nil)
+            }
+        }
+    }
+
+    @Test func unknownTypesResponseTypesAndMalformedBodiesKeepTheConnection() async throws {
+        try await withTCPServer(ServerFixture.service()) { (port: Int) async throws -> Void in
+            try await withRawConnection(port: port) { reader, writer in
+                try await writer.write(Frame(type: FrameType(rawValue: 0x33), requestID: 1, body: ByteBuffer()).encoded())
+                try await writer.write(Frame(type: FrameType.search.response, requestID: 2, body: ByteBuffer()).encoded())
+                try await writer.write(Frame(type: .search, requestID: 3, body: ByteBuffer(bytes: [1, 2, 3])).encoded())
+                try await writer.write(searchFrame(Self.query, k: 2, id: 4))
+                var statuses: [UInt32: UInt16] = [:]
+                for _ in 0..<4 {
+                    let frame = try #require(try await reader.next())
+                    statuses[frame.header.requestID] = frame.header.status
+                }
+                #expect(statuses[1] == ProtocolErrorCode.unknownType.rawValue)
+                #expect(statuses[2] == ProtocolErrorCode.unknownType.rawValue)
+                #expect(statuses[3] == ProtocolErrorCode.invalidQuery.rawValue)
+                #expect(statuses[4] == 0)
+            }
+        }
+    }
+
+    @Test func truncatedFramesAndDripFedFrames() async throws {
+        try await withTCPServer(ServerFixture.service()) { (port: Int) async throws -> Void in
+            // Half a frame, then the client hangs up: the server just drops the connection.
+            try await withRawConnection(port: port) { _, writer in
+                let frame = searchFrame(Self.query, k: 2, id: 1)
+                try await writer.write(frame.getSlice(at: 0, length: 100)!)
+            }
+            // A client that sends a frame a few bytes at a time still gets its answer, and
+            // others are served meanwhile.
+            let client = SwannClient(ClientConfiguration(port: port))
+            try await withRawConnection(port: port) { reader, writer in
+                let frame = searchFrame(Self.query, k: 3, id: 9)
+                var offset = 0
+                while offset < frame.readableBytes {
+                    let length = min(97, frame.readableBytes - offset)
+                    try await writer.write(frame.getSlice(at: offset, length: length)!)
+                    offset += length
+                    if offset % 388 == 0 { #expect(try await client.search(Self.query, k: 1).neighbors.count == 1) }
+                    try await Task.sleep(for: .milliseconds(2))
+                }
+                let reply = try #require(try await reader.next())
+                #expect(reply.header.requestID == 9 && reply.header.status == 0)
+                var body = reply.body
+                #expect(try SearchResponse.decode(from: &body).neighbors.count == 3)
+            }
+        }
+    }
+
+    @Test func apiKeysAreCheckedInTheHelloFrame() async throws {
+        try await withTCPServer(ServerFixture.service { $0.apiKeys = ["k1"] }) { (port: Int) async throws -> Void in
+            try await withRawConnection(port: port) { reader, writer in
+                try await writer.write(searchFrame(Self.query, k: 2, id: 1))
+                #expect(try await reader.next()?.header.status == ProtocolErrorCode.unauthorized.rawValue)
+            }
+            do throws(SwannClientError) {
+                _ = try await SwannClient(ClientConfiguration(port: port, apiKey: "wrong")).search(Self.query, k: 1)
+                Issue.record("a wrong key was accepted")
+            } catch {
+                #expect(error.code == .server(.unauthorized))
+            }
+            let client = SwannClient(ClientConfiguration(port: port, apiKey: "k1"))
+            #expect(try await client.search(Self.query, k: 2).neighbors.count == 2)
+        }
+    }
+
+    @Test func tlsWithAGeneratedCertificate() async throws {
+        let (certificate, key) = try TestCertificate.make()
+        let context = try NIOSSLContext(configuration: .makeServerConfiguration(
+            certificateChain: try NIOSSLCertificate.fromPEMFile(certificate).map { .certificate($0) },
+            privateKey: .privateKey(try NIOSSLPrivateKey(file: key, format: .pem))))
+        let expected = try ServerFixture.index.search(Self.query, k: 5)
+        try await withTCPServer(ServerFixture.service(), tls: context) { (port: Int) async throws -> Void in
+            let client = SwannClient(ClientConfiguration(port: port, tls: .init(trustRootsPath: certificate, serverName: "localhost")))
+            #expect(try await client.search(Self.query, k: 5).neighbors == expected)
+            // A plaintext client cannot talk to it.
+            let plain = SwannClient(ClientConfiguration(port: port, timeout: .seconds(2)))
+            await #expect(throws: SwannClientError.self) { try await plain.ping() }
+        }
+    }
+
+    @Test func connectionFailuresAreTyped() async throws {
+        let client = SwannClient(ClientConfiguration(port: 1, timeout: .seconds(1), connectTimeout: .seconds(1)))
+        do throws(SwannClientError) { try await client.ping(); Issue.record("connected to port 1") } catch {
+            #expect(error.code == .connectionFailed, "\(error)")
+        }
+    }
+}
+
+/// A self-signed certificate for `localhost`, made with the openssl command line.
+enum TestCertificate {
+    static func make() throws -> (certificate: String, key: String) {
+        let directory = FileManager.default.temporaryDirectory.appendingPathComponent("swann-tls-\(UUID().uuidString)").path
+        try FileManager.default.createDirectory(atPath: directory, withIntermediateDirectories: true)
+        let certificate = directory + "/cert.pem", key = directory + "/key.pem"
+        let process = Process()
+        process.executableURL = URL(fileURLWithPath: "/usr/bin/env")
+        process.arguments = [
+            "openssl", "req", "-x509", "-newkey", "ec", "-pkeyopt", "ec_paramgen_curve:prime256v1", "-nodes", "-days", "2",
+            "-subj", "/CN=localhost", "-addext", "subjectAltName=DNS:localhost,IP:127.0.0.1", "-keyout", key, "-out", certificate,
+        ]
+        process.standardError = FileHandle.nullDevice
+        try process.run()
+        process.waitUntilExit()
+        guard process.terminationStatus == 0 else { throw CocoaError(.fileWriteUnknown) }
+        return (certificate, key)
+    }
+}
