@@ -29,6 +29,8 @@ let package = Package(
         .package(url: "https://github.com/apple/swift-metrics", from: "2.13.0"),
         .package(url: "https://github.com/swift-server/swift-prometheus", from: "2.4.1"),
         .package(url: "https://github.com/swift-server/swift-service-lifecycle", from: "2.13.0"),
+        // Tools only: the HTTP side of the load generator (already built for HummingbirdTesting).
+        .package(url: "https://github.com/swift-server/async-http-client", from: "1.37.0"),
         // Tests only: reads docs/openapi.yaml to check the server against its spec.
         .package(url: "https://github.com/jpsim/Yams", from: "6.2.2"),
     ],
@@ -90,7 +92,12 @@ let package = Package(
         // Dataset and benchmark tools (synthetic data, kernel throughput).
         .executableTarget(
             name: "SwannTools",
-            dependencies: ["Swann", .product(name: "ArgumentParser", package: "swift-argument-parser")],
+            dependencies: [
+                "Swann", "SwannClient", .product(name: "ArgumentParser", package: "swift-argument-parser"),
+                .product(name: "AsyncHTTPClient", package: "async-http-client"),
+                .product(name: "NIOCore", package: "swift-nio"),
+                .product(name: "NIOHTTP1", package: "swift-nio"),
+            ],
             path: "Tools/SwannTools",
             swiftSettings: strict
         ),

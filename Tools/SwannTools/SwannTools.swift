@@ -7,5 +7,5 @@ struct SwannTools: AsyncParsableCommand {
     static let configuration = CommandConfiguration(
         commandName: "swann-tools",
         abstract: "Swann's dataset and benchmark tools.",
-        subcommands: [KernelBenchmark.self, ExactScanBenchmark.self, SyntheticData.self])
+        subcommands: [KernelBenchmark.self, ExactScanBenchmark.self, SyntheticData.self, LoadGenerator.self])
 }
