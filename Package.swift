@@ -55,7 +55,7 @@ let package = Package(
         .target(
             name: "SwannServer",
             dependencies: [
-                "Swann", "SwannProtocol",
+                "Swann", "SwannProtocol", "SwannClient",
                 .product(name: "Hummingbird", package: "hummingbird"),
                 .product(name: "HummingbirdCore", package: "hummingbird"),
                 .product(name: "HummingbirdTLS", package: "hummingbird"),
@@ -84,7 +84,7 @@ let package = Package(
         .executableTarget(
             name: "swann",
             dependencies: [
-                "Swann", "SwannServer", .product(name: "ArgumentParser", package: "swift-argument-parser"),
+                "Swann", "SwannServer", "SwannClient", .product(name: "ArgumentParser", package: "swift-argument-parser"),
                 .product(name: "Logging", package: "swift-log"),
             ],
             swiftSettings: strict

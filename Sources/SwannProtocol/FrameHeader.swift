@@ -133,6 +133,8 @@ public enum ProtocolErrorCode: UInt16, Sendable, Hashable, CaseIterable, CustomS
     case internalError = 9
     /// A header with the wrong magic or version (the connection is then closed).
     case badHeader = 10
+    /// A router could not reach enough of its shards.
+    case unavailable = 11
 
     public var description: String {
         switch self {
@@ -146,6 +148,7 @@ public enum ProtocolErrorCode: UInt16, Sendable, Hashable, CaseIterable, CustomS
         case .notReady: "not-ready"
         case .internalError: "internal-error"
         case .badHeader: "bad-header"
+        case .unavailable: "unavailable"
         }
     }
 }

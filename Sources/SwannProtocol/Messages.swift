@@ -87,22 +87,25 @@ public struct BatchSearchRequest: Sendable, Hashable {
 ///
 /// ```
 /// u32 count | statistics (40 bytes) | (i64 id, f32 distance) × count
-/// statistics: u32 postingsRead | u32 0 | u64 bytesRead | u64 distancesComputed
+/// statistics: u32 postingsRead | u32 flags (1: partial) | u64 bytesRead | u64 distancesComputed
 ///             | f32 centroid ms | f32 I/O ms | f32 scan ms | f32 0
 /// ```
 public struct SearchResponse: Sendable, Hashable {
     public var neighbors: [Neighbor]
     public var statistics: SearchStatistics
+    /// Set by a router when some shards did not answer: the neighbours come from the others.
+    public var partial: Bool
 
-    public init(neighbors: [Neighbor], statistics: SearchStatistics) {
+    public init(neighbors: [Neighbor], statistics: SearchStatistics, partial: Bool = false) {
         self.neighbors = neighbors
         self.statistics = statistics
+        self.partial = partial
     }
 
     public func encode(into buffer: inout ByteBuffer) {
         buffer.writeInteger(UInt32(neighbors.count), endianness: .little)
         buffer.writeInteger(UInt32(clamping: statistics.postingsRead), endianness: .little)
-        buffer.writeInteger(UInt32(0), endianness: .little)
+        buffer.writeInteger(UInt32(partial ? 1 : 0), endianness: .little)
         buffer.writeInteger(UInt64(clamping: statistics.bytesRead), endianness: .little)
         buffer.writeInteger(UInt64(clamping: statistics.distancesComputed), endianness: .little)
         for seconds in [statistics.centroidSeconds, statistics.ioSeconds, statistics.scanSeconds, 0] {
@@ -119,7 +122,7 @@ public struct SearchResponse: Sendable, Hashable {
         var statistics = SearchStatistics()
         guard buffer.readableBytes >= 40 else { throw MessageDecodingError("search response: statistics truncated") }
         statistics.postingsRead = Int(buffer.readInteger(endianness: .little, as: UInt32.self)!)
-        _ = buffer.readInteger(endianness: .little, as: UInt32.self)
+        let flags = buffer.readInteger(endianness: .little, as: UInt32.self)!
         statistics.bytesRead = Int(clamping: buffer.readInteger(endianness: .little, as: UInt64.self)!)
         statistics.distancesComputed = Int(clamping: buffer.readInteger(endianness: .little, as: UInt64.self)!)
         let times = try buffer.readFloats(4, what: "statistics")
@@ -136,7 +139,7 @@ public struct SearchResponse: Sendable, Hashable {
             let distance = Float(bitPattern: buffer.readInteger(endianness: .little, as: UInt32.self)!)
             neighbors.append(Neighbor(id: id, distance: distance))
         }
-        return SearchResponse(neighbors: neighbors, statistics: statistics)
+        return SearchResponse(neighbors: neighbors, statistics: statistics, partial: flags & 1 != 0)
     }
 }
 

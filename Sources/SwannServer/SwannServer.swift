@@ -7,50 +7,80 @@ import NIOSSL
 public import ServiceLifecycle
 public import Swann
 
-/// `swann serve`: one index behind the HTTP/JSON and binary TCP front ends, in one
-/// `ServiceGroup` that shuts down gracefully on SIGTERM/SIGINT (stop accepting, finish what is
-/// in flight, exit).
+/// `swann serve` and `swann route`: a backend (one index, or a fan-out over shard servers)
+/// behind the HTTP/JSON and binary TCP front ends, in one `ServiceGroup` that shuts down
+/// gracefully on SIGTERM/SIGINT (stop accepting, finish what is in flight, exit).
 ///
 /// The ports open first and answer `/healthz` at once; the index opens and warms on the search
-/// pool meanwhile, and `/readyz` turns 200 when it can answer. If it cannot be opened the
-/// server stops with that error.
+/// pool meanwhile (or the shards are health-checked), and `/readyz` turns 200 when searches can
+/// be answered. If the index cannot be opened the server stops with that error.
 public struct SwannServer: Sendable {
+    /// What answers the queries.
+    public enum Backend: Sendable {
+        /// The index directory at `path`, opened with `options`.
+        case index(path: String, options: Index.OpenOptions)
+        /// Shard servers reached over TCP, merged by a `ShardRouter`.
+        case shards(ShardRouter.Options)
+    }
+
     /// What the server reports as it starts (the CLI prints these lines; tests read the ports).
     public enum Event: Sendable {
         case httpListening(host: String, port: Int)
         case tcpListening(host: String, port: Int)
-        case ready(Index, seconds: Double)
+        /// The backend can answer: what it serves, and how long it took to get there.
+        case ready(description: String, seconds: Double)
     }
 
+    public var backend: Backend
     public var configuration: ServerConfiguration
-    public var indexPath: String
-    public var openOptions: Index.OpenOptions
     public var logger: Logger
 
-    public init(indexPath: String, openOptions: Index.OpenOptions = .init(), configuration: ServerConfiguration, logger: Logger) {
-        self.indexPath = indexPath
-        self.openOptions = openOptions
+    public init(backend: Backend, configuration: ServerConfiguration, logger: Logger) {
+        self.backend = backend
         self.configuration = configuration
         self.logger = logger
     }
 
+    /// Serves one index directory.
+    public init(indexPath: String, openOptions: Index.OpenOptions = .init(), configuration: ServerConfiguration, logger: Logger) {
+        self.init(backend: .index(path: indexPath, options: openOptions), configuration: configuration, logger: logger)
+    }
+
     /// Runs until SIGTERM/SIGINT (or until the index fails to open, which is thrown).
-    /// - Parameter events: called as the ports open and the index becomes ready.
+    /// - Parameter events: called as the ports open and the backend becomes ready.
     public func run(events: @escaping @Sendable (Event) -> Void = { _ in }) async throws {
         try configuration.validate()
+        switch backend {
+        case .index(let path, let options):
+            let service = SearchService(configuration: configuration)
+            let loader = IndexLoader(service: service, path: path, options: options, events: events)
+            do {
+                try await serve(service, with: [loader], events: events)
+            } catch {
+                await service.shutdown()
+                throw error
+            }
+            await service.shutdown()
+        case .shards(let options):
+            let router = ShardRouter(options: options, configuration: configuration, logger: logger)
+            let watcher = ReadinessWatcher(backend: router, events: events)
+            try await serve(router, with: [router, watcher], events: events)
+        }
+    }
+
+    private func serve(_ backend: some SearchBackend, with services: [any Service], events: @escaping @Sendable (Event) -> Void) async throws {
+        let configuration = configuration
         let tls = try configuration.tls.map(Self.tlsConfiguration)
-        let service = SearchService(configuration: configuration)
-        let loader = IndexLoader(service: service, path: indexPath, options: openOptions, logger: logger, events: events)
-        var services: [any Service] = [loader]
+        var services = services
         if configuration.tcpPort != nil {
             let tcpContext = try tls.map { try NIOSSLContext(configuration: $0) }
-            services.append(TCPServer(service: service, tls: tcpContext, logger: logger) { address in
+            services.append(TCPServer(service: backend, tls: tcpContext, logger: logger) { address in
                 events(.tcpListening(host: configuration.host, port: address.port ?? 0))
             })
         }
         let http1 = HTTPServerBuilder.http1(configuration: .init(idleTimeout: .nanoseconds(Int64(configuration.idleTimeout.seconds * 1e9))))
         let app = Application(
-            router: HTTPAPI.router(service: service),
+            router: HTTPAPI.router(service: backend),
             server: try tls.map { try .tls(http1, tlsConfiguration: $0) } ?? http1,
             configuration: .init(
                 address: .hostname(configuration.host, port: configuration.httpPort), serverName: "swann",
@@ -60,13 +90,7 @@ public struct SwannServer: Sendable {
                 events(.httpListening(host: configuration.host, port: channel.localAddress?.port ?? 0))
             },
             logger: logger)
-        do {
-            try await app.runService()
-        } catch {
-            await service.shutdown()
-            throw error
-        }
-        await service.shutdown()
+        try await app.runService()
     }
 
     /// Server-side TLS from PEM files, with a message naming the file that fails.
@@ -90,14 +114,33 @@ struct IndexLoader: Service {
     let service: SearchService
     let path: String
     let options: Index.OpenOptions
-    let logger: Logger
     let events: @Sendable (SwannServer.Event) -> Void
 
     func run() async throws {
         let started = ContinuousClock.now
         try await service.load(path: path, options: options)
         if let index = service.index {
-            events(.ready(index, seconds: (ContinuousClock.now - started).seconds))
+            let description = "\(index.count) vectors of dimension \(index.dimension) (\(index.manifest.metric.rawValue)) opened and warmed"
+            events(.ready(description: description, seconds: (ContinuousClock.now - started).seconds))
+        }
+        try? await gracefulShutdown()
+    }
+}
+
+/// Reports `.ready` the first time a router's shards all answer.
+struct ReadinessWatcher: Service {
+    let backend: ShardRouter
+    let events: @Sendable (SwannServer.Event) -> Void
+
+    func run() async throws {
+        let started = ContinuousClock.now
+        while !Task.isShuttingDownGracefully, !Task.isCancelled {
+            if backend.readiness == .ready, let info = try? backend.indexInfo() {
+                let description = "routing to \(backend.options.shards.count) shards holding \(info.vectorCount) vectors of dimension \(info.dimension)"
+                events(.ready(description: description, seconds: (ContinuousClock.now - started).seconds))
+                break
+            }
+            try? await Task.sleep(for: .milliseconds(100))
         }
         try? await gracefulShutdown()
     }

@@ -15,7 +15,7 @@ struct SwannCommand: AsyncParsableCommand {
         abstract: "SPANN vector search: build an index from a vector file, search it, serve it.",
         version: SwannVersion.current,
         subcommands: [
-            BuildCommand.self, SearchCommand.self, EvalCommand.self, ServeCommand.self,
+            BuildCommand.self, SearchCommand.self, EvalCommand.self, ServeCommand.self, RouteCommand.self,
             InfoCommand.self, GroundTruthCommand.self,
         ]
     )
@@ -54,9 +54,11 @@ enum SwannMain {
 
 /// The arguments with `SWANN_*` variables filled in for subcommands that read them.
 func withEnvironmentDefaults(_ arguments: [String]) -> [String] {
-    guard let subcommand = arguments.first, subcommand == ServeCommand.configuration.commandName else { return arguments }
+    let defaults = [ServeCommand.configuration.commandName: ServeCommand.environmentOptions,
+                    RouteCommand.configuration.commandName: RouteCommand.environmentOptions]
+    guard let subcommand = arguments.first, let environmentDefaults = defaults[subcommand] else { return arguments }
     let environment = ProcessInfo.processInfo.environment
-    return [subcommand] + ServeCommand.environmentOptions.apply(to: Array(arguments.dropFirst()), environment: environment)
+    return [subcommand] + environmentDefaults.apply(to: Array(arguments.dropFirst()), environment: environment)
 }
 
 /// Prints a line to standard error.

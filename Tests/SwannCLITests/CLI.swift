@@ -45,3 +45,52 @@ enum CLI {
         return path
     }
 }
+
+/// A running `swann serve` or `swann route` and the ports it announced.
+final class ServerProcess {
+    let process = Process()
+    var httpPort = 0
+    var tcpPort = 0
+    private let output = Pipe()
+    let arguments: [String]
+    private var lines: [String] = []
+
+    init(_ arguments: [String], environment: [String: String] = [:]) throws {
+        self.arguments = arguments
+        process.executableURL = CLI.executable
+        process.arguments = arguments
+        process.environment = ProcessInfo.processInfo.environment.merging(environment) { $1 }
+        process.standardOutput = output
+        process.standardError = FileHandle.nullDevice
+        try process.run()
+        let deadline = Date().addingTimeInterval(60)
+        var pending = ""
+        while !lines.contains(where: { $0.contains("ready:") }) {
+            guard Date() < deadline, process.isRunning else { throw CocoaError(.executableLoad) }
+            let data = output.fileHandleForReading.availableData
+            if data.isEmpty { continue }
+            pending += String(decoding: data, as: UTF8.self)
+            while let newline = pending.firstIndex(of: "\n") {
+                lines.append(String(pending[..<newline]))
+                pending = String(pending[pending.index(after: newline)...])
+            }
+        }
+        httpPort = Self.port(in: lines, after: "HTTP listening on ")
+        tcpPort = Self.port(in: lines, after: "TCP listening on ")
+    }
+
+    static func port(in lines: [String], after prefix: String) -> Int {
+        // "swann: HTTP listening on https://127.0.0.1:8080": the port follows the last colon.
+        lines.compactMap { line in
+            line.contains(prefix) ? line.split(separator: ":").last.flatMap { Int($0) } : nil
+        }.first ?? 0
+    }
+
+    /// Sends SIGTERM and returns the exit status and the rest of stdout.
+    func stop() -> (Int32, String) {
+        process.terminate()
+        let rest = String(decoding: output.fileHandleForReading.readDataToEndOfFile(), as: UTF8.self)
+        process.waitUntilExit()
+        return (process.terminationStatus, rest)
+    }
+}

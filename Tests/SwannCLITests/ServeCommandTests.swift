@@ -7,53 +7,6 @@ import Testing
 /// `swann serve` as a real process: curl and SwannClient get what `swann search` prints.
 @Suite(.serialized)
 struct ServeCommandTests {
-    /// A running `swann serve` and the ports it announced.
-    final class Server {
-        let process = Process()
-        var httpPort = 0
-        var tcpPort = 0
-        private let output = Pipe()
-        private var lines: [String] = []
-
-        init(_ arguments: [String], environment: [String: String] = [:]) throws {
-            process.executableURL = CLI.executable
-            process.arguments = ["serve"] + arguments
-            process.environment = ProcessInfo.processInfo.environment.merging(environment) { $1 }
-            process.standardOutput = output
-            process.standardError = FileHandle.nullDevice
-            try process.run()
-            let deadline = Date().addingTimeInterval(60)
-            var pending = ""
-            while !lines.contains(where: { $0.contains("ready:") }) {
-                guard Date() < deadline, process.isRunning else { throw CocoaError(.executableLoad) }
-                let data = output.fileHandleForReading.availableData
-                if data.isEmpty { continue }
-                pending += String(decoding: data, as: UTF8.self)
-                while let newline = pending.firstIndex(of: "\n") {
-                    lines.append(String(pending[..<newline]))
-                    pending = String(pending[pending.index(after: newline)...])
-                }
-            }
-            httpPort = Self.port(in: lines, after: "HTTP listening on ")
-            tcpPort = Self.port(in: lines, after: "TCP listening on ")
-        }
-
-        static func port(in lines: [String], after prefix: String) -> Int {
-            // "swann: HTTP listening on https://127.0.0.1:8080": the port follows the last colon.
-            lines.compactMap { line in
-                line.contains(prefix) ? line.split(separator: ":").last.flatMap { Int($0) } : nil
-            }.first ?? 0
-        }
-
-        /// Sends SIGTERM and returns the exit status and the rest of stdout.
-        func stop() -> (Int32, String) {
-            process.terminate()
-            let rest = String(decoding: output.fileHandleForReading.readDataToEndOfFile(), as: UTF8.self)
-            process.waitUntilExit()
-            return (process.terminationStatus, rest)
-        }
-    }
-
     static func curl(_ arguments: [String]) throws -> (status: Int, body: Data) {
         let process = Process()
         process.executableURL = URL(fileURLWithPath: "/usr/bin/env")
@@ -75,7 +28,7 @@ struct ServeCommandTests {
         let file = try JSONSerialization.jsonObject(with: Data(contentsOf: URL(fileURLWithPath: directory + "/r.json"))) as! [String: Any]
         let expected = (file["results"] as! [[[String: Any]]]).map { $0.map { $0["id"] as! Int } }
 
-        let server = try Server([BundledExample.index, "--port", "0", "--tcp-port", "0"])
+        let server = try ServerProcess(["serve", BundledExample.index, "--port", "0", "--tcp-port", "0"])
         let base = "http://127.0.0.1:\(server.httpPort)"
         #expect(try Self.curl([base + "/healthz"]).status == 200)
         #expect(try Self.curl([base + "/readyz"]).status == 200)
@@ -116,8 +69,8 @@ struct ServeCommandTests {
     @Test func environmentVariablesConfigureTheServer() async throws {
         let directory = CLI.temporaryDirectory()
         FileManager.default.createFile(atPath: directory + "/keys", contents: Data("# ops\nalpha\n".utf8))
-        let server = try Server(
-            ["--port", "0", "--tcp-port", "0"],
+        let server = try ServerProcess(
+            ["serve", "--port", "0", "--tcp-port", "0"],
             environment: ["SWANN_INDEX": BundledExample.index, "SWANN_API_KEY_FILE": directory + "/keys", "SWANN_MAX_K": "5"])
         let base = "http://127.0.0.1:\(server.httpPort)"
         let body = String(decoding: try JSONSerialization.data(withJSONObject: ["vector": BundledExample.queryRows[0], "k": 5]), as: UTF8.self)
@@ -145,7 +98,7 @@ struct ServeCommandTests {
         try openssl.run()
         openssl.waitUntilExit()
         #expect(openssl.terminationStatus == 0)
-        let server = try Server([BundledExample.index, "--port", "0", "--tcp-port", "0", "--tls-cert", certificate, "--tls-key", key])
+        let server = try ServerProcess(["serve", BundledExample.index, "--port", "0", "--tcp-port", "0", "--tls-cert", certificate, "--tls-key", key])
         #expect(try Self.curl(["--cacert", certificate, "https://localhost:\(server.httpPort)/readyz"]).status == 200)
         #expect(try Self.curl(["http://127.0.0.1:\(server.httpPort)/readyz"]).status != 200)
         #expect(server.stop().0 == 0)

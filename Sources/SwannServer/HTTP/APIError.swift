@@ -47,6 +47,7 @@ extension APIError {
         case .timeout: .serviceUnavailable
         case .notReady: .serviceUnavailable
         case .internalError: .internalServerError
+        case .unavailable: .serviceUnavailable
         }
         var headers: HTTPFields = [:]
         if status == .serviceUnavailable { headers[.retryAfter] = "1" }

@@ -126,59 +126,17 @@ struct SearchResponseJSON: Encodable {
     var results: [HitJSON]
     var tookMs: Double
     var stats: StatsJSON?
+    /// Present (true) only when a router answered without some shards.
+    var partial: Bool?
 
-    enum CodingKeys: String, CodingKey { case results, tookMs = "took_ms", stats }
+    enum CodingKeys: String, CodingKey { case results, tookMs = "took_ms", stats, partial }
 }
 
 struct BatchSearchResponseJSON: Encodable {
     var results: [[HitJSON]]
     var tookMs: Double
     var stats: [StatsJSON]?
+    var partial: Bool?
 
-    enum CodingKeys: String, CodingKey { case results, tookMs = "took_ms", stats }
-}
-
-/// `GET /v1/index`.
-struct IndexInfoJSON: Encodable {
-    var dimension: Int
-    var metric: String
-    var elementType: String
-    var vectorCount: Int
-    var centroidCount: Int
-    var postingEntryCount: Int
-    var copiesPerVector: Double
-    var shard: IndexManifest.Shard
-    var hasIDMap: Bool
-    var residentBytes: Int
-    var postingFileBytes: Int
-    var formatVersion: Int
-    var writer: String
-    var build: BuildConfiguration
-    var searchDefaults: SearchParameters
-
-    init(_ index: Index) {
-        let manifest = index.manifest
-        dimension = manifest.dimension
-        metric = manifest.metric.rawValue
-        elementType = manifest.elementType.rawValue
-        vectorCount = manifest.vectorCount
-        centroidCount = manifest.centroidCount
-        postingEntryCount = manifest.postingEntryCount
-        copiesPerVector = manifest.vectorCount == 0 ? 0 : Double(manifest.postingEntryCount) / Double(manifest.vectorCount)
-        shard = manifest.shard
-        hasIDMap = manifest.hasIDMap
-        residentBytes = index.residentBytes
-        postingFileBytes = index.postingFileBytes
-        formatVersion = manifest.formatVersion
-        writer = manifest.writer
-        build = manifest.build
-        searchDefaults = manifest.searchDefaults
-    }
-
-    enum CodingKeys: String, CodingKey {
-        case dimension, metric, elementType = "element_type", vectorCount = "vector_count", centroidCount = "centroid_count"
-        case postingEntryCount = "posting_entry_count", copiesPerVector = "copies_per_vector", shard, hasIDMap = "has_id_map"
-        case residentBytes = "resident_bytes", postingFileBytes = "posting_file_bytes", formatVersion = "format_version", writer
-        case build, searchDefaults = "search_defaults"
-    }
+    enum CodingKeys: String, CodingKey { case results, tookMs = "took_ms", stats, partial }
 }

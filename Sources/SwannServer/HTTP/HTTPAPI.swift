@@ -20,8 +20,8 @@ public enum HTTPAPI {
     /// Routes that answer without an API key (orchestrator probes).
     static let openRoutes: Set<String> = ["/healthz", "/readyz"]
 
-    /// The router for `service`.
-    public static func router(service: SearchService) -> Router<BasicRequestContext> {
+    /// The router for `service`: a local index or a shard router.
+    public static func router(service: some SearchBackend) -> Router<BasicRequestContext> {
         let router = Router(context: BasicRequestContext.self)
         router.add(middleware: ErrorMiddleware(metrics: service.metrics))
         if !service.configuration.apiKeys.isEmpty {
@@ -35,7 +35,8 @@ public enum HTTPAPI {
             return try json(
                 SearchResponseJSON(
                     results: response.neighbors.map { HitJSON(id: $0.id, distance: $0.distance) },
-                    tookMs: milliseconds(since: started), stats: body.withStats ? StatsJSON(response.statistics) : nil))
+                    tookMs: milliseconds(since: started), stats: body.withStats ? StatsJSON(response.statistics) : nil,
+                    partial: response.partial ? true : nil))
         }
         router.post("/v1/search/batch") { request, _ in
             let started = ContinuousClock.now
@@ -44,10 +45,11 @@ public enum HTTPAPI {
             return try json(
                 BatchSearchResponseJSON(
                     results: responses.map { $0.neighbors.map { HitJSON(id: $0.id, distance: $0.distance) } },
-                    tookMs: milliseconds(since: started), stats: body.withStats ? responses.map { StatsJSON($0.statistics) } : nil))
+                    tookMs: milliseconds(since: started), stats: body.withStats ? responses.map { StatsJSON($0.statistics) } : nil,
+                    partial: responses.contains(where: \.partial) ? true : nil))
         }
         router.get("/v1/index") { _, _ in
-            try json(IndexInfoJSON(try service.readyIndex()))
+            try json(try service.indexInfo())
         }
         router.get("/healthz") { _, _ in
             try json(["status": "ok"])
@@ -56,7 +58,7 @@ public enum HTTPAPI {
             switch service.readiness {
             case .ready: return try json(["status": "ready"])
             case .loading: throw APIError(.serviceUnavailable, code: "not_ready", "the index is still loading")
-            case .failed(let message): throw APIError(.serviceUnavailable, code: "not_ready", "the index failed to open: \(message)")
+            case .failed(let message): throw APIError(.serviceUnavailable, code: "not_ready", message)
             }
         }
         router.get("/metrics") { _, _ in

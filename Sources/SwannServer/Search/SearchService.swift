@@ -13,14 +13,7 @@ import Synchronization
 /// most `maxPendingSearches` jobs may be queued or running: beyond that a request is refused at
 /// once (`overloaded`), so memory cannot grow with the offered load. A job that waited past
 /// `requestTimeout` is answered with `timeout` instead of being run late.
-public final class SearchService: Sendable {
-    /// Whether the index can answer yet.
-    public enum Readiness: Sendable, Hashable {
-        case loading
-        case ready
-        case failed(String)
-    }
-
+public final class SearchService: SearchBackend {
     private enum State: Sendable {
         case loading
         case ready(Index)
@@ -72,9 +65,13 @@ public final class SearchService: Sendable {
             }
             attach(index)
         } catch {
-            state.withLock { $0 = .failed("\(error)") }
+            state.withLock { $0 = .failed("the index failed to open: \(error)") }
             throw error
         }
+    }
+
+    public func indexInfo() throws(ServiceError) -> IndexInfo {
+        IndexInfo(try readyIndex())
     }
 
     /// Serves an index that is already open (embedding, tests).
@@ -90,7 +87,7 @@ public final class SearchService: Sendable {
         switch current {
         case .ready(let index): return index
         case .loading: throw ServiceError(.notReady, "the index is still loading")
-        case .failed(let message): throw ServiceError(.notReady, "the index failed to open: \(message)")
+        case .failed(let message): throw ServiceError(.notReady, message)
         }
     }
 

@@ -17,6 +17,8 @@ public struct ServiceError: Error, Hashable, CustomStringConvertible {
         case notReady = "not_ready"
         /// The index could not answer (corrupt or unreadable posting list).
         case internalError = "internal_error"
+        /// A shard behind a router did not answer.
+        case unavailable = "shard_unavailable"
     }
 
     public var code: Code
@@ -48,6 +50,7 @@ public struct ServiceError: Error, Hashable, CustomStringConvertible {
         case .timeout: .timeout
         case .notReady: .notReady
         case .internalError: .internalError
+        case .unavailable: .unavailable
         }
     }
 }

@@ -18,7 +18,7 @@ import Synchronization
 /// goes on. On graceful shutdown the listener closes, each connection stops reading, finishes
 /// the requests it has, and closes.
 public struct TCPServer: Service {
-    let service: SearchService
+    let service: any SearchBackend
     let tls: NIOSSLContext?
     let logger: Logger
     let onListening: @Sendable (SocketAddress) -> Void
@@ -27,7 +27,7 @@ public struct TCPServer: Service {
     /// - Parameters:
     ///   - tls: wraps every connection in TLS when given.
     ///   - onListening: called with the bound address (port 0 resolves here).
-    public init(service: SearchService, tls: NIOSSLContext?, logger: Logger, onListening: @escaping @Sendable (SocketAddress) -> Void = { _ in }) {
+    public init(service: any SearchBackend, tls: NIOSSLContext?, logger: Logger, onListening: @escaping @Sendable (SocketAddress) -> Void = { _ in }) {
         self.service = service
         self.tls = tls
         self.logger = logger
@@ -149,8 +149,7 @@ public struct TCPServer: Service {
         }
         if header.type == .info {
             do {
-                let index = try service.readyIndex()
-                let json = try JSONEncoder().encode(IndexInfoJSON(index))
+                let json = try JSONEncoder().encode(try service.indexInfo())
                 return finish(Frame(type: FrameType.info.response, requestID: header.requestID, body: ByteBuffer(bytes: json)))
             } catch {
                 let failure = error as? ServiceError ?? ServiceError(.internalError, "\(error)")
