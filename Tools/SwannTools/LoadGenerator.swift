@@ -31,6 +31,10 @@ struct LoadGenerator: AsyncParsableCommand {
     @Option(help: "Seconds of warm-up, not measured.")
     var warmup = 3.0
     @Option(name: .short) var k = 10
+    @Option(help: "Override max postings per query (sent with every request).")
+    var maxPostings: Int?
+    @Option(help: "Ground truth (.ivecs/.ibin/.npy): report recall@k of the answers.")
+    var truth: String?
     @Option(help: "A server process id whose resident memory is sampled every second.")
     var serverPid: Int32?
     @Flag(help: "Print one JSON object.")
@@ -47,12 +51,16 @@ struct LoadGenerator: AsyncParsableCommand {
         let matrix = try VectorFile(path: queries).readVectors()
         let rows = (0..<matrix.count).map { matrix.floats(at: $0) }
         let target: String
-        let send: @Sendable (Int, Int) async throws -> Void
+        let truthTable = try truth.map { try VectorFile(path: $0).readNeighbors() }
+        let wantIDs = truthTable != nil
+        // Returns the answer's ids when recall is measured, else nothing (no parsing cost).
+        let send: @Sendable (Int, Int) async throws -> [Int64]
         var cleanup: @Sendable () async -> Void = {}
         if let tcp {
             guard let endpoint = ClientConfiguration(endpoint: tcp) else { throw ValidationError("--tcp: expected host:port") }
             let clients = (0..<connections).map { _ in SwannClient(endpoint) }
-            send = { worker, q in _ = try await clients[worker].search(rows[q], k: k) }
+            let overrides = SearchParameters.Overrides(maxPostings: maxPostings)
+            send = { worker, q in try await clients[worker].search(rows[q], k: k, overrides: overrides).neighbors.map(\.id) }
             cleanup = { for client in clients { await client.close() } }
             target = "tcp"
         } else if let http {
@@ -60,7 +68,9 @@ struct LoadGenerator: AsyncParsableCommand {
             configuration.connectionPool.concurrentHTTP1ConnectionsPerHostSoftLimit = connections
             let client = HTTPClient(eventLoopGroupProvider: .singleton, configuration: configuration)
             let bodies = rows.map { row in
-                ByteBuffer(bytes: try! JSONSerialization.data(withJSONObject: ["vector": row.map(Double.init), "k": k]))
+                var body: [String: Any] = ["vector": row.map(Double.init), "k": k]
+                if let maxPostings { body["params"] = ["max_postings": maxPostings] }
+                return ByteBuffer(bytes: try! JSONSerialization.data(withJSONObject: body))
             }
             let url = "http://\(http)/v1/search"
             send = { _, q in
@@ -69,17 +79,31 @@ struct LoadGenerator: AsyncParsableCommand {
                 request.headers.add(name: "Content-Type", value: "application/json")
                 request.body = .bytes(bodies[q])
                 let response = try await client.execute(request, timeout: .seconds(30))
-                _ = try await response.body.collect(upTo: 1 << 20)
+                let body = try await response.body.collect(upTo: 1 << 20)
                 guard response.status == .ok else { throw LoadError(status: Int(response.status.code)) }
+                guard wantIDs, let object = try JSONSerialization.jsonObject(with: Data(body.readableBytesView)) as? [String: Any],
+                    let results = object["results"] as? [[String: Any]]
+                else { return [] }
+                return results.compactMap { ($0["id"] as? NSNumber)?.int64Value }
             }
             cleanup = { try? await client.shutdown() }
             target = "http"
         } else {
             let index = try Index.open(at: inProcess!)
-            send = { _, q in _ = try index.search(rows[q], k: k) }
+            let parameters = SearchParameters.Overrides(maxPostings: maxPostings).applied(to: index.defaultParameters)
+            send = { _, q in try index.search(rows[q], k: k, parameters: parameters).map(\.id) }
             target = "in-process"
         }
-        let result = try await measure(target: target, queryCount: rows.count, send: send)
+        var result = try await measure(target: target, queryCount: rows.count, send: send)
+        if let truthTable {
+            var hits = 0, answered = 0
+            for (q, ids) in result.answers where q < truthTable.queryCount {
+                let expected = Set((0..<min(k, truthTable.k)).map { truthTable.ids[q * truthTable.k + $0] })
+                hits += ids.prefix(k).filter { expected.contains($0) }.count
+                answered += 1
+            }
+            result.recall = answered == 0 ? nil : Double(hits) / Double(answered * min(k, truthTable.k))
+        }
         await cleanup()
         report(result)
     }
@@ -93,9 +117,12 @@ struct LoadGenerator: AsyncParsableCommand {
         var seconds = 0.0
         var latencies: [Double] = []
         var rssMiB: [Double] = []
+        /// The last answer seen per query (for recall).
+        var answers: [Int: [Int64]] = [:]
+        var recall: Double?
     }
 
-    private func measure(target: String, queryCount: Int, send: @escaping @Sendable (Int, Int) async throws -> Void) async throws -> Result {
+    private func measure(target: String, queryCount: Int, send: @escaping @Sendable (Int, Int) async throws -> [Int64]) async throws -> Result {
         let clock = ContinuousClock()
         let start = clock.now
         let measureFrom = start + .milliseconds(Int(warmup * 1000))
@@ -110,23 +137,29 @@ struct LoadGenerator: AsyncParsableCommand {
                 try? await Task.sleep(for: .seconds(1))
             }
         }
-        let perWorker = try await withThrowingTaskGroup(of: ([Double], Int).self) { group in
+        let perWorker = try await withThrowingTaskGroup(of: ([Double], Int, [Int: [Int64]]).self) { group in
             for worker in 0..<connections {
                 group.addTask {
                     var latencies: [Double] = []
                     var errors = 0
+                    var answers: [Int: [Int64]] = [:]
                     var q = worker * 997 % queryCount
                     while true {
                         let sent = clock.now
                         if sent >= end { break }
-                        do { try await send(worker, q) } catch { if sent >= measureFrom { errors += 1 } }
+                        do {
+                            let ids = try await send(worker, q)
+                            if !ids.isEmpty { answers[q] = ids }
+                        } catch {
+                            if sent >= measureFrom { errors += 1 }
+                        }
                         if sent >= measureFrom { latencies.append((clock.now - sent).seconds * 1000) }
                         q = (q + connections) % queryCount
                     }
-                    return (latencies, errors)
+                    return (latencies, errors, answers)
                 }
             }
-            var all: [([Double], Int)] = []
+            var all: [([Double], Int, [Int: [Int64]])] = []
             for try await part in group { all.append(part) }
             return all
         }
@@ -137,6 +170,7 @@ struct LoadGenerator: AsyncParsableCommand {
         result.queries = result.latencies.count
         result.seconds = duration
         result.rssMiB = samples.withLock { $0 }
+        for part in perWorker { result.answers.merge(part.2) { $1 } }
         return result
     }
 
@@ -149,10 +183,12 @@ struct LoadGenerator: AsyncParsableCommand {
         let settled = Array(result.rssMiB.dropFirst(Int(warmup) + 1))
         let rssFirst = settled.first ?? 0, rssLast = settled.last ?? 0, rssMax = settled.max() ?? 0
         if json {
-            print(#"{"target":"\#(result.target)","connections":\#(connections),"qps":\#(qps),"mean_ms":\#(mean),"p50_ms":\#(percentile(0.5)),"p99_ms":\#(percentile(0.99)),"errors":\#(result.errors),"queries":\#(result.queries),"rss_first_mib":\#(rssFirst),"rss_last_mib":\#(rssLast),"rss_max_mib":\#(rssMax)}"#)
+            let recall = result.recall.map { String($0) } ?? "null"
+            print(#"{"target":"\#(result.target)","connections":\#(connections),"recall":\#(recall),"qps":\#(qps),"mean_ms":\#(mean),"p50_ms":\#(percentile(0.5)),"p99_ms":\#(percentile(0.99)),"errors":\#(result.errors),"queries":\#(result.queries),"rss_first_mib":\#(rssFirst),"rss_last_mib":\#(rssLast),"rss_max_mib":\#(rssMax)}"#)
         } else {
             print(String(format: "%-10@ %3d conn  %8.1f QPS  mean %6.2f ms  p50 %6.2f ms  p99 %6.2f ms  errors %d",
                          result.target, connections, qps, mean, percentile(0.5), percentile(0.99), result.errors))
+            if let recall = result.recall { print(String(format: "           recall@%d %.4f over %d distinct queries", k, recall, result.answers.count)) }
             if !settled.isEmpty {
                 print(String(format: "           server RSS: %.1f MiB after warm-up, %.1f MiB at the end, %.1f MiB max", rssFirst, rssLast, rssMax))
             }
