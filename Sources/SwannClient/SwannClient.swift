@@ -20,6 +20,9 @@ public final class SwannClient: Sendable {
     public let configuration: ClientConfiguration
     private let group: any EventLoopGroup
     private let connection = Mutex<EventLoopFuture<any Channel>?>(nil)
+    /// The connected channel once `connection` has succeeded: calls take it without awaiting
+    /// the future, which would cost a hop to its event loop on every call.
+    private let connected = Mutex<(any Channel)?>(nil)
     private let nextRequestID = Atomic<UInt32>(1)
 
     public init(_ configuration: ClientConfiguration, group: any EventLoopGroup = MultiThreadedEventLoopGroup.singleton) {
@@ -72,6 +75,7 @@ public final class SwannClient: Sendable {
 
     /// Closes the connection; a later call opens a new one.
     public func close() async {
+        connected.withLock { $0 = nil }
         let current = connection.withLock { current in
             defer { current = nil }
             return current
@@ -113,6 +117,7 @@ public final class SwannClient: Sendable {
     }
 
     private func openChannel() async throws(SwannClientError) -> any Channel {
+        if let channel = connected.withLock({ $0 }), channel.isActive { return channel }
         let future = connection.withLock { current in
             if let current { return current }
             let fresh = connect()
@@ -121,7 +126,10 @@ public final class SwannClient: Sendable {
         }
         do {
             let channel = try await future.get()
-            if channel.isActive { return channel }
+            if channel.isActive {
+                connected.withLock { $0 = channel }
+                return channel
+            }
             dropConnection(channel)
             return try await connect().get()
         } catch {
@@ -132,6 +140,7 @@ public final class SwannClient: Sendable {
 
     private func dropConnection(_ channel: any Channel) {
         // Another task may already have replaced it; clearing costs at most one extra connect.
+        connected.withLock { if $0 === channel { $0 = nil } }
         connection.withLock { $0 = nil }
         channel.close(promise: nil)
     }

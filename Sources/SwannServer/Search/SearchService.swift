@@ -160,23 +160,29 @@ public final class SearchService: SearchBackend {
         let clock = ContinuousClock()
         let deadline = clock.now + configuration.requestTimeout
         let started = clock.now
+        let pool = pool
+        @Sendable func runJob(_ job: Int) async throws -> Result<[SearchResponse], ServiceError> {
+            try await pool.runIfActive { () -> Result<[SearchResponse], ServiceError> in
+                guard clock.now <= deadline else {
+                    return .failure(ServiceError(.timeout, "the search waited longer than the request timeout"))
+                }
+                do throws(ServiceError) { return .success(try body(job)) } catch { return .failure(error) }
+            }
+        }
         let outcome: [Result<[SearchResponse], ServiceError>]
         do {
-            outcome = try await withThrowingTaskGroup(of: (Int, Result<[SearchResponse], ServiceError>).self) { group in
-                for job in 0..<jobs {
-                    group.addTask { [pool] in
-                        let result = try await pool.runIfActive { () -> Result<[SearchResponse], ServiceError> in
-                            guard clock.now <= deadline else {
-                                return .failure(ServiceError(.timeout, "the search waited longer than the request timeout"))
-                            }
-                            do throws(ServiceError) { return .success(try body(job)) } catch { return .failure(error) }
-                        }
-                        return (job, result)
+            if jobs == 1 {
+                // One query: no child task, one hop to the pool and back.
+                outcome = [try await runJob(0)]
+            } else {
+                outcome = try await withThrowingTaskGroup(of: (Int, Result<[SearchResponse], ServiceError>).self) { group in
+                    for job in 0..<jobs {
+                        group.addTask { (job, try await runJob(job)) }
                     }
+                    var results = [Result<[SearchResponse], ServiceError>](repeating: .success([]), count: jobs)
+                    for try await (job, result) in group { results[job] = result }
+                    return results
                 }
-                var results = [Result<[SearchResponse], ServiceError>](repeating: .success([]), count: jobs)
-                for try await (job, result) in group { results[job] = result }
-                return results
             }
         } catch {
             throw ServiceError(.notReady, "the server is shutting down")
