@@ -1,20 +1,29 @@
-"""Single-thread recall@10 / QPS sweeps of faiss IVF-Flat and hnswlib on one dataset.
+"""Peer engines for Swann's benchmarks: faiss IVF-Flat, hnswlib and DiskANN (diskannpy).
 
-Each engine runs in this process, one query per call (as a service would), and reports
-one JSON line per setting plus build time and the process's peak RSS after building.
+Two phases, each in its own process so that memory is measured honestly:
+  build   builds the engine's index from the base file and saves it to --index-dir;
+          prints one JSON line: build seconds, peak RSS of the build, index bytes on disk.
+  search  loads the saved index and sweeps a parameter grid with one search thread, one query
+          per call (as a service would); prints one JSON line per setting with recall@10, QPS,
+          mean/p50/p99 latency, the process's peak RSS while serving, and bytes read from the
+          device per query (from /proc/self/io; DiskANN reads with O_DIRECT, so this is its I/O).
 """
-import argparse, json, resource, sys, time
+import argparse, json, os, resource, sys, time
 import numpy as np
 
 
 def read_vectors(path):
     if path.endswith(".npy"):
-        return np.load(path).astype(np.float32)
+        return np.load(path)
+    dtype = {".fbin": np.float32, ".u8bin": np.uint8, ".i8bin": np.int8}[os.path.splitext(path)[1]]
     n, d = np.fromfile(path, dtype=np.uint32, count=2)
-    return np.fromfile(path, dtype=np.float32, offset=8).reshape(int(n), int(d))
+    return np.fromfile(path, dtype=dtype, offset=8).reshape(int(n), int(d))
 
 
 def read_truth(path):
+    if path.endswith(".ibin"):
+        n, k = np.fromfile(path, dtype=np.uint32, count=2)
+        return np.fromfile(path, dtype=np.int32, offset=8, count=int(n) * int(k)).reshape(int(n), int(k))
     raw = np.fromfile(path, dtype=np.int32)
     k = raw[0]
     return raw.reshape(-1, k + 1)[:, 1:]
@@ -24,69 +33,138 @@ def recall(found, truth, k=10):
     return float(np.mean([len(set(f[:k]) & set(t[:k])) / k for f, t in zip(found, truth)]))
 
 
-def sweep(name, search, settings, queries, truth, extra):
-    for s in settings:
-        lat = []
-        found = []
+def peak_rss_mb():
+    return resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
+
+
+def device_read_bytes():
+    with open("/proc/self/io") as f:
+        for line in f:
+            if line.startswith("read_bytes:"):
+                return int(line.split()[1])
+    return 0
+
+
+def directory_bytes(path):
+    return sum(os.path.getsize(os.path.join(root, name)) for root, _, names in os.walk(path) for name in names)
+
+
+GRIDS = {
+    "faiss-ivf": "16,32,64,128,256,320,384,512,768,1024",
+    "hnswlib": "10,20,40,60,85,100,150,200,300,500",
+    "diskann": "10,20,30,40,60,80,120,160,240,320",
+}
+NAMES = {"faiss-ivf": "faiss IVF-Flat", "hnswlib": "hnswlib", "diskann": "DiskANN"}
+
+
+def build(a):
+    base = read_vectors(a.base)
+    n, d = base.shape
+    os.makedirs(a.index_dir, exist_ok=True)
+    t = time.perf_counter()
+    extra = {}
+    if a.engine == "faiss-ivf":
+        import faiss
+        faiss.omp_set_num_threads(a.threads)
+        nlist = int(4 * np.sqrt(n))
+        index = faiss.IndexIVFFlat(faiss.IndexFlatL2(d), d, nlist)
+        data = np.ascontiguousarray(base, dtype=np.float32)
+        index.train(data); index.add(data)
+        faiss.write_index(index, os.path.join(a.index_dir, "ivf.faiss"))
+        extra["nlist"] = nlist
+    elif a.engine == "hnswlib":
+        import hnswlib
+        index = hnswlib.Index(space="l2", dim=d)
+        index.init_index(max_elements=n, M=16, ef_construction=200, random_seed=1)
+        index.set_num_threads(a.threads)
+        index.add_items(np.ascontiguousarray(base, dtype=np.float32))
+        index.save_index(os.path.join(a.index_dir, "hnsw.bin"))
+    else:
+        import diskannpy
+        # PQ budget for the in-memory compressed vectors: as much memory as Swann's serving set.
+        diskannpy.build_disk_index(
+            np.ascontiguousarray(base), "l2", a.index_dir, complexity=a.build_complexity, graph_degree=a.graph_degree,
+            search_memory_maximum=a.search_memory_gb, build_memory_maximum=8, num_threads=a.threads)
+        extra.update(search_memory_gb=a.search_memory_gb, graph_degree=a.graph_degree, build_complexity=a.build_complexity)
+    out = {"engine": NAMES[a.engine], "build_seconds": time.perf_counter() - t, "build_rss_mb": peak_rss_mb(),
+           "index_bytes": directory_bytes(a.index_dir), **extra}
+    print(json.dumps(out), flush=True)
+
+
+def search(a):
+    queries = read_vectors(a.queries)
+    truth = read_truth(a.truth)
+    if a.limit:
+        queries, truth = queries[: a.limit], truth[: a.limit]
+    d = queries.shape[1]
+    grid = [int(x) for x in (a.grid or GRIDS[a.engine]).split(",")]
+    if a.engine == "faiss-ivf":
+        import faiss
+        faiss.omp_set_num_threads(1)
+        index = faiss.read_index(os.path.join(a.index_dir, "ivf.faiss"))
+        queries = np.ascontiguousarray(queries, dtype=np.float32)
+        def run(nprobe, q):
+            index.nprobe = nprobe
+            return index.search(q[None, :], 10)[1][0]
+        param = "nprobe"
+    elif a.engine == "hnswlib":
+        import hnswlib
+        index = hnswlib.Index(space="l2", dim=d)
+        index.load_index(os.path.join(a.index_dir, "hnsw.bin"))
+        index.set_num_threads(1)
+        queries = np.ascontiguousarray(queries, dtype=np.float32)
+        def run(ef, q):
+            index.set_ef(max(ef, 10))
+            return index.knn_query(q[None, :], k=10)[0][0]
+        param = "ef"
+    else:
+        import diskannpy
+        # num_threads=1 deadlocks diskannpy 0.7.0 while loading (use_medoids_data_as_centroids waits
+        # forever for a scratch context); with 2 it loads, and each single-query search still runs
+        # on the calling thread alone.
+        index = diskannpy.StaticDiskIndex(a.index_dir, num_threads=2, num_nodes_to_cache=a.cache_nodes)
+        queries = np.ascontiguousarray(queries)
+        def run(complexity, q):
+            return index.search(q, k_neighbors=10, complexity=max(complexity, 10), beam_width=a.beam_width).identifiers
+        param = "complexity"
+    for setting in grid:
+        latencies, found = [], []
+        before = device_read_bytes()
         for q in queries:
             t = time.perf_counter()
-            found.append(search(s, q))
-            lat.append((time.perf_counter() - t) * 1e3)
-        lat = np.array(lat)
-        out = {"engine": name, "params": s, "recall": recall(found, truth), "qps": len(queries) / (lat.sum() / 1e3),
-               "mean_ms": float(lat.mean()), "p50_ms": float(np.percentile(lat, 50)), "p99_ms": float(np.percentile(lat, 99))}
-        out.update(extra)
-        print(json.dumps(out), flush=True)
+            found.append(run(setting, q))
+            latencies.append((time.perf_counter() - t) * 1e3)
+        read = device_read_bytes() - before
+        lat = np.array(latencies)
+        print(json.dumps({
+            "engine": NAMES[a.engine], "params": f"{param}={setting}", "recall": recall(found, truth),
+            "qps": len(queries) / (lat.sum() / 1e3), "mean_ms": float(lat.mean()), "p50_ms": float(np.percentile(lat, 50)),
+            "p99_ms": float(np.percentile(lat, 99)), "rss_mb": peak_rss_mb(), "device_bytes_per_query": read / len(queries),
+        }), flush=True)
 
 
 def main():
     p = argparse.ArgumentParser()
-    p.add_argument("base"); p.add_argument("--queries", required=True); p.add_argument("--truth", default="")
-    p.add_argument("--engine", choices=["faiss-ivf", "hnswlib"], required=True)
-    p.add_argument("--grid", default="")
-    p.add_argument("--limit", type=int, default=0)
-    p.add_argument("--build-only", action="store_true", help="print build time and peak RSS, skip the sweep")
+    sub = p.add_subparsers(dest="phase", required=True)
+    b = sub.add_parser("build")
+    b.add_argument("--engine", choices=list(NAMES), required=True)
+    b.add_argument("--base", required=True)
+    b.add_argument("--index-dir", required=True)
+    b.add_argument("--threads", type=int, default=2)
+    b.add_argument("--search-memory-gb", type=float, default=0.05)
+    b.add_argument("--graph-degree", type=int, default=64, help="DiskANN R")
+    b.add_argument("--build-complexity", type=int, default=100, help="DiskANN L")
+    s = sub.add_parser("search")
+    s.add_argument("--engine", choices=list(NAMES), required=True)
+    s.add_argument("--index-dir", required=True)
+    s.add_argument("--queries", required=True)
+    s.add_argument("--truth", required=True)
+    s.add_argument("--grid", default="")
+    s.add_argument("--limit", type=int, default=0)
+    s.add_argument("--cache-nodes", type=int, default=0)
+    s.add_argument("--beam-width", type=int, default=4)
     a = p.parse_args()
-    base = read_vectors(a.base)
-    queries = read_vectors(a.queries)
-    truth = None if a.build_only else read_truth(a.truth)
-    if a.limit and truth is not None:
-        queries, truth = queries[: a.limit], truth[: a.limit]
-    n, d = base.shape
-    t = time.perf_counter()
-    if a.engine == "faiss-ivf":
-        import faiss
-        faiss.omp_set_num_threads(2)
-        nlist = int(4 * np.sqrt(n))
-        quantizer = faiss.IndexFlatL2(d)
-        index = faiss.IndexIVFFlat(quantizer, d, nlist)
-        index.train(base); index.add(base)
-        build = time.perf_counter() - t
-        faiss.omp_set_num_threads(1)
-        grid = [int(x) for x in (a.grid or "16,32,64,128,256,320,384,512,768,1024").split(",")]
-        def search(nprobe, q):
-            index.nprobe = nprobe
-            return index.search(q[None, :], 10)[1][0]
-        extra = {"build_seconds": build, "nlist": nlist, "rss_mb": resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024}
-        if a.build_only:
-            print(json.dumps({"engine": "faiss IVF-Flat", **extra})); return
-        sweep("faiss IVF-Flat", search, grid, queries, truth, extra)
-    else:
-        import hnswlib
-        index = hnswlib.Index(space="l2", dim=d)
-        index.init_index(max_elements=n, M=16, ef_construction=200, random_seed=1)
-        index.set_num_threads(2)
-        index.add_items(base)
-        build = time.perf_counter() - t
-        index.set_num_threads(1)
-        grid = [int(x) for x in (a.grid or "10,20,40,60,85,100,150,200,300,500").split(",")]
-        def search(ef, q):
-            index.set_ef(max(ef, 10))
-            return index.knn_query(q[None, :], k=10)[0][0]
-        extra = {"build_seconds": build, "rss_mb": resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024}
-        if a.build_only:
-            print(json.dumps({"engine": "hnswlib", **extra})); return
-        sweep("hnswlib", search, grid, queries, truth, extra)
+    build(a) if a.phase == "build" else search(a)
 
 
 if __name__ == "__main__":
