@@ -86,18 +86,7 @@ struct ServeCommandTests {
     }
 
     @Test func httpsWithTheGeneratedCertificate() throws {
-        let directory = CLI.temporaryDirectory()
-        let certificate = directory + "/cert.pem", key = directory + "/key.pem"
-        let openssl = Process()
-        openssl.executableURL = URL(fileURLWithPath: "/usr/bin/env")
-        openssl.arguments = [
-            "openssl", "req", "-x509", "-newkey", "ec", "-pkeyopt", "ec_paramgen_curve:prime256v1", "-nodes", "-days", "2",
-            "-subj", "/CN=localhost", "-addext", "subjectAltName=DNS:localhost,IP:127.0.0.1", "-keyout", key, "-out", certificate,
-        ]
-        openssl.standardError = FileHandle.nullDevice
-        try openssl.run()
-        openssl.waitUntilExit()
-        #expect(openssl.terminationStatus == 0)
+        let (certificate, key) = try TestCertificate.make()
         let server = try ServerProcess(["serve", BundledExample.index, "--port", "0", "--tcp-port", "0", "--tls-cert", certificate, "--tls-key", key])
         #expect(try Self.curl(["--cacert", certificate, "https://localhost:\(server.httpPort)/readyz"]).status == 200)
         #expect(try Self.curl(["http://127.0.0.1:\(server.httpPort)/readyz"]).status != 200)

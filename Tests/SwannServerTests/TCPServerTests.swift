@@ -5,6 +5,7 @@ import Swann
 import SwannClient
 import SwannProtocol
 import SwannServer
+import SwannTestSupport
 import Testing
 
 /// The TCP front end on a real loopback port, through SwannClient and through raw bytes.
@@ -181,25 +182,5 @@ struct TCPServerTests {
         do throws(SwannClientError) { try await client.ping(); Issue.record("connected to port 1") } catch {
             #expect(error.code == .connectionFailed, "\(error)")
         }
-    }
-}
-
-/// A self-signed certificate for `localhost`, made with the openssl command line.
-enum TestCertificate {
-    static func make() throws -> (certificate: String, key: String) {
-        let directory = FileManager.default.temporaryDirectory.appendingPathComponent("swann-tls-\(UUID().uuidString)").path
-        try FileManager.default.createDirectory(atPath: directory, withIntermediateDirectories: true)
-        let certificate = directory + "/cert.pem", key = directory + "/key.pem"
-        let process = Process()
-        process.executableURL = URL(fileURLWithPath: "/usr/bin/env")
-        process.arguments = [
-            "openssl", "req", "-x509", "-newkey", "ec", "-pkeyopt", "ec_paramgen_curve:prime256v1", "-nodes", "-days", "2",
-            "-subj", "/CN=localhost", "-addext", "subjectAltName=DNS:localhost,IP:127.0.0.1", "-keyout", key, "-out", certificate,
-        ]
-        process.standardError = FileHandle.nullDevice
-        try process.run()
-        process.waitUntilExit()
-        guard process.terminationStatus == 0 else { throw CocoaError(.fileWriteUnknown) }
-        return (certificate, key)
     }
 }

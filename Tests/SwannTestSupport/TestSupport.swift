@@ -51,3 +51,25 @@ extension BundledExample {
         return (0..<matrix.count).map { matrix.floats(at: $0) }
     }()
 }
+
+/// A self-signed certificate for `localhost` and 127.0.0.1, made with the openssl command line.
+public enum TestCertificate {
+    /// Writes `cert.pem` and `key.pem` into a fresh temporary directory.
+    /// - Returns: their paths.
+    public static func make() throws -> (certificate: String, key: String) {
+        let directory = FileManager.default.temporaryDirectory.appendingPathComponent("swann-tls-\(UUID().uuidString)").path
+        try FileManager.default.createDirectory(atPath: directory, withIntermediateDirectories: true)
+        let certificate = directory + "/cert.pem", key = directory + "/key.pem"
+        let process = Process()
+        process.executableURL = URL(fileURLWithPath: "/usr/bin/env")
+        process.arguments = [
+            "openssl", "req", "-x509", "-newkey", "ec", "-pkeyopt", "ec_paramgen_curve:prime256v1", "-nodes", "-days", "2",
+            "-subj", "/CN=localhost", "-addext", "subjectAltName=DNS:localhost,IP:127.0.0.1", "-keyout", key, "-out", certificate,
+        ]
+        process.standardError = FileHandle.nullDevice
+        try process.run()
+        process.waitUntilExit()
+        guard process.terminationStatus == 0 else { throw CocoaError(.fileWriteUnknown) }
+        return (certificate, key)
+    }
+}
