@@ -37,6 +37,9 @@ public final class ShardRouter: SearchBackend, Service {
     private let logger: Logger
     private let up: Mutex<[Bool]>
     private let shardInfo: Mutex<[IndexInfo?]>
+    /// The union of the descriptions known so far, recombined only when one arrives (every
+    /// search validates against it).
+    private let combinedInfo = Mutex<IndexInfo?>(nil)
     private let pending = Atomic<Int>(0)
 
     public init(options: Options, configuration: ServerConfiguration, metrics: ServerMetrics = ServerMetrics(), logger: Logger) {
@@ -83,7 +86,13 @@ public final class ShardRouter: SearchBackend, Service {
                     defer { state[shard] = healthy }
                     return state[shard]
                 }
-                if let info { shardInfo.withLock { $0[shard] = info } }
+                if let info {
+                    let known = shardInfo.withLock { infos in
+                        infos[shard] = info
+                        return infos.compactMap { $0 }
+                    }
+                    combinedInfo.withLock { $0 = IndexInfo.combining(known, endpoints: endpoints) }
+                }
                 if was != healthy {
                     logger.notice("shard \(endpoints[shard]) is \(healthy ? "up" : "down")")
                 }
@@ -101,9 +110,8 @@ public final class ShardRouter: SearchBackend, Service {
     }
 
     public func indexInfo() throws(ServiceError) -> IndexInfo {
-        let known = shardInfo.withLock { $0 }.compactMap { $0 }
-        guard !known.isEmpty else { throw ServiceError(.notReady, "no shard has answered yet") }
-        return IndexInfo.combining(known, endpoints: endpoints)
+        guard let combined = combinedInfo.withLock({ $0 }) else { throw ServiceError(.notReady, "no shard has answered yet") }
+        return combined
     }
 
     // MARK: Search
