@@ -35,8 +35,10 @@ let package = Package(
         .package(url: "https://github.com/jpsim/Yams", from: "6.2.2"),
     ],
     targets: [
+        // Cache prefetch hints for the search loops (Swift has no prefetch intrinsic).
+        .target(name: "CSwannHints"),
         // Pure algorithms: no file or socket I/O.
-        .target(name: "SwannCore", swiftSettings: strict),
+        .target(name: "SwannCore", dependencies: ["CSwannHints"], swiftSettings: strict),
         // Index format, vector files, posting stores.
         .target(
             name: "SwannStorage",

@@ -112,19 +112,48 @@ extension Index {
     }
 }
 
-/// The graph search over the float32 centroids, specialised for one float32 kernel.
+/// The centroid candidates for one query: a graph walk over the int8 navigation codes, then
+/// the candidates re-ranked by exact float32 distance (specialised for one float32 kernel).
 struct CentroidSearch: KernelConsumer {
-    let query: UnsafeRawPointer
-    let graph: CentroidGraph
-    let centroids: VectorMatrix
+    let query: UnsafePointer<Float>
+    let index: Index
     let beamWidth: Int
     let scratch: SearchScratch
 
-    /// The candidates, nearest first, and the number of distances computed.
+    /// The candidates, nearest first by exact distance, and the number of distances computed.
+    func run<Kernel: DistanceKernel>(_ kernel: Kernel.Type) -> ([(node: Int, distance: Float)], Int) {
+        let navigation = index.navigation
+        let codes = scratch.navigationQuery.mutableRawBytes.baseAddress!
+        navigation.encode(query, into: codes)
+        let walk = NavigationWalk(
+            query: UnsafeRawPointer(codes), codes: navigation.codes, graph: index.header.graph, beamWidth: beamWidth,
+            scratch: scratch)
+        var (candidates, count) = Distance.dispatch(metric: Kernel.metric, elementType: .int8, to: walk)
+        let exact = KernelNodeDistance(query: UnsafeRawPointer(query), rows: index.centroids, kernel: Kernel.self)
+        for candidate in candidates { exact.prefetchHead(of: candidate.node) }
+        for i in candidates.indices {
+            if i + 1 < candidates.count { exact.prefetchRest(of: candidates[i + 1].node) }
+            candidates[i].distance = exact.distance(to: candidates[i].node)
+        }
+        count += candidates.count
+        candidates.sort { $0.distance < $1.distance || ($0.distance == $1.distance && $0.node < $1.node) }
+        return (candidates, count)
+    }
+}
+
+/// The graph walk over the navigation codes, specialised for one int8 kernel.
+struct NavigationWalk: KernelConsumer {
+    let query: UnsafeRawPointer
+    let codes: VectorMatrix
+    let graph: CentroidGraph
+    let beamWidth: Int
+    let scratch: SearchScratch
+
     func run<Kernel: DistanceKernel>(_ kernel: Kernel.Type) -> ([(node: Int, distance: Float)], Int) {
         var count = 0
         let candidates = graph.search(
-            query, centroids: centroids, beamWidth: beamWidth, kernel: Kernel.self, scratch: &scratch.graph, distanceCount: &count)
+            KernelNodeDistance(query: query, rows: codes, kernel: Kernel.self), beamWidth: beamWidth, scratch: &scratch.graph,
+            distanceCount: &count)
         return (candidates, count)
     }
 }
@@ -143,12 +172,10 @@ struct QueryRun: KernelConsumer {
         let query = scratch.query.row(0)
         let started = clock.now
         let beamWidth = max(parameters.searchCandidates, parameters.maxPostings)
-        let (candidates, centroidDistances) = scratch.floats.withUnsafeBytes { floatQuery in
+        let (candidates, centroidDistances) = scratch.floats.withUnsafeBufferPointer { floatQuery in
             Distance.dispatch(
                 metric: index.kernelMetric, elementType: .float32,
-                to: CentroidSearch(
-                    query: floatQuery.baseAddress!, graph: header.graph, centroids: index.centroids, beamWidth: beamWidth,
-                    scratch: scratch))
+                to: CentroidSearch(query: floatQuery.baseAddress!, index: index, beamWidth: beamWidth, scratch: scratch))
         }
         statistics.distancesComputed += centroidDistances
         // Ratio pruning needs non-negative distances: raw inner product has none, so it is skipped.

@@ -24,6 +24,9 @@ public final class Index: Sendable {
     /// The centroids widened to float32: the graph search runs on the fastest kernel whatever
     /// the stored type (float16 conversion without F16C costs ~4× per distance).
     let centroids: VectorMatrix
+    /// Int8 copies of the centroids that the graph walk measures with (see `QuantizedRows`);
+    /// its candidates are re-ranked with `centroids`.
+    let navigation: QuantizedRows
     let store: any PostingStore
     let scratchPool: Mutex<[SearchScratch]>
     /// Lists whose checksum has been verified (for `ChecksumPolicy.firstRead`).
@@ -68,6 +71,7 @@ public final class Index: Sendable {
         self.path = path
         self.header = header
         self.centroids = header.centroids.elementType == .float32 ? header.centroids : try! header.centroids.converted(to: .float32)
+        self.navigation = QuantizedRows(centroids)
         self.manifest = header.manifest
         self.store = store
         self.defaultParameters = header.manifest.searchDefaults
@@ -88,7 +92,7 @@ public final class Index: Sendable {
 
     /// Bytes this index holds in memory: centroids, graph, posting directory, id map.
     public var residentBytes: Int {
-        centroids.byteCount + header.centroidRows.count * 4 + header.graph.neighbors.count * 4
+        centroids.byteCount + navigation.byteCount + header.centroidRows.count * 4 + header.graph.neighbors.count * 4
             + header.directory.count * MemoryLayout<PostingLocation>.stride + (header.idMap?.count ?? 0) * 8
     }
 
@@ -112,6 +116,8 @@ final class SearchScratch: @unchecked Sendable {
     var seen: VisitedSet
     let buffer = PostingBuffer()
     var query: VectorMatrix
+    /// The query's int8 codes for the graph walk.
+    var navigationQuery: VectorMatrix
     /// The query as normalised floats, before conversion to the stored type.
     var floats: [Float]
     /// A batch query widened from its matrix row (kept apart from `floats`, which `prepare` writes).
@@ -121,6 +127,7 @@ final class SearchScratch: @unchecked Sendable {
         graph = GraphSearchScratch(nodeCount: header.centroids.count)
         seen = VisitedSet(capacity: header.manifest.vectorCount)
         query = try! VectorMatrix(elementType: header.manifest.elementType, count: 1, dimension: header.manifest.dimension)
+        navigationQuery = try! VectorMatrix(elementType: .int8, count: 1, dimension: header.manifest.dimension)
         floats = [Float](repeating: 0, count: header.manifest.dimension)
         input = floats
     }

@@ -31,6 +31,50 @@ struct GraphAndAssignmentTests {
         #expect(distances < queries.count * centroids.count / 2, "the graph must beat brute force")
     }
 
+    @Test func quantizedRowsRoundTripWithinHalfAStep() {
+        let rows = clustered(count: 500, dimension: 40, clusters: 5, seed: 7)
+        let quantized = QuantizedRows(rows)
+        #expect(quantized.step > 0)
+        let codes = quantized.codes.rawBytes.bindMemory(to: Int8.self)
+        let floats = rows.rawBytes.bindMemory(to: Float.self)
+        var clipped = 0
+        for i in 0..<floats.count {
+            #expect(codes[i] >= -127 && codes[i] <= 127)
+            let error = abs(Float(codes[i]) * quantized.step - floats[i])
+            if abs(floats[i]) > 127 * quantized.step { clipped += 1 } else { #expect(error <= quantized.step / 2 * 1.0001) }
+        }
+        #expect(clipped <= floats.count / 1000, "only the outermost 0.01% clip: \(clipped) of \(floats.count)")
+        // A query is encoded exactly like a row.
+        var code = [Int8](repeating: 0, count: 40)
+        rows.floats(at: 3).withUnsafeBufferPointer { q in code.withUnsafeMutableBytes { quantized.encode(q.baseAddress!, into: $0.baseAddress!) } }
+        #expect(code == Array(codes[3 * 40..<4 * 40]))
+    }
+
+    @Test func graphWalkOverQuantizedRowsFindsTheTrueNearestCentroids() {
+        let centroids = clustered(count: 2_000, dimension: 24, clusters: 30, seed: 1)
+        let graph = CentroidGraph.build(centroids: centroids, configuration: GraphConfiguration(), kernel: L2Float32.self)
+        let quantized = QuantizedRows(centroids)
+        let queries = clustered(count: 200, dimension: 24, clusters: 30, seed: 2)
+        let truth = ExactSearch.nearest(queries: queries, base: centroids, k: 10, metric: .l2)
+        var scratch = GraphSearchScratch(nodeCount: centroids.count)
+        var code = [Int8](repeating: 0, count: 24)
+        var found = 0
+        var distances = 0
+        for q in 0..<queries.count {
+            let result = queries.floats(at: q).withUnsafeBufferPointer { query in
+                code.withUnsafeMutableBytes { codeBytes in
+                    quantized.encode(query.baseAddress!, into: codeBytes.baseAddress!)
+                    let measure = KernelNodeDistance(query: UnsafeRawPointer(codeBytes.baseAddress!), rows: quantized.codes, kernel: L2Int8.self)
+                    return graph.search(measure, beamWidth: 64, scratch: &scratch, distanceCount: &distances)
+                }
+            }
+            let got = Set(result.map { Int64($0.node) })
+            found += truth.ids(of: q).filter(got.contains).count
+        }
+        let recall = Double(found) / Double(queries.count * 10)
+        #expect(recall >= 0.95, "true top-10 centroids inside the quantised walk's beam of 64: \(recall)")
+    }
+
     @Test func headSelectionHitsTheRatioOverManySeeds() {
         for seed in UInt64(0)..<6 {
             let data = clustered(count: 3_000, dimension: 16, clusters: 12, seed: seed)

@@ -131,9 +131,9 @@ final class GraphBuilder<Kernel: DistanceKernel>: @unchecked Sendable {
                 var distanceCount = 0
                 let node = batch[i]
                 let candidates = CentroidGraph.search(
-                    self.centroids.uncheckedRow(node), neighbors: UnsafeBufferPointer(self.neighbors), degree: self.degree,
-                    entryPoint: entryPoint, centroids: self.centroids, beamWidth: beamWidth, kernel: Kernel.self,
-                    scratch: &scratch, distanceCount: &distanceCount)
+                    KernelNodeDistance(query: self.centroids.uncheckedRow(node), rows: self.centroids, kernel: Kernel.self),
+                    neighbors: UnsafeBufferPointer(self.neighbors), degree: self.degree, entryPoint: entryPoint,
+                    beamWidth: beamWidth, scratch: &scratch, distanceCount: &distanceCount)
                 shared.value[i] = self.prune(node, candidates: candidates)
             }
         }

@@ -49,6 +49,10 @@ struct EvalCommand: AsyncParsableCommand {
         var postings_per_query: Double
         var bytes_per_query: Double
         var distances_per_query: Double
+        /// Mean time per query in the centroid search, in posting reads and in scanning.
+        var centroid_ms: Double
+        var io_ms: Double
+        var scan_ms: Double
     }
 
     func run() async throws {
@@ -112,7 +116,9 @@ struct EvalCommand: AsyncParsableCommand {
             params: label, recall: recall, qps: Double(n) / elapsed, mean_ms: sorted.reduce(0, +) / Double(n),
             p50_ms: sorted[n / 2], p99_ms: sorted[min(n - 1, Int(Double(n) * 0.99))],
             postings_per_query: Double(statistics.postingsRead) / Double(n), bytes_per_query: Double(statistics.bytesRead) / Double(n),
-            distances_per_query: Double(statistics.distancesComputed) / Double(n))
+            distances_per_query: Double(statistics.distancesComputed) / Double(n),
+            centroid_ms: statistics.centroidSeconds * 1000 / Double(n), io_ms: statistics.ioSeconds * 1000 / Double(n),
+            scan_ms: statistics.scanSeconds * 1000 / Double(n))
     }
 }
 
