@@ -91,7 +91,11 @@ extension Index {
             for i in 0..<query.count { scratch.floats[i] = query[i] }
         }
         scratch.floats.withUnsafeBufferPointer { source in
-            ElementConversion.narrow(source.baseAddress!, count: dimension, to: manifest.elementType, into: scratch.query.mutableRawBytes.baseAddress!)
+            if let quantizer = manifest.quantization {
+                quantizer.encode(source.baseAddress!, count: dimension, into: scratch.query.mutableRawBytes.baseAddress!)
+            } else {
+                ElementConversion.narrow(source.baseAddress!, count: dimension, to: manifest.elementType, into: scratch.query.mutableRawBytes.baseAddress!)
+            }
         }
     }
 
@@ -141,6 +145,51 @@ struct CentroidSearch: KernelConsumer {
     }
 }
 
+/// Re-ranks the best candidates found on int8 codes with their exact float32 rows
+/// (`Index.rerankDepth`), specialised for the code kernel and one float32 kernel.
+///
+/// Each row read back is encoded again and its code distance must equal the one the scan
+/// computed from `postings.bin` (checksummed): a `vectors.bin` row that was corrupted beyond
+/// half a quantisation step is reported instead of ranked.
+struct Rerank<CodeKernel: DistanceKernel>: KernelConsumer {
+    let index: Index
+    let rows: ExactRowStore
+    let candidates: [Neighbor]
+    let k: Int
+    let scratch: SearchScratch
+    var statistics: SearchStatistics
+
+    func run<Kernel: DistanceKernel>(_ kernel: Kernel.Type) -> Result<SearchResult, SearchError> {
+        var statistics = statistics
+        var results = TopK(k: k)
+        let clock = ContinuousClock()
+        let dimension = index.dimension
+        let quantizer = index.manifest.quantization!
+        let query = scratch.query.row(0)
+        let rowCodes = scratch.rowCodes.mutableRawBytes.baseAddress!
+        for candidate in candidates {
+            let started = clock.now
+            let row: UnsafeRawPointer
+            do { row = try rows.read(Int(candidate.id), into: scratch.rowBuffer) } catch {
+                return .failure(SearchError(.ioFailure, error.description))
+            }
+            let read = clock.now
+            statistics.ioSeconds += (read - started).seconds
+            statistics.bytesRead += rows.rowBytes
+            quantizer.encode(row.assumingMemoryBound(to: Float.self), count: dimension, into: rowCodes)
+            guard CodeKernel.distance(query, UnsafeRawPointer(rowCodes), dimension: dimension) == candidate.distance else {
+                return .failure(SearchError(
+                    .indexCorrupt, "\(rows.path): row \(candidate.id) does not match its codes in \(IndexLayout.postings): the file is corrupt"))
+            }
+            let distance = scratch.floats.withUnsafeBytes { Kernel.distance($0.baseAddress!, row, dimension: dimension) }
+            statistics.distancesComputed += 1
+            if distance <= results.threshold { results.insert(distance, id: candidate.id) }
+            statistics.scanSeconds += (clock.now - read).seconds
+        }
+        return .success(SearchResult(neighbors: results.sorted(), statistics: statistics))
+    }
+}
+
 /// The graph walk over the navigation codes, specialised for one int8 kernel.
 struct NavigationWalk: KernelConsumer {
     let query: UnsafeRawPointer
@@ -185,8 +234,10 @@ struct QueryRun: KernelConsumer {
         var now = clock.now
         statistics.centroidSeconds = seconds(now - started)
         scratch.seen.removeAll()
-        var results = TopK(k: k)
-        let rowBytes = header.centroids.rowBytes
+        var results = TopK(k: index.exactRows == nil ? k : Index.rerankDepth(k: k))
+        // Posting rows are in the stored type, which differs from the centroids' (float32) when
+        // the postings hold int8 codes.
+        let rowBytes = index.dimension * index.manifest.elementType.byteWidth
         for list in lists {
             let view: PostingView
             let verify = switch parameters.checksums {
@@ -215,7 +266,11 @@ struct QueryRun: KernelConsumer {
             now = clock.now
             statistics.scanSeconds += seconds(now - read)
         }
-        return .success(SearchResult(neighbors: results.sorted(), statistics: statistics))
+        guard let rows = index.exactRows else {
+            return .success(SearchResult(neighbors: results.sorted(), statistics: statistics))
+        }
+        let rerank = Rerank<Kernel>(index: index, rows: rows, candidates: results.sorted(), k: k, scratch: scratch, statistics: statistics)
+        return Distance.dispatch(metric: index.kernelMetric, elementType: .float32, to: rerank)
     }
 
     func seconds(_ duration: Duration) -> Double { duration.seconds }

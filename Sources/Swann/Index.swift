@@ -28,6 +28,8 @@ public final class Index: Sendable {
     /// its candidates are re-ranked with `centroids`.
     let navigation: QuantizedRows
     let store: any PostingStore
+    /// The exact rows for re-ranking, when the postings hold int8 codes.
+    let exactRows: ExactRowStore?
     let scratchPool: Mutex<[SearchScratch]>
     /// Lists whose checksum has been verified (for `ChecksumPolicy.firstRead`).
     let verified: VerifiedLists
@@ -64,16 +66,19 @@ public final class Index: Sendable {
         case .direct: try FilePostingStore(indexPath: path, header: header, directIO: true)
         case .memory: try InMemoryPostingStore(indexPath: path, header: header)
         }
-        return Index(path: path, header: header, store: store)
+        let exactRows = header.manifest.quantization == nil
+            ? nil : try ExactRowStore(indexPath: path, header: header, directIO: options.io == .direct)
+        return Index(path: path, header: header, store: store, exactRows: exactRows)
     }
 
-    init(path: String, header: IndexHeader, store: any PostingStore) {
+    init(path: String, header: IndexHeader, store: any PostingStore, exactRows: ExactRowStore? = nil) {
         self.path = path
         self.header = header
         self.centroids = header.centroids.elementType == .float32 ? header.centroids : try! header.centroids.converted(to: .float32)
         self.navigation = QuantizedRows(centroids)
         self.manifest = header.manifest
         self.store = store
+        self.exactRows = exactRows
         self.defaultParameters = header.manifest.searchDefaults
         self.scratchPool = Mutex([])
         self.verified = VerifiedLists(count: header.directory.count)
@@ -98,6 +103,10 @@ public final class Index: Sendable {
 
     /// The metric the kernels compute: inner product on normalised vectors stands in for cosine.
     var kernelMetric: Metric { manifest.normalized ? .innerProduct : manifest.metric }
+
+    /// Candidates kept from the codes for exact re-ranking (indexes built with `--store int8`).
+    /// Measured on minilm-100k (64 lists): see `QueryRun.rerank`.
+    static func rerankDepth(k: Int) -> Int { max(4 * k, 40) }
     /// Added to kernel distances to report the user's metric (cosine = 1 − dot).
     var reportedOffset: Float { manifest.normalized ? 1 : 0 }
 
@@ -113,8 +122,12 @@ public final class Index: Sendable {
 /// Per-search memory, reused across queries by one thread at a time.
 final class SearchScratch: @unchecked Sendable {
     var graph: GraphSearchScratch
-    var seen: VisitedSet
+    var seen: SeenSet
     let buffer = PostingBuffer()
+    /// Re-ranking reads one exact row at a time into this.
+    let rowBuffer = PostingBuffer(capacity: 2 * IndexLayout.pageSize)
+    /// A re-read row's codes, to check it against the codes the postings hold.
+    var rowCodes: VectorMatrix
     var query: VectorMatrix
     /// The query's int8 codes for the graph walk.
     var navigationQuery: VectorMatrix
@@ -125,9 +138,10 @@ final class SearchScratch: @unchecked Sendable {
 
     init(header: IndexHeader) {
         graph = GraphSearchScratch(nodeCount: header.centroids.count)
-        seen = VisitedSet(capacity: header.manifest.vectorCount)
+        seen = SeenSet(capacity: header.manifest.vectorCount)
         query = try! VectorMatrix(elementType: header.manifest.elementType, count: 1, dimension: header.manifest.dimension)
         navigationQuery = try! VectorMatrix(elementType: .int8, count: 1, dimension: header.manifest.dimension)
+        rowCodes = navigationQuery
         floats = [Float](repeating: 0, count: header.manifest.dimension)
         input = floats
     }

@@ -12,8 +12,10 @@ public struct IndexBuilder: Sendable {
     /// What to build and how.
     public struct Options: Sendable {
         public var metric: Metric = .l2
-        /// Store postings in this element type (nil: as the input). Only float32 input may be
-        /// narrowed to float16, which halves the bytes read per query.
+        /// Store postings in this element type (nil: as the input). Float input may be narrowed:
+        /// float32 to float16, which halves the bytes read per query, or either to int8 codes
+        /// (`SymmetricQuantizer`, a quarter of the bytes), with the exact float32 rows kept once
+        /// in `vectors.bin` so that each query's best candidates are re-ranked exactly.
         public var storeAs: ElementType?
         public var configuration = BuildConfiguration()
         /// Search defaults recorded in the manifest.
@@ -60,16 +62,20 @@ public struct IndexBuilder: Sendable {
         }
         let normalized = options.metric == .cosine && !vectors.elementType.isInteger
         let working = try workingCopy(&vectors, normalize: normalized)
-        let stored = try storedCopy(vectors: vectors, working: working)
+        let quantizer = options.storeAs == .int8 && !vectors.elementType.isInteger ? SymmetricQuantizer(fittedTo: working) : nil
+        let stored = try quantizer.map { $0.encode(working) } ?? storedCopy(vectors: vectors, working: working)
 
         progress?("cluster", 0, centroidTarget)
         let heads = HeadSelection.selectHeads(
             in: working, configuration: options.configuration.heads, threads: options.threads,
             progress: { done in progress?("cluster", done, centroidTarget) })
         finish("cluster")
-        let centroids = try VectorMatrix(elementType: stored.elementType, count: heads.count, dimension: stored.dimension)
+        // Exact float32 centroids when the postings hold codes (the centroid search stays exact).
+        let centroidSource = quantizer == nil ? stored : working
+        let centroids = try VectorMatrix(elementType: centroidSource.elementType, count: heads.count, dimension: stored.dimension)
         for (i, row) in heads.enumerated() {
-            (centroids.mutableRawBytes.baseAddress! + i * centroids.rowBytes).copyMemory(from: stored.row(row), byteCount: stored.rowBytes)
+            (centroids.mutableRawBytes.baseAddress! + i * centroids.rowBytes).copyMemory(
+                from: centroidSource.row(row), byteCount: centroidSource.rowBytes)
         }
 
         // Graph and assignment run on the float32 working rows: the fastest kernel, and the
@@ -107,6 +113,10 @@ public struct IndexBuilder: Sendable {
         manifest.shard = options.shard
         manifest.build = options.configuration
         manifest.searchDefaults = options.searchDefaults
+        if let quantizer {
+            manifest.quantization = quantizer
+            manifest.formatVersion = IndexManifest.quantizedFormatVersion
+        }
         let idMap = try idMap(rows: rows)
         manifest.hasIDMap = idMap != nil
 
@@ -115,7 +125,7 @@ public struct IndexBuilder: Sendable {
         var written = try IndexWriter.write(
             IndexContents(
                 manifest: manifest, centroidRows: heads.map(UInt32.init), centroids: centroids, graph: graph,
-                lists: assignment.lists, vectors: stored, idMap: idMap),
+                lists: assignment.lists, vectors: stored, idMap: idMap, exactRows: quantizer == nil ? nil : working),
             to: output, overwrite: options.overwrite)
         finish("write")
         written.buildSeconds = seconds
@@ -143,8 +153,9 @@ public struct IndexBuilder: Sendable {
         guard let inputType = input.layout.scalar.elementType else {
             throw BuildError("\(input.path): holds int32 ids, not vectors")
         }
-        if let store = options.storeAs, store != inputType, !(inputType == .float32 && store == .float16) {
-            throw BuildError("--store \(store) needs float32 input; \(input.path) holds \(inputType) (stored as given)")
+        if let store = options.storeAs, store != inputType, !(inputType == .float32 && store == .float16),
+            !(store == .int8 && !inputType.isInteger) {
+            throw BuildError("--store \(store) needs \(store == .int8 ? "float32 or float16" : "float32") input; \(input.path) holds \(inputType) (stored as given)")
         }
         if options.metric == .cosine, inputType.isInteger {
             // Allowed: 8-bit vectors are compared with the cosine kernel instead of being normalised.

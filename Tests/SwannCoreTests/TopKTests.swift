@@ -33,3 +33,19 @@ struct TopKTests {
         #expect(heap.threshold == 4)
     }
 }
+
+struct SeenSetTests {
+    @Test func insertsOnceAndForgetsOnlyWhatItSet() {
+        var seen = SeenSet(capacity: 10_000)
+        var rng = SplitMix64(seed: 3)
+        for round in 0..<5 {
+            let ids = (0..<2_000).map { _ in Int(rng.next() % 10_000) }
+            var reference = Set<Int>()
+            for id in ids { #expect(seen.insert(id) == reference.insert(id).inserted, "round \(round) id \(id)") }
+            for id in 0..<10_000 where seen.contains(id) != reference.contains(id) { Issue.record("id \(id) disagrees") }
+            seen.removeAll()
+            #expect((0..<10_000).allSatisfy { !seen.contains($0) })
+        }
+        #expect(seen.insert(9_999) && !seen.insert(9_999))
+    }
+}

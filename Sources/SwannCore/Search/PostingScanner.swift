@@ -9,7 +9,7 @@ public enum PostingScanner {
     @inlinable
     public static func scan<Kernel: DistanceKernel>(
         query: UnsafeRawPointer, ids: UnsafePointer<UInt32>, vectors: UnsafeRawPointer, count: Int, rowBytes: Int,
-        dimension: Int, vectorCount: Int, kernel: Kernel.Type, seen: inout VisitedSet, results: inout TopK
+        dimension: Int, vectorCount: Int, kernel: Kernel.Type, seen: inout SeenSet, results: inout TopK
     ) -> Int? {
         var computed = 0
         for i in 0..<count {

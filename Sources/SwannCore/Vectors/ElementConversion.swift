@@ -61,7 +61,7 @@ public enum ElementConversion {
 }
 
 extension Float {
-    @usableFromInline
+    @inlinable
     func clamped(_ low: Float, _ high: Float) -> Float {
         if self.isNaN { return 0 }
         return Swift.min(Swift.max(self, low), high)

@@ -7,6 +7,8 @@ public enum IndexLayout {
     public static let postings = "postings.bin"
     public static let directory = "postings.dir"
     public static let idMap = "ids.bin"
+    /// The exact float32 rows, in row order, of an index whose postings hold int8 codes.
+    public static let vectors = "vectors.bin"
 
     /// Posting lists start on multiples of this, so each is one aligned sequential read.
     public static let pageSize = 4096

@@ -35,9 +35,17 @@ public struct IndexManifest: Sendable, Codable, Equatable {
     public var buildSeconds: [String: Double] = [:]
     /// Every other file of the index with its size and checksum.
     public var files: [FileEntry] = []
+    /// Set when the postings hold int8 codes of float32 vectors (`--store int8`): the
+    /// quantiser that made them. The exact rows are in `vectors.bin`, for re-ranking.
+    public var quantization: SymmetricQuantizer?
 
-    /// The format version this build reads and writes.
+    /// The format version of plain indexes, and of every binary section's header.
     public static let currentFormatVersion = 1
+    /// The format version of an index whose postings hold codes (`quantization` set): older
+    /// readers must refuse it rather than rank codes as if they were vectors.
+    public static let quantizedFormatVersion = 2
+    /// The manifest versions this build reads.
+    public static let readableFormatVersions = [currentFormatVersion, quantizedFormatVersion]
 
     public init() {}
 
@@ -61,6 +69,10 @@ public struct IndexManifest: Sendable, Codable, Equatable {
             self.checksum = checksum
         }
     }
+
+    /// The element type of `centroids.bin`: exact float32 centroids when the postings hold
+    /// codes, otherwise the stored type.
+    public var centroidElementType: ElementType { quantization == nil ? elementType : .float32 }
 
     /// The entry for `name`, if listed.
     public func file(_ name: String) -> FileEntry? { files.first { $0.name == name } }

@@ -36,6 +36,7 @@ public enum IndexReader {
         let directory = try decodeDirectory(
             try load(path, IndexLayout.directory, manifest: manifest), path: path + "/" + IndexLayout.directory,
             manifest: manifest, postingsBytes: try postingsSize(path, manifest: manifest))
+        if manifest.quantization != nil { try checkExactRows(path, manifest: manifest) }
         var idMap: [UInt64]?
         if manifest.hasIDMap {
             idMap = try decodeIDMap(try load(path, IndexLayout.idMap, manifest: manifest), path: path + "/" + IndexLayout.idMap, count: manifest.vectorCount)
@@ -53,10 +54,10 @@ public enum IndexReader {
         guard let version = try? JSONDecoder().decode(Version.self, from: data) else {
             throw IndexError(.inconsistent, path: file, detail: "not a valid manifest (malformed JSON or no formatVersion)")
         }
-        guard version.formatVersion == IndexManifest.currentFormatVersion else {
+        guard IndexManifest.readableFormatVersions.contains(version.formatVersion) else {
             throw IndexError(
                 .unsupportedVersion, path: file,
-                detail: "index format version \(version.formatVersion) is not supported by this build (reads version \(IndexManifest.currentFormatVersion))")
+                detail: "index format version \(version.formatVersion) is not supported by this build (reads versions \(IndexManifest.readableFormatVersions.map(String.init).joined(separator: " and ")))")
         }
         do {
             let manifest = try JSONDecoder().decode(IndexManifest.self, from: data)
@@ -65,6 +66,15 @@ public enum IndexReader {
                 manifest.centroidCount <= manifest.vectorCount
             else {
                 throw IndexError(.inconsistent, path: file, detail: "counts or dimension out of range")
+            }
+            let quantized = manifest.formatVersion == IndexManifest.quantizedFormatVersion
+            guard quantized == (manifest.quantization != nil), !quantized || manifest.elementType == .int8 else {
+                throw IndexError(
+                    .inconsistent, path: file,
+                    detail: "format version \(manifest.formatVersion) does not match its quantization field (int8 codes need version 2 and a step)")
+            }
+            if let step = manifest.quantization?.step, !(step.isFinite && step > 0) {
+                throw IndexError(.inconsistent, path: file, detail: "quantization step \(step) is not a positive number")
             }
             return manifest
         } catch let error as IndexError {
@@ -117,6 +127,37 @@ public enum IndexReader {
         return bytes
     }
 
+    /// Checks `vectors.bin`'s size and header (its rows are checked against their codes as
+    /// they are read: see `Index`'s re-ranking).
+    static func checkExactRows(_ path: String, manifest: IndexManifest) throws(IndexError) {
+        let file = path + "/" + IndexLayout.vectors
+        guard let entry = manifest.file(IndexLayout.vectors) else {
+            throw IndexError(.inconsistent, path: path + "/" + IndexLayout.manifest, detail: "does not list \(IndexLayout.vectors)")
+        }
+        let descriptor: FileDescriptor
+        do { descriptor = try FileDescriptor.open(FilePath(file), .readOnly, options: [.closeOnExec]) } catch {
+            throw IndexError(.missing, path: file, detail: "listed in the manifest but cannot be opened: \(error)")
+        }
+        defer { try? descriptor.close() }
+        let size = (try? descriptor.seek(offset: 0, from: .end)) ?? -1
+        guard size == entry.bytes else {
+            throw IndexError(.truncated, path: file, offset: max(0, min(size, entry.bytes)), detail: "expected \(entry.bytes) bytes, found \(size)")
+        }
+        var head = [UInt8](repeating: 0, count: SectionHeader.size)
+        let n = try? head.withUnsafeMutableBytes { try descriptor.read(fromAbsoluteOffset: 0, into: $0) }
+        guard n == SectionHeader.size else { throw IndexError(.truncated, path: file, offset: 0, detail: "no header") }
+        let decoded = head.withUnsafeBytes { raw in Result { () throws(IndexError) in try SectionHeader.decode(raw, expectedMagic: "SWNVECTS", path: file) } }
+        let h = try decoded.get()
+        let rowBytes = manifest.dimension * 4
+        guard h.elementType == .float32, Int(h.dimension) == manifest.dimension, h.count == UInt64(manifest.vectorCount),
+            h.headerSize == UInt32(IndexLayout.pageSize), h.aux1 == UInt64(rowBytes),
+            h.payloadBytes == UInt64(manifest.vectorCount) * UInt64(rowBytes),
+            UInt64(size) == UInt64(IndexLayout.pageSize) + h.payloadBytes
+        else {
+            throw IndexError(.inconsistent, path: file, offset: 16, detail: "header disagrees with the manifest (type, dimension, count or size)")
+        }
+    }
+
     static func postingsSize(_ path: String, manifest: IndexManifest) throws(IndexError) -> Int64 {
         let file = path + "/" + IndexLayout.postings
         guard let entry = manifest.file(IndexLayout.postings) else {
@@ -144,12 +185,13 @@ public enum IndexReader {
 
     static func decodeCentroids(_ bytes: [UInt8], path: String, manifest: IndexManifest) throws(IndexError) -> ([UInt32], VectorMatrix) {
         let h = try header(bytes, magic: "SWNCENTR", path: path)
-        guard h.elementType == manifest.elementType, Int(h.dimension) == manifest.dimension, h.count == UInt64(manifest.centroidCount) else {
+        let elementType = manifest.centroidElementType
+        guard h.elementType == elementType, Int(h.dimension) == manifest.dimension, h.count == UInt64(manifest.centroidCount) else {
             throw IndexError(.inconsistent, path: path, offset: 16, detail: "header disagrees with the manifest (type, dimension or count)")
         }
         let count = manifest.centroidCount
         let matrix: VectorMatrix
-        do { matrix = try VectorMatrix(elementType: manifest.elementType, count: count, dimension: manifest.dimension) } catch {
+        do { matrix = try VectorMatrix(elementType: elementType, count: count, dimension: manifest.dimension) } catch {
             throw IndexError(.inconsistent, path: path, detail: error.description)
         }
         let rowsBytes = IndexLayout.align(count * 4, to: 64)

@@ -17,10 +17,12 @@ public struct IndexContents {
     public var vectors: VectorMatrix
     /// User ids per internal id, when the user supplied them.
     public var idMap: [UInt64]?
+    /// The exact float32 rows, written to `vectors.bin` when `vectors` holds int8 codes.
+    public var exactRows: VectorMatrix?
 
     public init(
         manifest: IndexManifest, centroidRows: [UInt32], centroids: VectorMatrix, graph: CentroidGraph,
-        lists: [[PostingAssignment.Member]], vectors: VectorMatrix, idMap: [UInt64]?
+        lists: [[PostingAssignment.Member]], vectors: VectorMatrix, idMap: [UInt64]?, exactRows: VectorMatrix? = nil
     ) {
         self.manifest = manifest
         self.centroidRows = centroidRows
@@ -29,6 +31,7 @@ public struct IndexContents {
         self.lists = lists
         self.vectors = vectors
         self.idMap = idMap
+        self.exactRows = exactRows
     }
 }
 
@@ -61,6 +64,9 @@ public enum IndexWriter {
             manifest.files += try writePostings(contents, directory: temporary)
             if let ids = contents.idMap {
                 manifest.files.append(try writeIDMap(ids, to: temporary + "/" + IndexLayout.idMap))
+            }
+            if let rows = contents.exactRows {
+                manifest.files.append(try writeExactRows(rows, to: temporary + "/" + IndexLayout.vectors))
             }
             let encoder = JSONEncoder()
             encoder.outputFormatting = [.prettyPrinted, .sortedKeys]
@@ -195,6 +201,25 @@ public enum IndexWriter {
             try io(path) { () throws(VectorFileError) in
                 try file.write(header.encoded())
                 try file.write(graph.neighbors.map(\.littleEndian))
+            }
+        }
+    }
+
+    /// `vectors.bin`: a page-sized header, then every row in row order, so that row i is at
+    /// 4096 + i × rowBytes (one aligned O_DIRECT read covers it).
+    static func writeExactRows(_ rows: VectorMatrix, to path: String) throws(IndexError) -> IndexManifest.FileEntry {
+        let page = IndexLayout.pageSize
+        var header = SectionHeader(magic: "SWNVECTS")
+        header.headerSize = UInt32(page)
+        header.elementType = rows.elementType
+        header.dimension = UInt32(rows.dimension)
+        header.count = UInt64(rows.count)
+        header.aux1 = UInt64(rows.rowBytes)
+        header.payloadBytes = UInt64(rows.byteCount)
+        return try writeFile(path) { file throws(IndexError) in
+            try io(path) { () throws(VectorFileError) in
+                try file.write(header.encoded() + [UInt8](repeating: 0, count: page - SectionHeader.size))
+                try file.write(rows.rawBytes)
             }
         }
     }

@@ -4,7 +4,7 @@ public import SwannCore
 ///
 /// ```
 /// offset size  field
-///      0    8  magic, ASCII ("SWNCENTR", "SWNGRAPH", "SWNPOSTS", "SWNPDIR1", "SWNIDMAP")
+///      0    8  magic, ASCII ("SWNCENTR", "SWNGRAPH", "SWNPOSTS", "SWNPDIR1", "SWNIDMAP", "SWNVECTS")
 ///      8    4  format version, u32
 ///     12    4  header size in bytes, u32 (64; the posting file pads its header to 4096)
 ///     16    1  element type: 0 float32, 1 float16, 2 int8, 3 uint8, 255 none

@@ -19,7 +19,9 @@ struct BuildCommand: AsyncParsableCommand {
     var format: VectorFileFormat?
     @Option(help: "User ids, one per vector: a text file (one per line), .ivecs, .ibin, or .npy (int32, int64, uint64).")
     var ids: String?
-    @Option(help: "Store postings as f16 (float32 input only; halves the bytes read per query).")
+    @Option(help: ArgumentHelp(
+        "How float input is stored in the postings: f32 (as given), f16 (float32 input; half the bytes read per query) or int8 (codes, a quarter of the bytes; the exact rows are kept once, for re-ranking).",
+        valueName: "f32|f16|int8"))
     var store: StoredType?
     @Option(help: "Fraction of the vectors that become centroids (0.01...1).")
     var centroidRatio = 0.16
@@ -45,7 +47,7 @@ struct BuildCommand: AsyncParsableCommand {
     @Flag(help: "Print a JSON summary at the end.")
     var json = false
 
-    enum StoredType: String, ExpressibleByArgument { case f16, f32 }
+    enum StoredType: String, ExpressibleByArgument { case f16, f32, int8 }
 
     func validate() throws {
         try requireExisting(vectors, what: "vector file")
@@ -68,7 +70,7 @@ struct BuildCommand: AsyncParsableCommand {
         let input = try VectorFile(path: vectors, format: format)
         var options = IndexBuilder.Options()
         options.metric = metric
-        options.storeAs = store.map { $0 == .f16 ? .float16 : .float32 }
+        options.storeAs = store.map { switch $0 { case .f16: .float16; case .f32: .float32; case .int8: .int8 } }
         options.configuration.heads.centroidRatio = centroidRatio
         options.configuration.heads.seed = seed
         options.configuration.graph.seed = seed
