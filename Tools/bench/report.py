@@ -10,8 +10,8 @@ import matplotlib
 matplotlib.use("Agg")
 import matplotlib.pyplot as plt
 
-ENGINES = ["Swann", "faiss IVF-Flat", "hnswlib", "DiskANN"]
-COLORS = {"Swann": "#d62728", "faiss IVF-Flat": "#1f77b4", "hnswlib": "#2ca02c", "DiskANN": "#9467bd"}
+ENGINES = ["Swann", "Swann int8", "faiss IVF-Flat", "hnswlib", "DiskANN"]
+COLORS = {"Swann": "#d62728", "Swann int8": "#ff7f0e", "faiss IVF-Flat": "#1f77b4", "hnswlib": "#2ca02c", "DiskANN": "#9467bd"}
 
 
 def load_lines(path):
@@ -109,18 +109,20 @@ def write_markdown(meta, summary, path):
                          f"{fmt((b.get('index_bytes') or 0) / 1e6 or None, '.0f')} | {serving_mb(engine):.0f} | "
                          f"{fmt(qps_at(pts, 0.90), '.0f')} | {fmt(qps_at(pts, 0.95), '.0f')} | {fmt(qps_at(pts, 0.99), '.0f')} | "
                          f"{max(p['recall'] for p in pts):.3f} |")
-        swann = engines.get("swann")
-        if swann:
-            ratios = []
+        ratios = []
+        for own in ("swann", "swann-int8"):
+            swann = engines.get(own)
+            if not swann:
+                continue
             for key, engine in engines.items():
-                if key in ("swann",) or key.endswith("-direct"):
+                if key.startswith("swann") or key.endswith("-direct"):
                     continue
                 for target in (0.90, 0.95):
                     a, b = qps_at(swann["points"], target), qps_at(engine["points"], target)
                     if a and b:
-                        ratios.append(f"at recall {target:.2f} Swann has {a / b:.2f}× the QPS of {engine['name']}")
-            if ratios:
-                lines += ["", "Ratios from this run: " + "; ".join(ratios) + "."]
+                        ratios.append(f"at recall {target:.2f} {swann['name']} has {a / b:.2f}× the QPS of {engine['name']}")
+        if ratios:
+            lines += ["", "Ratios from this run: " + "; ".join(ratios) + "."]
         direct = {k: e for k, e in engines.items() if k.endswith("-direct") or e["name"] == "DiskANN"}
         if direct:
             lines += ["", "### Cold path: reads straight from the device", "",

@@ -1,8 +1,11 @@
 """Converts one data set's Swann results (swann eval --json lines, /usr/bin/time output, the build
-summary) into the suite's common format: swann.jsonl, swann-build.json, swann-direct.jsonl."""
+summary) into the suite's common format: <prefix>.jsonl, <prefix>-build.json, <prefix>-direct.jsonl.
+
+Usage: swann_points.py FOLDER [PREFIX ENGINE]   (default: swann "Swann"; the int8 build: swann-int8 "Swann int8")"""
 import json, os, sys
 
 folder = sys.argv[1]
+prefix, engine = (sys.argv[2], sys.argv[3]) if len(sys.argv) > 3 else ("swann", "Swann")
 load = lambda name: json.load(open(os.path.join(folder, name)))
 
 
@@ -14,14 +17,14 @@ def convert(source, target, time_file):
                 continue
             p = json.loads(line)
             params = ",".join(f"{k.replace('_', '-')}={v}" for k, v in sorted(p["params"].items())) or "defaults"
-            out.write(json.dumps({"engine": "Swann", "params": params, "recall": p["recall"], "qps": p["qps"],
+            out.write(json.dumps({"engine": engine, "params": params, "recall": p["recall"], "qps": p["qps"],
                                   "mean_ms": p["mean_ms"], "p50_ms": p["p50_ms"], "p99_ms": p["p99_ms"], "rss_mb": rss,
                                   "bytes_per_query": p["bytes_per_query"], "postings_per_query": p["postings_per_query"]}) + "\n")
 
 
-convert("swann-eval.jsonl", "swann.jsonl", "swann-search-time.json")
-convert("swann-direct-eval.jsonl", "swann-direct.jsonl", "swann-direct-time.json")
-summary, build_time = load("swann-build-summary.json"), load("swann-build-time.json")
-json.dump({"engine": "Swann", "build_seconds": build_time["wall_seconds"], "build_rss_mb": build_time["peak_rss_kib"] / 1024,
+convert(f"{prefix}-eval.jsonl", f"{prefix}.jsonl", f"{prefix}-search-time.json")
+convert(f"{prefix}-direct-eval.jsonl", f"{prefix}-direct.jsonl", f"{prefix}-direct-time.json")
+summary, build_time = load(f"{prefix}-build-summary.json"), load(f"{prefix}-build-time.json")
+json.dump({"engine": engine, "build_seconds": build_time["wall_seconds"], "build_rss_mb": build_time["peak_rss_kib"] / 1024,
            "index_bytes": sum(summary["bytesPerFile"].values()), "copies_per_vector": summary["copiesPerVector"]},
-          open(os.path.join(folder, "swann-build.json"), "w"))
+          open(os.path.join(folder, f"{prefix}-build.json"), "w"))
