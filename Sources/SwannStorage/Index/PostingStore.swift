@@ -68,50 +68,24 @@ extension PostingStore {
 /// with `O_DIRECT` (page-aligned buffers, offsets and sizes) to measure the cold, SSD-like path.
 public final class FilePostingStore: PostingStore {
     public let locations: [PostingLocation]
-    public let path: String
-    public let directIO: Bool
     private let rowBytes: Int
-    private let descriptor: FileDescriptor
+    private let file: PositionalFile
 
     /// Opens the posting file of an index.
     public init(indexPath: String, header: IndexHeader, directIO: Bool) throws(IndexError) {
-        path = indexPath + "/" + IndexLayout.postings
+        file = try PositionalFile(path: indexPath + "/" + IndexLayout.postings, directIO: directIO)
         locations = header.directory
         rowBytes = header.manifest.dimension * header.manifest.elementType.byteWidth
-        self.directIO = directIO
-        var options: FileDescriptor.OpenOptions = [.closeOnExec]
-        if directIO { options.insert(FileDescriptor.OpenOptions(rawValue: Self.directFlag)) }
-        do {
-            descriptor = try FileDescriptor.open(FilePath(path), .readOnly, options: options)
-        } catch {
-            throw IndexError(.missing, path: path, detail: "cannot open\(directIO ? " with O_DIRECT" : ""): \(error)")
-        }
     }
 
-    deinit { try? descriptor.close() }
-
-    #if arch(arm64) || arch(aarch64)
-    static let directFlag: Int32 = 0o200000
-    #else
-    static let directFlag: Int32 = 0o40000
-    #endif
+    public var path: String { file.path }
+    public var directIO: Bool { file.directIO }
 
     public func read(_ list: Int, into buffer: PostingBuffer, verify: Bool) throws(IndexError) -> PostingView {
         let location = locations[list]
         let bytes = directIO ? IndexLayout.align(location.byteCount, to: IndexLayout.pageSize) : location.byteCount
         buffer.reserve(bytes)
-        var done = 0
-        while done < bytes {
-            let n = pread(descriptor.rawValue, buffer.base + done, bytes - done, off_t(location.offset) + off_t(done))
-            if n < 0 {
-                if errno == EINTR { continue }
-                throw IndexError(.ioFailure, path: path, offset: location.offset + Int64(done), detail: "read of list \(list) failed: \(String(cString: strerror(errno)))")
-            }
-            guard n > 0 else {
-                throw IndexError(.truncated, path: path, offset: location.offset + Int64(done), detail: "list \(list) ends early: the file was cut short")
-            }
-            done += n
-        }
+        try file.read(into: buffer.base, bytes: bytes, at: Int(location.offset), what: "list \(list)")
         return try view(list, buffer: buffer, rowBytes: rowBytes, verify: verify, path: path)
     }
 }
