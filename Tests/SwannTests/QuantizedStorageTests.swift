@@ -5,6 +5,16 @@ import Testing
 
 /// `--store int8`: int8 codes in the postings, exact rows in vectors.bin for re-ranking.
 struct QuantizedStorageTests {
+    /// A small random data set and its `--store int8` index; returns (index path, vectors path).
+    func smallInt8Index(count: Int, seed: UInt64) throws -> (String, String) {
+        let dir = IndexFixture.scratch()
+        let vectors = IndexFixture.randomFile(count: count, dimension: 16, seed: seed, in: dir)
+        var options = IndexBuilder.Options()
+        options.storeAs = .int8
+        try IndexBuilder(options: options).build(from: try VectorFile(path: vectors), to: dir + "/idx")
+        return (dir + "/idx", vectors)
+    }
+
     func openFailure(_ path: String) -> String? {
         do {
             _ = try Index.open(at: path)
@@ -94,16 +104,12 @@ struct QuantizedStorageTests {
     }
 
     @Test func aCorruptExactRowIsReportedNotRanked() throws {
-        let dir = IndexFixture.scratch()
-        let vectors = IndexFixture.randomFile(count: 600, dimension: 16, seed: 31, in: dir)
-        var options = IndexBuilder.Options()
-        options.storeAs = .int8
-        try IndexBuilder(options: options).build(from: try VectorFile(path: vectors), to: dir + "/idx")
+        let (indexPath, vectors) = try smallInt8Index(count: 600, seed: 31)
         let query = try VectorFile(path: vectors).readVectors().floats(at: 42)
-        let index = try Index.open(at: dir + "/idx")
+        let index = try Index.open(at: indexPath)
         #expect(try index.search(query, k: 1).first?.id == 42)
         // Row 42 becomes another vector: its codes in the postings no longer match.
-        let file = dir + "/idx/" + IndexLayout.vectors
+        let file = indexPath + "/" + IndexLayout.vectors
         var bytes = Array(try Data(contentsOf: URL(fileURLWithPath: file)))
         let offset = IndexLayout.pageSize + 42 * 16 * 4
         for i in 0..<16 { withUnsafeBytes(of: Float(i * 3).bitPattern.littleEndian) { bytes.replaceSubrange(offset + i * 4..<offset + i * 4 + 4, with: $0) } }
@@ -120,21 +126,17 @@ struct QuantizedStorageTests {
     }
 
     @Test func aTruncatedOrMislabelledIndexIsRefusedAtOpen() throws {
-        let dir = IndexFixture.scratch()
-        let vectors = IndexFixture.randomFile(count: 400, dimension: 16, seed: 41, in: dir)
-        var options = IndexBuilder.Options()
-        options.storeAs = .int8
-        try IndexBuilder(options: options).build(from: try VectorFile(path: vectors), to: dir + "/idx")
-        let file = dir + "/idx/" + IndexLayout.vectors
+        let (indexPath, _) = try smallInt8Index(count: 400, seed: 41)
+        let file = indexPath + "/" + IndexLayout.vectors
         let original = try Data(contentsOf: URL(fileURLWithPath: file))
         try original.prefix(original.count - 10).write(to: URL(fileURLWithPath: file))
-        #expect(openFailure(dir + "/idx")?.contains(IndexLayout.vectors) == true, "\(openFailure(dir + "/idx") ?? "opened")")
+        #expect(openFailure(indexPath)?.contains(IndexLayout.vectors) == true, "\(openFailure(indexPath) ?? "opened")")
         try original.write(to: URL(fileURLWithPath: file))
         // Codes claimed as a version-1 index would be ranked as if they were vectors: refused.
-        let manifestPath = dir + "/idx/" + IndexLayout.manifest
+        let manifestPath = indexPath + "/" + IndexLayout.manifest
         let manifest = try String(contentsOfFile: manifestPath, encoding: .utf8)
         try manifest.replacingOccurrences(of: "\"formatVersion\" : 2", with: "\"formatVersion\" : 1")
             .write(toFile: manifestPath, atomically: true, encoding: .utf8)
-        #expect(openFailure(dir + "/idx")?.contains("quantization") == true, "\(openFailure(dir + "/idx") ?? "opened")")
+        #expect(openFailure(indexPath)?.contains("quantization") == true, "\(openFailure(indexPath) ?? "opened")")
     }
 }
