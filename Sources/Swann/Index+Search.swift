@@ -220,7 +220,7 @@ struct QueryRun: KernelConsumer {
         var statistics = SearchStatistics()
         let query = scratch.query.row(0)
         let started = clock.now
-        let beamWidth = max(parameters.searchCandidates, parameters.maxPostings)
+        let beamWidth = parameters.effectiveSearchCandidates
         let (candidates, centroidDistances) = scratch.floats.withUnsafeBufferPointer { floatQuery in
             Distance.dispatch(
                 metric: index.kernelMetric, elementType: .float32,

@@ -18,13 +18,23 @@ def load_lines(path):
     return [json.loads(l) for l in open(path) if l.startswith("{")] if os.path.exists(path) else []
 
 
-def qps_at(points, target):
-    """QPS at a recall, interpolated linearly between the two sweep points around it."""
-    pts = sorted((p["recall"], p["qps"]) for p in points)
+def value_at(points, target, key):
+    """A point's figure (QPS, latency, bytes) at a recall, interpolated linearly between the two
+    sweep points around it; None when the sweep does not reach that recall."""
+    pts = sorted((p["recall"], p[key]) for p in points if p.get(key) is not None)
     for (r0, q0), (r1, q1) in zip(pts, pts[1:]):
         if r0 <= target <= r1:
             return q0 + (q1 - q0) * (target - r0) / (r1 - r0) if r1 > r0 else q0
     return None
+
+
+def qps_at(points, target):
+    return value_at(points, target, "qps")
+
+
+def bytes_read(point):
+    """Bytes per query from the device (DiskANN, from /proc/self/io) or as Swann counts them."""
+    return point.get("device_bytes_per_query") or point.get("bytes_per_query") or 0
 
 
 def main(run, docs):
@@ -131,9 +141,17 @@ def write_markdown(meta, summary, path):
                       "| engine | setting | recall@10 | mean ms | p99 ms | KiB read / query |", "|---|---|---:|---:|---:|---:|"]
             for key, engine in direct.items():
                 for p in engine["points"]:
-                    per_query = p.get("device_bytes_per_query") or p.get("bytes_per_query") or 0
                     lines.append(f"| {engine['name']}{' (direct I/O)' if key.endswith('-direct') else ''} | {p['params']} | "
-                                 f"{p['recall']:.3f} | {p['mean_ms']:.2f} | {p['p99_ms']:.2f} | {per_query / 1024:.0f} |")
+                                 f"{p['recall']:.3f} | {p['mean_ms']:.2f} | {p['p99_ms']:.2f} | {bytes_read(p) / 1024:.0f} |")
+            lines += ["", "At matched recall (interpolated between the sweep points around it):", "",
+                      "| engine | recall@10 | mean ms | p99 ms | KiB read / query |", "|---|---:|---:|---:|---:|"]
+            for key, engine in direct.items():
+                points = [{**p, "kib": bytes_read(p) / 1024} for p in engine["points"]]
+                for target in (0.90, 0.95):
+                    figures = [value_at(points, target, k) for k in ("mean_ms", "p99_ms", "kib")]
+                    if None not in figures:
+                        lines.append(f"| {engine['name']}{' (direct I/O)' if key.endswith('-direct') else ''} | {target:.2f} | "
+                                     f"{figures[0]:.2f} | {figures[1]:.2f} | {figures[2]:.0f} |")
         lines.append("")
     for note in meta.get("notes", []):
         lines += [f"- {note}"]

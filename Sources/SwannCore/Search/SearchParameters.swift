@@ -12,7 +12,7 @@ public struct SearchParameters: Sendable, Hashable, Codable {
     }
 
     /// Centroid candidates the graph search keeps (HNSW's `ef`, SPTAG's `SearchInternalResultNum`).
-    /// Raised to `maxPostings` when smaller.
+    /// Raised to `2 × maxPostings` when smaller (see `effectiveSearchCandidates`).
     public var searchCandidates = 128
     /// Most posting lists read per query (faiss's `nprobe`).
     public var maxPostings = 64
@@ -24,6 +24,14 @@ public struct SearchParameters: Sendable, Hashable, Codable {
     public var checksums = ChecksumPolicy.firstRead
 
     public init() {}
+
+    /// The beam the centroid search actually keeps: `searchCandidates`, but at least twice the lists
+    /// to be read. A beam no wider than the lists it must choose finds the nearest centroids
+    /// unreliably (minilm-100k, 64 lists: beam 64 → recall@10 0.939, 128 → 0.947, 256 → 0.951), so
+    /// raising `maxPostings` alone would buy less recall per list than it costs.
+    public var effectiveSearchCandidates: Int {
+        max(searchCandidates, 2 * maxPostings)  // validate() bounds maxPostings
+    }
 
     /// Checks every field's range.
     public func validate() throws(ConfigurationError) {

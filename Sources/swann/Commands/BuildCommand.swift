@@ -26,7 +26,7 @@ struct BuildCommand: AsyncParsableCommand {
     @Option(help: "Fraction of the vectors that become centroids (0.01...1).")
     var centroidRatio = 0.16
     @Option(help: "Most posting lists a vector is copied into.")
-    var replicas = 8
+    var replicas = 12
     @Option(help: "Closure ε₁: copy a vector to centroids within (1+ε₁)× its nearest centroid's distance.")
     var closureEpsilon: Float = 10
     @Option(help: "RNG rule factor (0 disables the rule).")
