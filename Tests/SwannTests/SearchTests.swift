@@ -23,6 +23,21 @@ struct SearchTests {
         #expect(IndexFixture.truth.recall(of: table, at: 10) >= 0.99)
     }
 
+    @Test func theCentroidBeamIsAtLeastTwiceTheListsRead() throws {
+        let index = try Index.open(at: IndexFixture.examplePath)
+        var narrow = index.defaultParameters
+        narrow.maxPostings = 16
+        narrow.searchCandidates = 1
+        var wide = narrow
+        wide.searchCandidates = 32
+        #expect(narrow.effectiveSearchCandidates == 32)
+        let (narrowTable, _) = try index.search(IndexFixture.queries, k: 10, parameters: narrow)
+        let (wideTable, _) = try index.search(IndexFixture.queries, k: 10, parameters: wide)
+        #expect(narrowTable.ids == wideTable.ids)
+        wide.searchCandidates = 100
+        #expect(wide.effectiveSearchCandidates == 100, "a wider beam than 2 × lists stands")
+    }
+
     @Test func singleAndBatchSearchAgree() throws {
         let index = try Index.open(at: IndexFixture.examplePath)
         let (table, _) = try index.search(IndexFixture.queries, k: 10, threads: 2)
