@@ -37,12 +37,14 @@ let package = Package(
     targets: [
         // Cache prefetch hints for the search loops (Swift has no prefetch intrinsic).
         .target(name: "CSwannHints"),
+        // Linux kernel AIO system calls, for many O_DIRECT reads in flight from one search thread.
+        .target(name: "CSwannLinuxAIO"),
         // Pure algorithms: no file or socket I/O.
         .target(name: "SwannCore", dependencies: ["CSwannHints"], swiftSettings: strict),
         // Index format, vector files, posting stores.
         .target(
             name: "SwannStorage",
-            dependencies: ["SwannCore", .product(name: "SystemPackage", package: "swift-system")],
+            dependencies: ["SwannCore", "CSwannLinuxAIO", .product(name: "SystemPackage", package: "swift-system")],
             swiftSettings: strict
         ),
         // The public facade for embedding.

@@ -167,24 +167,32 @@ struct Rerank<CodeKernel: DistanceKernel>: KernelConsumer {
         let quantizer = index.manifest.quantization!
         let query = scratch.query.row(0)
         let rowCodes = scratch.rowCodes.mutableRawBytes.baseAddress!
-        for candidate in candidates {
-            let started = clock.now
-            let row: UnsafeRawPointer
-            do { row = try rows.read(Int(candidate.id), into: scratch.rowBuffer) } catch {
-                return .failure(SearchError(.ioFailure, error.description))
+        var mark = clock.now
+        var corruptRow: Int64?
+        do {
+            try rows.read(count: candidates.count, row: { Int(candidates[$0].id) }, into: scratch.rowBuffer, batch: scratch.batch) { i, row in
+                let read = clock.now
+                statistics.ioSeconds += (read - mark).seconds
+                statistics.bytesRead += rows.rowBytes
+                let candidate = candidates[i]
+                quantizer.encode(row.assumingMemoryBound(to: Float.self), count: dimension, into: rowCodes)
+                guard CodeKernel.distance(query, UnsafeRawPointer(rowCodes), dimension: dimension) == candidate.distance else {
+                    corruptRow = candidate.id
+                    return false
+                }
+                let distance = scratch.floats.withUnsafeBytes { Kernel.distance($0.baseAddress!, row, dimension: dimension) }
+                statistics.distancesComputed += 1
+                if distance <= results.threshold { results.insert(distance, id: candidate.id) }
+                mark = clock.now
+                statistics.scanSeconds += (mark - read).seconds
+                return true
             }
-            let read = clock.now
-            statistics.ioSeconds += (read - started).seconds
-            statistics.bytesRead += rows.rowBytes
-            quantizer.encode(row.assumingMemoryBound(to: Float.self), count: dimension, into: rowCodes)
-            guard CodeKernel.distance(query, UnsafeRawPointer(rowCodes), dimension: dimension) == candidate.distance else {
-                return .failure(SearchError(
-                    .indexCorrupt, "\(rows.path): row \(candidate.id) does not match its codes in \(IndexLayout.postings): the file is corrupt"))
-            }
-            let distance = scratch.floats.withUnsafeBytes { Kernel.distance($0.baseAddress!, row, dimension: dimension) }
-            statistics.distancesComputed += 1
-            if distance <= results.threshold { results.insert(distance, id: candidate.id) }
-            statistics.scanSeconds += (clock.now - read).seconds
+        } catch {
+            return .failure(SearchError(.ioFailure, error.description))
+        }
+        if let corruptRow {
+            return .failure(SearchError(
+                .indexCorrupt, "\(rows.path): row \(corruptRow) does not match its codes in \(IndexLayout.postings): the file is corrupt"))
         }
         return .success(SearchResult(neighbors: results.sorted(), statistics: statistics))
     }
@@ -238,33 +246,40 @@ struct QueryRun: KernelConsumer {
         // Posting rows are in the stored type, which differs from the centroids' (float32) when
         // the postings hold int8 codes.
         let rowBytes = index.dimension * index.manifest.elementType.byteWidth
-        for list in lists {
-            let view: PostingView
-            let verify = switch parameters.checksums {
+        let checksums = parameters.checksums
+        let verify = { (list: Int) -> Bool in
+            switch checksums {
             case .everyRead: true
             case .firstRead: !index.verified.contains(list)
             case .never: false
             }
-            do {
-                view = try index.store.read(list, into: scratch.buffer, verify: verify)
-                if verify { index.verified.insert(list) }
-            } catch {
-                return .failure(SearchError(error.code == .checksumMismatch ? .indexCorrupt : .ioFailure, error.description))
+        }
+        var corruptList: Int?
+        do {
+            try index.store.read(lists, into: scratch.buffer, batch: scratch.batch, verify: verify) { list, view in
+                let read = clock.now
+                statistics.ioSeconds += seconds(read - now)
+                if verify(list) { index.verified.insert(list) }
+                statistics.postingsRead += 1
+                statistics.bytesRead += header.directory[list].byteCount
+                guard let computed = PostingScanner.scan(
+                    query: query, ids: view.ids, vectors: view.vectors, count: view.count, rowBytes: rowBytes,
+                    dimension: header.centroids.dimension, vectorCount: index.count, kernel: Kernel.self,
+                    seen: &scratch.seen, results: &results)
+                else {
+                    corruptList = list
+                    return false
+                }
+                statistics.distancesComputed += computed
+                now = clock.now
+                statistics.scanSeconds += seconds(now - read)
+                return true
             }
-            let read = clock.now
-            statistics.ioSeconds += seconds(read - now)
-            statistics.postingsRead += 1
-            statistics.bytesRead += header.directory[list].byteCount
-            guard let computed = PostingScanner.scan(
-                query: query, ids: view.ids, vectors: view.vectors, count: view.count, rowBytes: rowBytes,
-                dimension: header.centroids.dimension, vectorCount: index.count, kernel: Kernel.self,
-                seen: &scratch.seen, results: &results)
-            else {
-                return .failure(SearchError(.indexCorrupt, "\(index.path)/\(IndexLayout.postings): list \(list) holds a vector id ≥ \(index.count)"))
-            }
-            statistics.distancesComputed += computed
-            now = clock.now
-            statistics.scanSeconds += seconds(now - read)
+        } catch {
+            return .failure(SearchError(error.code == .checksumMismatch ? .indexCorrupt : .ioFailure, error.description))
+        }
+        if let corruptList {
+            return .failure(SearchError(.indexCorrupt, "\(index.path)/\(IndexLayout.postings): list \(corruptList) holds a vector id ≥ \(index.count)"))
         }
         guard let rows = index.exactRows else {
             return .success(SearchResult(neighbors: results.sorted(), statistics: statistics))

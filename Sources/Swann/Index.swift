@@ -31,6 +31,8 @@ public final class Index: Sendable {
     /// The exact rows for re-ranking, when the postings hold int8 codes.
     let exactRows: ExactRowStore?
     let scratchPool: Mutex<[SearchScratch]>
+    /// Whether reads bypass the page cache, so that a query's reads go out together (`ReadBatch`).
+    let directIO: Bool
     /// Lists whose checksum has been verified (for `ChecksumPolicy.firstRead`).
     let verified: VerifiedLists
 
@@ -81,6 +83,7 @@ public final class Index: Sendable {
         self.exactRows = exactRows
         self.defaultParameters = header.manifest.searchDefaults
         self.scratchPool = Mutex([])
+        self.directIO = (store as? FilePostingStore)?.directIO ?? false
         self.verified = VerifiedLists(count: header.directory.count)
     }
 
@@ -111,7 +114,7 @@ public final class Index: Sendable {
     var reportedOffset: Float { manifest.normalized ? 1 : 0 }
 
     func takeScratch() -> SearchScratch {
-        scratchPool.withLock { $0.popLast() } ?? SearchScratch(header: header)
+        scratchPool.withLock { $0.popLast() } ?? SearchScratch(header: header, batchReads: directIO)
     }
 
     func returnScratch(_ scratch: SearchScratch) {
@@ -133,10 +136,13 @@ final class SearchScratch: @unchecked Sendable {
     var navigationQuery: VectorMatrix
     /// The query as normalised floats, before conversion to the stored type.
     var floats: [Float]
+    /// Many O_DIRECT reads in flight (nil through the page cache, or without kernel AIO).
+    let batch: ReadBatch?
     /// A batch query widened from its matrix row (kept apart from `floats`, which `prepare` writes).
     var input: [Float]
 
-    init(header: IndexHeader) {
+    init(header: IndexHeader, batchReads: Bool) {
+        batch = batchReads ? ReadBatch() : nil
         graph = GraphSearchScratch(nodeCount: header.centroids.count)
         seen = SeenSet(capacity: header.manifest.vectorCount)
         query = try! VectorMatrix(elementType: header.manifest.elementType, count: 1, dimension: header.manifest.dimension)

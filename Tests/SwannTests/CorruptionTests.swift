@@ -72,7 +72,7 @@ struct CorruptionTests {
         #expect(failure("/nonexistent/index", query: query)?.contains("no index here") == true)
     }
 
-    @Test(arguments: [Index.IOMode.mmap, .pread])
+    @Test(arguments: [Index.IOMode.mmap, .pread, .direct])
     func postingCorruptedWhileOpenFailsThatQueryOnly(io: Index.IOMode) throws {
         let (index, query) = try freshIndex()
         let opened = try Index.open(at: index, options: .init(io: io))

@@ -103,10 +103,12 @@ struct QuantizedStorageTests {
         #expect(throws: BuildError.self) { try IndexBuilder(options: options).build(from: try VectorFile(path: dir + "/v.u8bin"), to: dir + "/idx") }
     }
 
-    @Test func aCorruptExactRowIsReportedNotRanked() throws {
+    /// Also with O_DIRECT, where the re-ranked rows are read together (`ReadBatch`).
+    @Test(arguments: [Index.IOMode.pread, .direct])
+    func aCorruptExactRowIsReportedNotRanked(io: Index.IOMode) throws {
         let (indexPath, vectors) = try smallInt8Index(count: 600, seed: 31)
         let query = try VectorFile(path: vectors).readVectors().floats(at: 42)
-        let index = try Index.open(at: indexPath)
+        let index = try Index.open(at: indexPath, options: .init(io: io))
         #expect(try index.search(query, k: 1).first?.id == 42)
         // Row 42 becomes another vector: its codes in the postings no longer match.
         let file = indexPath + "/" + IndexLayout.vectors

@@ -24,12 +24,43 @@ public final class ExactRowStore: Sendable {
 
     /// Reads row `row` into `buffer` and returns where it starts.
     public func read(_ row: Int, into buffer: PostingBuffer) throws(IndexError) -> UnsafeRawPointer {
+        let span = span(of: row)
+        buffer.reserve(span.bytes)
+        try file.read(into: buffer.base, bytes: span.bytes, at: span.start, minimum: span.skip + rowBytes, what: "row \(row)")
+        return UnsafeRawPointer(buffer.base + span.skip)
+    }
+
+    /// Reads `count` rows (`row(i)` for i in 0..<count) and calls `each(i, row bytes)` for each,
+    /// in any order; stops early when `each` returns false. Rows are valid during their call
+    /// only. With a `batch` and O_DIRECT the reads are in flight together.
+    public func read(
+        count: Int, row: (Int) -> Int, into buffer: PostingBuffer, batch: ReadBatch?, each: (Int, UnsafeRawPointer) -> Bool
+    ) throws(IndexError) {
+        guard directIO, let batch, count > 1 else {
+            for i in 0..<count {
+                guard each(i, try read(row(i), into: buffer)) else { return }
+            }
+            return
+        }
+        buffer.reserve(count * bufferBytes)
+        batch.reads.removeAll(keepingCapacity: true)
+        for i in 0..<count {
+            let span = span(of: row(i))
+            batch.reads.append(ReadBatch.Read(
+                offset: span.start, bytes: span.bytes, minimum: span.skip + rowBytes, destination: buffer.base + i * bufferBytes))
+        }
+        try batch.perform(on: file, what: { "row \(row($0))" }) { (i: Int) throws(IndexError) -> Bool in
+            each(i, UnsafeRawPointer(buffer.base + i * bufferBytes + span(of: row(i)).skip))
+        }
+    }
+
+    /// Where row `row` is read from: `bytes` at `start`, the row beginning `skip` bytes in. With
+    /// O_DIRECT the span is the whole pages that cover the row.
+    private func span(of row: Int) -> (start: Int, bytes: Int, skip: Int) {
         precondition(row >= 0 && row < count, "row \(row) outside 0..<\(count)")
         let offset = IndexLayout.pageSize + row * rowBytes
-        let start = directIO ? offset & ~(IndexLayout.pageSize - 1) : offset
-        let bytes = directIO ? IndexLayout.align(offset + rowBytes, to: IndexLayout.pageSize) - start : rowBytes
-        buffer.reserve(bytes)
-        try file.read(into: buffer.base, bytes: bytes, at: start, minimum: offset - start + rowBytes, what: "row \(row)")
-        return UnsafeRawPointer(buffer.base + (offset - start))
+        guard directIO else { return (offset, rowBytes, 0) }
+        let start = offset & ~(IndexLayout.pageSize - 1)
+        return (start, IndexLayout.align(offset + rowBytes, to: IndexLayout.pageSize) - start, offset - start)
     }
 }

@@ -17,12 +17,10 @@ public final class MappedPostingStore: PostingStore, @unchecked Sendable {
     public let path: String
     private let base: UnsafeRawPointer
     private let length: Int
-    private let rowBytes: Int
 
     public init(indexPath: String, header: IndexHeader) throws(IndexError) {
         path = indexPath + "/" + IndexLayout.postings
         locations = header.directory
-        rowBytes = header.manifest.dimension * header.manifest.elementType.byteWidth
         let fd = open(path, O_RDONLY | O_CLOEXEC)
         guard fd >= 0 else { throw IndexError(.missing, path: path, detail: "cannot open: \(String(cString: strerror(errno)))") }
         defer { close(fd) }
@@ -42,16 +40,7 @@ public final class MappedPostingStore: PostingStore, @unchecked Sendable {
     deinit { munmap(UnsafeMutableRawPointer(mutating: base), length) }
 
     public func read(_ list: Int, into buffer: PostingBuffer, verify: Bool) throws(IndexError) -> PostingView {
-        let location = locations[list]
-        let start = base + Int(location.offset)
-        if verify {
-            let sum = Checksum.of(UnsafeRawBufferPointer(start: start, count: location.byteCount))
-            guard sum == location.checksum else {
-                throw IndexError(
-                    .checksumMismatch, path: path, offset: location.offset,
-                    detail: "posting list \(list) is corrupt (checksum \(FileChecksum.hex(sum)), expected \(FileChecksum.hex(location.checksum)))")
-            }
-        }
-        return PostingView(ids: start.assumingMemoryBound(to: UInt32.self), vectors: start + location.entryCount * 4, count: location.entryCount)
+        // `view` only reads through the pointer.
+        try view(list, at: UnsafeMutableRawPointer(mutating: base + Int(locations[list].offset)), verify: verify, path: path)
     }
 }

@@ -9,10 +9,10 @@ import Darwin
 /// A read-only index file read at offsets with `pread`, through the page cache or with O_DIRECT:
 /// what `FilePostingStore` and `ExactRowStore` share. (swift-system's `read(fromAbsoluteOffset:)`
 /// is one `pread`; this adds the retry on EINTR and short reads, and errors naming the file.)
-final class PositionalFile: Sendable {
-    let path: String
-    let directIO: Bool
-    private let descriptor: FileDescriptor
+public final class PositionalFile: Sendable {
+    public let path: String
+    public let directIO: Bool
+    let descriptor: FileDescriptor
 
     #if arch(arm64) || arch(aarch64)
     static let directFlag: Int32 = 0o200000
@@ -20,7 +20,8 @@ final class PositionalFile: Sendable {
     static let directFlag: Int32 = 0o40000
     #endif
 
-    init(path: String, directIO: Bool) throws(IndexError) {
+    /// Opens `path` read-only, with O_DIRECT when `directIO`.
+    public init(path: String, directIO: Bool) throws(IndexError) {
         self.path = path
         self.directIO = directIO
         var options: FileDescriptor.OpenOptions = [.closeOnExec]
@@ -37,7 +38,7 @@ final class PositionalFile: Sendable {
     /// Reads `bytes` at `offset` into `destination`. The end of the file may cut the read short
     /// once `minimum` bytes are in (an O_DIRECT read rounded up past the last page).
     /// - Parameter what: names the data in errors ("list 7", "row 42"); built only on failure.
-    func read(
+    public func read(
         into destination: UnsafeMutableRawPointer, bytes: Int, at offset: Int, minimum: Int? = nil, what: @autoclosure () -> String
     ) throws(IndexError) {
         var done = 0

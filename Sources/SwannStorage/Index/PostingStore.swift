@@ -45,13 +45,33 @@ public protocol PostingStore: Sendable {
     /// - Throws: `IndexError` if the read fails, comes up short, or (with `verify`) the bytes do not
     ///   match the list's checksum.
     func read(_ list: Int, into buffer: PostingBuffer, verify: Bool) throws(IndexError) -> PostingView
+    /// Reads every list of `lists` and calls `each(list, view)` for it, in any order; stops early
+    /// when `each` returns false. Views are valid during their call only. With a `batch` and
+    /// O_DIRECT the reads are in flight together; otherwise one after another into `buffer`.
+    /// - Parameter verify: whether to check list i's checksum.
+    func read(
+        _ lists: [Int], into buffer: PostingBuffer, batch: ReadBatch?, verify: (Int) -> Bool, each: (Int, PostingView) -> Bool
+    ) throws(IndexError)
 }
 
 extension PostingStore {
-    func view(_ list: Int, buffer: PostingBuffer, rowBytes: Int, verify: Bool, path: String) throws(IndexError) -> PostingView {
+    public func read(
+        _ lists: [Int], into buffer: PostingBuffer, batch: ReadBatch?, verify: (Int) -> Bool, each: (Int, PostingView) -> Bool
+    ) throws(IndexError) {
+        try readOneByOne(lists, into: buffer, verify: verify, each: each)
+    }
+
+    func readOneByOne(_ lists: [Int], into buffer: PostingBuffer, verify: (Int) -> Bool, each: (Int, PostingView) -> Bool) throws(IndexError) {
+        for list in lists {
+            guard each(list, try read(list, into: buffer, verify: verify(list))) else { return }
+        }
+    }
+
+    /// The view of list `list` whose bytes start at `base`, after checking them when asked.
+    func view(_ list: Int, at base: UnsafeMutableRawPointer, verify: Bool, path: String) throws(IndexError) -> PostingView {
         let location = locations[list]
         if verify {
-            let sum = Checksum.of(UnsafeRawBufferPointer(start: buffer.base, count: location.byteCount))
+            let sum = Checksum.of(UnsafeRawBufferPointer(start: base, count: location.byteCount))
             guard sum == location.checksum else {
                 throw IndexError(
                     .checksumMismatch, path: path, offset: location.offset,
@@ -59,8 +79,8 @@ extension PostingStore {
             }
         }
         return PostingView(
-            ids: UnsafePointer(buffer.base.assumingMemoryBound(to: UInt32.self)),
-            vectors: UnsafeRawPointer(buffer.base + location.entryCount * 4), count: location.entryCount)
+            ids: UnsafePointer(base.assumingMemoryBound(to: UInt32.self)),
+            vectors: UnsafeRawPointer(base + location.entryCount * 4), count: location.entryCount)
     }
 }
 
@@ -68,14 +88,12 @@ extension PostingStore {
 /// with `O_DIRECT` (page-aligned buffers, offsets and sizes) to measure the cold, SSD-like path.
 public final class FilePostingStore: PostingStore {
     public let locations: [PostingLocation]
-    private let rowBytes: Int
     private let file: PositionalFile
 
     /// Opens the posting file of an index.
     public init(indexPath: String, header: IndexHeader, directIO: Bool) throws(IndexError) {
         file = try PositionalFile(path: indexPath + "/" + IndexLayout.postings, directIO: directIO)
         locations = header.directory
-        rowBytes = header.manifest.dimension * header.manifest.elementType.byteWidth
     }
 
     public var path: String { file.path }
@@ -85,8 +103,33 @@ public final class FilePostingStore: PostingStore {
         let location = locations[list]
         let bytes = directIO ? IndexLayout.align(location.byteCount, to: IndexLayout.pageSize) : location.byteCount
         buffer.reserve(bytes)
-        try file.read(into: buffer.base, bytes: bytes, at: Int(location.offset), what: "list \(list)")
-        return try view(list, buffer: buffer, rowBytes: rowBytes, verify: verify, path: path)
+        try file.read(into: buffer.base, bytes: bytes, at: Int(location.offset), minimum: location.byteCount, what: "list \(list)")
+        return try view(list, at: buffer.base, verify: verify, path: path)
+    }
+
+    public func read(
+        _ lists: [Int], into buffer: PostingBuffer, batch: ReadBatch?, verify: (Int) -> Bool, each: (Int, PostingView) -> Bool
+    ) throws(IndexError) {
+        // Through the page cache a read is a copy: submitting it costs more than it saves.
+        guard directIO, let batch, lists.count > 1 else {
+            return try readOneByOne(lists, into: buffer, verify: verify, each: each)
+        }
+        var total = 0
+        for list in lists { total += IndexLayout.align(locations[list].byteCount, to: IndexLayout.pageSize) }
+        buffer.reserve(total)
+        batch.reads.removeAll(keepingCapacity: true)
+        var start = 0
+        for list in lists {
+            let location = locations[list]
+            let bytes = IndexLayout.align(location.byteCount, to: IndexLayout.pageSize)
+            batch.reads.append(ReadBatch.Read(
+                offset: Int(location.offset), bytes: bytes, minimum: location.byteCount, destination: buffer.base + start))
+            start += bytes
+        }
+        try batch.perform(on: file, what: { "list \(lists[$0])" }) { (i: Int) throws(IndexError) -> Bool in
+            let list = lists[i]
+            return each(list, try view(list, at: batch.reads[i].destination, verify: verify(list), path: path))
+        }
     }
 }
 
@@ -94,7 +137,6 @@ public final class FilePostingStore: PostingStore {
 public final class InMemoryPostingStore: PostingStore {
     public let locations: [PostingLocation]
     private let bytes: [UInt8]
-    private let rowBytes: Int
     private let path: String
 
     public init(indexPath: String, header: IndexHeader) throws(IndexError) {
@@ -104,7 +146,6 @@ public final class InMemoryPostingStore: PostingStore {
         }
         bytes = data
         locations = header.directory
-        rowBytes = header.manifest.dimension * header.manifest.elementType.byteWidth
     }
 
     public func read(_ list: Int, into buffer: PostingBuffer, verify: Bool) throws(IndexError) -> PostingView {
@@ -116,7 +157,7 @@ public final class InMemoryPostingStore: PostingStore {
         bytes.withUnsafeBytes { raw in
             buffer.base.copyMemory(from: raw.baseAddress! + Int(location.offset), byteCount: location.byteCount)
         }
-        return try view(list, buffer: buffer, rowBytes: rowBytes, verify: verify, path: path)
+        return try view(list, at: buffer.base, verify: verify, path: path)
     }
 }
 
