@@ -40,7 +40,9 @@ let package = Package(
         // Linux kernel AIO system calls, for many O_DIRECT reads in flight from one search thread.
         .target(name: "CSwannLinuxAIO"),
         // Pure algorithms: no file or socket I/O.
-        .target(name: "SwannCore", dependencies: ["CSwannHints"], swiftSettings: strict),
+        // AVX2 builds of the 8-bit kernels, used where the CPU has it.
+        .target(name: "CSwannKernels"),
+        .target(name: "SwannCore", dependencies: ["CSwannHints", "CSwannKernels"], swiftSettings: strict),
         // Index format, vector files, posting stores.
         .target(
             name: "SwannStorage",

@@ -22,6 +22,24 @@ struct DistanceKernelTests {
         }
     }
 
+    /// The AVX2 kernels (where the CPU has them) and the Swift ones give the same exact sums.
+    @Test func avx2AndSwiftByteKernelsAgree() {
+        var rng = SplitMix64(seed: 17)
+        for dimension in Array(1...70) + [384, 1000] {
+            let a = (0..<dimension).map { _ in UInt8(truncatingIfNeeded: rng.next()) }
+            let b = (0..<dimension).map { _ in UInt8(truncatingIfNeeded: rng.next()) }
+            a.withUnsafeBytes { a in
+                b.withUnsafeBytes { b in
+                    let (x, y) = (a.baseAddress!, b.baseAddress!)
+                    #expect(L2Int8.distance(x, y, dimension: dimension) == Float(ByteAccumulation.squaredL2(x, y, dimension: dimension, as: Int8.self)))
+                    #expect(L2UInt8.distance(x, y, dimension: dimension) == Float(ByteAccumulation.squaredL2(x, y, dimension: dimension, as: UInt8.self)))
+                    #expect(InnerProductInt8.distance(x, y, dimension: dimension)
+                        == -Float(ByteAccumulation.dotAndNorms(x, y, dimension: dimension, as: Int8.self, withNorms: false).dot))
+                }
+            }
+        }
+    }
+
     @Test(arguments: [1, 7, 15, 16, 17, 384, 1536])
     func integerKernelsAreExactAtTheExtremes(dimension: Int) {
         // int8 −128 against 127 is the largest per-component difference; uint8 0 against 255 likewise.

@@ -8,6 +8,8 @@
 // products is non-negative and below 65,536 × 255² < 2³², so its bit pattern read as UInt32 is
 // the sum; an int8 dot product is within ±65,536 × 128² < 2³¹.
 
+public import CSwannKernels
+
 /// Shared 8-bit accumulation, specialised for `Int8` and `UInt8` through `Scalar`.
 public enum ByteAccumulation {
     /// The exact sum of the lanes of a non-negative accumulation (see the bounds above).
@@ -101,7 +103,8 @@ public enum L2Int8: DistanceKernel {
     public static var metric: Metric { .l2 }
     @inlinable
     public static func distance(_ a: UnsafeRawPointer, _ b: UnsafeRawPointer, dimension: Int) -> Float {
-        Float(ByteAccumulation.squaredL2(a, b, dimension: dimension, as: Int8.self))
+        if swann_cpu_has_avx2() != 0 { return Float(swann_l2_int8_avx2(a, b, dimension)) }
+        return Float(ByteAccumulation.squaredL2(a, b, dimension: dimension, as: Int8.self))
     }
 }
 
@@ -111,7 +114,8 @@ public enum L2UInt8: DistanceKernel {
     public static var metric: Metric { .l2 }
     @inlinable
     public static func distance(_ a: UnsafeRawPointer, _ b: UnsafeRawPointer, dimension: Int) -> Float {
-        Float(ByteAccumulation.squaredL2(a, b, dimension: dimension, as: UInt8.self))
+        if swann_cpu_has_avx2() != 0 { return Float(swann_l2_uint8_avx2(a, b, dimension)) }
+        return Float(ByteAccumulation.squaredL2(a, b, dimension: dimension, as: UInt8.self))
     }
 }
 
@@ -121,7 +125,8 @@ public enum InnerProductInt8: DistanceKernel {
     public static var metric: Metric { .innerProduct }
     @inlinable
     public static func distance(_ a: UnsafeRawPointer, _ b: UnsafeRawPointer, dimension: Int) -> Float {
-        -Float(ByteAccumulation.dotAndNorms(a, b, dimension: dimension, as: Int8.self, withNorms: false).dot)
+        if swann_cpu_has_avx2() != 0 { return -Float(swann_dot_int8_avx2(a, b, dimension)) }
+        return -Float(ByteAccumulation.dotAndNorms(a, b, dimension: dimension, as: Int8.self, withNorms: false).dot)
     }
 }
 
