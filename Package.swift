@@ -39,9 +39,10 @@ let package = Package(
         .target(name: "CSwannHints"),
         // Linux kernel AIO system calls, for many O_DIRECT reads in flight from one search thread.
         .target(name: "CSwannLinuxAIO"),
-        // Pure algorithms: no file or socket I/O.
-        // AVX2 builds of the 8-bit kernels, used where the CPU has it.
+        // AVX2 builds of the 8-bit kernels and AVX2 + FMA + F16C builds of the float kernels,
+        // used where the CPU has them.
         .target(name: "CSwannKernels"),
+        // Pure algorithms: no file or socket I/O.
         .target(name: "SwannCore", dependencies: ["CSwannHints", "CSwannKernels"], swiftSettings: strict),
         // Index format, vector files, posting stores.
         .target(

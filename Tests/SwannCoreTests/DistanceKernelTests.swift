@@ -40,6 +40,36 @@ struct DistanceKernelTests {
         }
     }
 
+    /// The AVX2 + FMA float kernels (where the CPU has them) and the Swift ones agree within
+    /// float32 rounding of the sum of the terms' magnitudes (they add in different orders).
+    @Test func fmaAndSwiftFloatKernelsAgree() throws {
+        var rng = SplitMix64(seed: 23)
+        for dimension in Array(1...70) + [384, 1000] {
+            let rows = (0..<2).map { _ in (0..<dimension).map { _ in Float(Int(rng.next() % 2001) - 1000) / 250 } }
+            for elementType in [ElementType.float32, .float16] {
+                let m = try VectorMatrix.from(rows, elementType: elementType)
+                let (x, y) = (m.row(0), m.row(1))
+                let magnitude = zip(rows[0], rows[1]).reduce(Float(0)) { $0 + $1.0 * $1.0 + $1.1 * $1.1 + 2 * abs($1.0 * $1.1) }
+                let allowed = magnitude * 1e-6 + 1e-6
+                let label = "\(elementType) d=\(dimension)"
+                if elementType == .float32 {
+                    #expect(abs(L2Float32.distance(x, y, dimension: dimension) - FloatAccumulation.squaredL2(x, y, dimension: dimension)) <= allowed, "\(label)")
+                    #expect(abs(DotFloat32.dot(x, y, dimension: dimension) - FloatAccumulation.dot(x, y, dimension: dimension)) <= allowed, "\(label)")
+                    let (c, s) = (DotFloat32.dotAndNorms(x, y, dimension: dimension), FloatAccumulation.dotAndNorms(x, y, dimension: dimension))
+                    #expect(abs(c.dot - s.dot) <= allowed && abs(c.normA - s.normA) <= allowed && abs(c.normB - s.normB) <= allowed, "\(label)")
+                } else {
+                    #expect(abs(L2Float16.distance(x, y, dimension: dimension) - HalfAccumulation.squaredL2(x, y, dimension: dimension)) <= allowed, "\(label)")
+                    for withNorms in [false, true] {
+                        let c = DotFloat16.dotAndNorms(x, y, dimension: dimension, withNorms: withNorms)
+                        let s = HalfAccumulation.dotAndNorms(x, y, dimension: dimension, withNorms: withNorms)
+                        #expect(abs(c.dot - s.dot) <= allowed, "\(label)")
+                        if withNorms { #expect(abs(c.normA - s.normA) <= allowed && abs(c.normB - s.normB) <= allowed, "\(label)") }
+                    }
+                }
+            }
+        }
+    }
+
     @Test(arguments: [1, 7, 15, 16, 17, 384, 1536])
     func integerKernelsAreExactAtTheExtremes(dimension: Int) {
         // int8 −128 against 127 is the largest per-component difference; uint8 0 against 255 likewise.

@@ -1,14 +1,17 @@
-// Float32 and Float16 kernels. Each walks 16 components per step in two independent SIMD8
-// accumulators, then finishes with a scalar tail. `acc += d * d` rather than `addProduct`:
-// on baseline x86-64 (no FMA) `addProduct` lowers to `fmaf` library calls (docs/KERNELS.md).
+// Float32 and Float16 kernels. Where the CPU has AVX2, FMA and F16C they call the C builds in
+// CSwannKernels (256-bit fused multiply-adds, hardware half conversion); elsewhere the Swift
+// kernels below (`FloatAccumulation`, `HalfAccumulation`) run. Those walk 16 components per step
+// in two independent SIMD8 accumulators, then finish with a scalar tail. `acc += d * d` rather
+// than `addProduct`: on baseline x86-64 (no FMA) `addProduct` lowers to `fmaf` library calls
+// (docs/KERNELS.md).
 
-/// Squared Euclidean distance over float32 rows.
-public enum L2Float32: DistanceKernel {
-    public static var elementType: ElementType { .float32 }
-    public static var metric: Metric { .l2 }
+public import CSwannKernels
 
+/// The portable float32 kernels: baseline SIMD (SSE2 on x86-64, NEON on arm64).
+public enum FloatAccumulation {
+    /// Σ (aᵢ − bᵢ)².
     @inlinable
-    public static func distance(_ a: UnsafeRawPointer, _ b: UnsafeRawPointer, dimension: Int) -> Float {
+    public static func squaredL2(_ a: UnsafeRawPointer, _ b: UnsafeRawPointer, dimension: Int) -> Float {
         var s0 = SIMD8<Float>(), s1 = SIMD8<Float>()
         var i = 0
         while i &+ 16 <= dimension {
@@ -35,10 +38,7 @@ public enum L2Float32: DistanceKernel {
         }
         return total
     }
-}
 
-/// Dot product of float32 rows (the building block of inner product and cosine).
-public enum DotFloat32 {
     /// Σ aᵢbᵢ.
     @inlinable
     public static func dot(_ a: UnsafeRawPointer, _ b: UnsafeRawPointer, dimension: Int) -> Float {
@@ -92,6 +92,40 @@ public enum DotFloat32 {
     }
 }
 
+/// Squared Euclidean distance over float32 rows.
+public enum L2Float32: DistanceKernel {
+    public static var elementType: ElementType { .float32 }
+    public static var metric: Metric { .l2 }
+
+    @inlinable
+    public static func distance(_ a: UnsafeRawPointer, _ b: UnsafeRawPointer, dimension: Int) -> Float {
+        if swann_cpu_has_fma() != 0 { return swann_l2_f32_fma(a, b, dimension) }
+        return FloatAccumulation.squaredL2(a, b, dimension: dimension)
+    }
+}
+
+/// Dot product of float32 rows (the building block of inner product and cosine).
+public enum DotFloat32 {
+    /// Σ aᵢbᵢ.
+    @inlinable
+    public static func dot(_ a: UnsafeRawPointer, _ b: UnsafeRawPointer, dimension: Int) -> Float {
+        if swann_cpu_has_fma() != 0 { return swann_dot_f32_fma(a, b, dimension) }
+        return FloatAccumulation.dot(a, b, dimension: dimension)
+    }
+
+    /// (Σ aᵢbᵢ, Σ aᵢ², Σ bᵢ²) in one pass.
+    @inlinable
+    public static func dotAndNorms(
+        _ a: UnsafeRawPointer, _ b: UnsafeRawPointer, dimension: Int
+    ) -> (dot: Float, normA: Float, normB: Float) {
+        if swann_cpu_has_fma() != 0 {
+            let r = swann_dot_and_norms_f32_fma(a, b, dimension)
+            return (r.dot, r.norm_a, r.norm_b)
+        }
+        return FloatAccumulation.dotAndNorms(a, b, dimension: dimension)
+    }
+}
+
 /// Negated dot product over float32 rows.
 public enum InnerProductFloat32: DistanceKernel {
     public static var elementType: ElementType { .float32 }
@@ -113,12 +147,12 @@ public enum CosineFloat32: DistanceKernel {
     }
 }
 
-/// Squared Euclidean distance over float16 rows, accumulated in float32.
-public enum L2Float16: DistanceKernel {
-    public static var elementType: ElementType { .float16 }
-    public static var metric: Metric { .l2 }
+/// The portable float16 kernels, accumulated in float32: baseline SIMD with the half → float
+/// conversion done in integer arithmetic (`HalfFloat.widenPairs`).
+public enum HalfAccumulation {
+    /// Σ (aᵢ − bᵢ)².
     @inlinable
-    public static func distance(_ a: UnsafeRawPointer, _ b: UnsafeRawPointer, dimension: Int) -> Float {
+    public static func squaredL2(_ a: UnsafeRawPointer, _ b: UnsafeRawPointer, dimension: Int) -> Float {
         var s0 = SIMD8<Float>(), s1 = SIMD8<Float>()
         var i = 0
         while i &+ 16 <= dimension {
@@ -138,10 +172,7 @@ public enum L2Float16: DistanceKernel {
         }
         return total
     }
-}
 
-/// Dot products over float16 rows, accumulated in float32.
-public enum DotFloat16 {
     /// (Σ aᵢbᵢ, Σ aᵢ², Σ bᵢ²); the norms only when `withNorms`.
     @inlinable @inline(__always)
     public static func dotAndNorms(
@@ -169,6 +200,35 @@ public enum DotFloat16 {
             i &+= 1
         }
         return (dot, normA, normB)
+    }
+}
+
+/// Squared Euclidean distance over float16 rows, accumulated in float32.
+public enum L2Float16: DistanceKernel {
+    public static var elementType: ElementType { .float16 }
+    public static var metric: Metric { .l2 }
+    @inlinable
+    public static func distance(_ a: UnsafeRawPointer, _ b: UnsafeRawPointer, dimension: Int) -> Float {
+        if swann_cpu_has_fma() != 0 { return swann_l2_f16_fma(a, b, dimension) }
+        return HalfAccumulation.squaredL2(a, b, dimension: dimension)
+    }
+}
+
+/// Dot products over float16 rows, accumulated in float32.
+public enum DotFloat16 {
+    /// (Σ aᵢbᵢ, Σ aᵢ², Σ bᵢ²); the norms only when `withNorms`.
+    @inlinable @inline(__always)
+    public static func dotAndNorms(
+        _ a: UnsafeRawPointer, _ b: UnsafeRawPointer, dimension: Int, withNorms: Bool
+    ) -> (dot: Float, normA: Float, normB: Float) {
+        if swann_cpu_has_fma() != 0 {
+            if withNorms {
+                let r = swann_dot_and_norms_f16_fma(a, b, dimension)
+                return (r.dot, r.norm_a, r.norm_b)
+            }
+            return (swann_dot_f16_fma(a, b, dimension), 0, 0)
+        }
+        return HalfAccumulation.dotAndNorms(a, b, dimension: dimension, withNorms: withNorms)
     }
 }
 
