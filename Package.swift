@@ -37,7 +37,8 @@ let package = Package(
     targets: [
         // Cache prefetch hints for the search loops (Swift has no prefetch intrinsic).
         .target(name: "CSwannHints"),
-        // Linux kernel AIO system calls, for many O_DIRECT reads in flight from one search thread.
+        // Linux system calls Swift cannot reach: kernel AIO (many O_DIRECT reads in flight from one
+        // search thread) and renameat2 (an index replaced in one atomic step).
         .target(name: "CSwannLinuxAIO"),
         // AVX2 builds of the 8-bit kernels and AVX2 + FMA + F16C builds of the float kernels,
         // used where the CPU has them.

@@ -73,21 +73,40 @@ extension Index {
         do { try parameters.validate() } catch { throw SearchError(.invalidParameters, error.message) }
     }
 
+    /// A quarter of float32's range: ‖q − x‖² ≤ 2‖q‖² + 2‖x‖² stays finite for any stored x of
+    /// moderate norm, and |q·x| ≤ ‖q‖‖x‖ does too.
+    static let maxQuerySquaredNorm = Double(Float.greatestFiniteMagnitude) / 4
+
     /// Converts the query into the scratch row (normalising for cosine) after checking it.
     func prepare(_ query: UnsafeBufferPointer<Float>, into scratch: SearchScratch) throws(SearchError) {
         guard query.count == dimension else {
             throw SearchError(.wrongDimension, "query has dimension \(query.count), the index has \(dimension)")
         }
-        var squares: Float = 0
+        // Squares in Double: a float sum overflows for |x| ≳ 1e19 and underflows for tiny
+        // vectors, and cosine divides by it.
+        var squares: Double = 0
+        // int8 codes of float data (`--store int8`) scale the query, so only stored element
+        // types bound a component; normalised queries fall in [-1, 1] anyway.
+        let range = manifest.normalized || manifest.quantization != nil ? nil : manifest.elementType.representableRange
         for (i, v) in query.enumerated() {
             guard v.isFinite else { throw SearchError(.nonFinite, "query component \(i) is \(v)") }
-            squares += v * v
+            if let range, !range.contains(v) {
+                throw SearchError(
+                    .outOfRange,
+                    "query component \(i) is \(v), outside the range of this \(manifest.elementType) index (\(range.lowerBound)...\(range.upperBound))")
+            }
+            squares += Double(v) * Double(v)
         }
         if manifest.normalized {
             guard squares > 0 else { throw SearchError(.zeroVector, "a zero vector has no cosine distance") }
             let scale = 1 / squares.squareRoot()
-            for i in 0..<query.count { scratch.floats[i] = query[i] * scale }
+            for i in 0..<query.count { scratch.floats[i] = Float(Double(query[i]) * scale) }
         } else {
+            guard squares <= Self.maxQuerySquaredNorm else {
+                throw SearchError(
+                    .outOfRange,
+                    "the query's norm \(squares.squareRoot()) is too large: distances would overflow float32 (at most \(Self.maxQuerySquaredNorm.squareRoot()))")
+            }
             for i in 0..<query.count { scratch.floats[i] = query[i] }
         }
         scratch.floats.withUnsafeBufferPointer { source in
@@ -111,6 +130,11 @@ extension Index {
             let row = Int(result.neighbors[i].id)
             result.neighbors[i].id = header.idMap.map { Int64(bitPattern: $0[row]) } ?? Int64(row)
             result.neighbors[i].distance += reportedOffset
+            // The last line of defence for the range checks above: an ∞ would rank wrongly and
+            // cannot be written as JSON.
+            guard result.neighbors[i].distance.isFinite else {
+                throw SearchError(.outOfRange, "this query's distances overflow float32; scale the query down")
+            }
         }
         return result
     }

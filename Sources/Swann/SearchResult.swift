@@ -9,8 +9,12 @@ public struct SearchResult: Sendable, Hashable {
 
 /// A query could not be answered. Other queries are unaffected.
 public struct SearchError: Error, Hashable, CustomStringConvertible {
+    /// What was wrong; every code but `indexCorrupt` and `ioFailure` is the caller's mistake.
     public enum Code: String, Sendable, Hashable, Codable {
         case wrongDimension, nonFinite, zeroVector, invalidK, invalidParameters, indexCorrupt, ioFailure
+        /// A finite query that the index cannot compute with: a component outside the range of
+        /// its element type, or a norm whose distances would overflow float32.
+        case outOfRange
     }
 
     public var code: Code

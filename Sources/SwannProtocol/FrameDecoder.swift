@@ -12,13 +12,28 @@ public import NIOCore
 public struct FrameDecoder: NIOSingleStepByteToMessageDecoder {
     public typealias InboundOut = Frame
 
-    public let maxBodyBytes: Int
+    /// Largest body accepted; a server raises it once a connection has authenticated.
+    public var maxBodyBytes: Int
 
     public init(maxBodyBytes: Int) {
         self.maxBodyBytes = maxBodyBytes
     }
 
     public mutating func decode(buffer: inout ByteBuffer) throws(FrameDecodingError) -> Frame? {
+        guard let header = try peekHeader(buffer) else { return nil }
+        guard Int(header.bodyLength) <= maxBodyBytes else {
+            throw FrameDecodingError.frameTooLarge(
+                bodyLength: Int(header.bodyLength), limit: maxBodyBytes, requestID: header.requestID, type: header.type)
+        }
+        guard buffer.readableBytes >= FrameHeader.byteCount + Int(header.bodyLength) else { return nil }
+        buffer.moveReaderIndex(forwardBy: FrameHeader.byteCount)
+        let body = buffer.readSlice(length: Int(header.bodyLength))!
+        return Frame(header: header, body: body)
+    }
+
+    /// The header at the front of `buffer`, not consumed: nil until all 16 bytes are there.
+    /// - Throws: a wrong magic or an unknown version.
+    public func peekHeader(_ buffer: ByteBuffer) throws(FrameDecodingError) -> FrameHeader? {
         guard buffer.readableBytes >= FrameHeader.byteCount else { return nil }
         let start = buffer.readerIndex
         let magic = buffer.getBytes(at: start, length: 4)!
@@ -29,14 +44,7 @@ public struct FrameDecoder: NIOSingleStepByteToMessageDecoder {
         let status = buffer.getInteger(at: start + 6, endianness: .little, as: UInt16.self)!
         let requestID = buffer.getInteger(at: start + 8, endianness: .little, as: UInt32.self)!
         let bodyLength = buffer.getInteger(at: start + 12, endianness: .little, as: UInt32.self)!
-        guard Int(bodyLength) <= maxBodyBytes else {
-            throw FrameDecodingError.frameTooLarge(bodyLength: Int(bodyLength), limit: maxBodyBytes, requestID: requestID, type: type)
-        }
-        guard buffer.readableBytes >= FrameHeader.byteCount + Int(bodyLength) else { return nil }
-        buffer.moveReaderIndex(forwardBy: FrameHeader.byteCount)
-        let body = buffer.readSlice(length: Int(bodyLength))!
-        let header = FrameHeader(type: type, requestID: requestID, bodyLength: bodyLength, status: status, version: version)
-        return Frame(header: header, body: body)
+        return FrameHeader(type: type, requestID: requestID, bodyLength: bodyLength, status: status, version: version)
     }
 
     public mutating func decodeLast(buffer: inout ByteBuffer, seenEOF: Bool) throws(FrameDecodingError) -> Frame? {
@@ -55,6 +63,10 @@ public enum FrameDecodingError: Error, Hashable, CustomStringConvertible {
     case frameTooLarge(bodyLength: Int, limit: Int, requestID: UInt32, type: FrameType)
     /// The peer closed the connection in the middle of a frame.
     case truncated(have: Int)
+    /// The peer took longer than the server's frame deadline to send one whole frame.
+    case tooSlow(have: Int, deadline: Duration)
+    /// Frames waiting for their bodies on all connections already hold the server's buffer budget.
+    case bufferBudgetExhausted(bodyLength: Int, requestID: UInt32, type: FrameType)
 
     public var description: String {
         switch self {
@@ -66,6 +78,10 @@ public enum FrameDecodingError: Error, Hashable, CustomStringConvertible {
             "\(type) frame body of \(length) bytes exceeds the maximum of \(limit) bytes"
         case .truncated(let have):
             "connection closed in the middle of a frame (\(have) bytes of it received)"
+        case .tooSlow(let have, let deadline):
+            "a frame did not arrive whole within \(deadline) (\(have) bytes of it received)"
+        case .bufferBudgetExhausted(let length, _, let type):
+            "\(type) frame body of \(length) bytes refused: the server is buffering too many large frames; retry later"
         }
     }
 }

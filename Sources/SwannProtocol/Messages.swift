@@ -129,8 +129,8 @@ public struct SearchResponse: Sendable, Hashable {
         statistics.centroidSeconds = Double(times[0]) / 1000
         statistics.ioSeconds = Double(times[1]) / 1000
         statistics.scanSeconds = Double(times[2]) / 1000
-        guard buffer.readableBytes >= count * 12 else {
-            throw MessageDecodingError("search response: \(count) results need \(count * 12) bytes, \(buffer.readableBytes) left")
+        guard count <= buffer.readableBytes / 12 else {
+            throw MessageDecodingError("search response: \(count) results need 12 bytes each, \(buffer.readableBytes) left")
         }
         var neighbors: [Neighbor] = []
         neighbors.reserveCapacity(count)
@@ -152,6 +152,10 @@ public enum BatchSearchResponse {
 
     public static func decode(from buffer: inout ByteBuffer) throws(MessageDecodingError) -> [SearchResponse] {
         let count = try buffer.readCount("query count")
+        // Each response is at least 44 bytes, so a count the body cannot hold fails before the loop.
+        guard count <= buffer.readableBytes / 44 else {
+            throw MessageDecodingError("batch search response: \(count) responses cannot fit in \(buffer.readableBytes) bytes")
+        }
         var responses: [SearchResponse] = []
         for _ in 0..<count { responses.append(try SearchResponse.decode(from: &buffer)) }
         try buffer.expectEnd("batch search response")
@@ -199,8 +203,12 @@ extension ByteBuffer {
     }
 
     mutating func readFloats(_ count: Int, what: String) throws(MessageDecodingError) -> [Float] {
-        guard count <= readableBytes / 4 else {
-            throw MessageDecodingError("\(what): \(count) floats need \(count * 4) bytes, \(readableBytes) left")
+        // `count` comes off the wire: compare by division, and never multiply it while
+        // formatting the refusal either (0xFFFFFFFF × 0x80000000 floats once trapped here).
+        guard count >= 0, count <= readableBytes / 4 else {
+            let needed = count.multipliedReportingOverflow(by: 4)
+            let bytes = needed.overflow ? "more than \(Int.max)" : "\(needed.partialValue)"
+            throw MessageDecodingError("\(what): \(count) floats need \(bytes) bytes, \(readableBytes) left")
         }
         var values = [Float](repeating: 0, count: count)
         values.withUnsafeMutableBytes { out in

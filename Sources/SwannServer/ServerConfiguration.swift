@@ -25,8 +25,14 @@ public struct ServerConfiguration: Sendable, Hashable {
     public var searchThreads: Int = ServerConfiguration.coreCount
     /// A search still waiting after this long is answered with a timeout instead of run.
     public var requestTimeout: Duration = .seconds(10)
-    /// Connections idle (or stalled mid-request) this long are closed.
+    /// Connections idle this long are closed.
     public var idleTimeout: Duration = .seconds(60)
+    /// One TCP frame must arrive whole within this long of its first byte, or the connection
+    /// is closed (a slow sender cannot hold a connection slot by trickling bytes).
+    public var readTimeout: Duration = .seconds(30)
+    /// Bytes that TCP frames larger than 64 KiB may hold, across all connections, while their
+    /// bodies arrive; a frame that would pass it is refused (`overloaded`) and its connection closed.
+    public var maxBufferedFrameBytes: Int = 256 << 20
     /// Most open connections per front end.
     public var maxConnections: Int = 1_024
     /// Accepted API keys; empty means no authentication.
@@ -50,9 +56,12 @@ public struct ServerConfiguration: Sendable, Hashable {
 
     static var coreCount: Int { max(1, Parallel.coreCount) }
 
-    /// Whether `host` names only this machine.
+    /// Whether `host` names only this machine: `localhost`, `::1` or an IPv4 address in
+    /// 127.0.0.0/8 written as one (a name such as `127.example.com` is not).
     public var bindsLoopbackOnly: Bool {
-        ["127.0.0.1", "::1", "localhost"].contains(host) || host.hasPrefix("127.")
+        if ["::1", "localhost"].contains(host) { return true }
+        let octets = host.split(separator: ".", omittingEmptySubsequences: false)
+        return octets.count == 4 && octets.allSatisfy { $0.count <= 3 && UInt8($0) != nil } && octets[0] == "127"
     }
 
     /// Checks ports, limits and the loopback rule.
@@ -68,11 +77,12 @@ public struct ServerConfiguration: Sendable, Hashable {
         let limits = [
             ("max body", maxBodyBytes), ("max frame", maxFrameBytes), ("max batch", maxBatchQueries), ("max k", maxK),
             ("max pending", maxPendingSearches), ("search threads", searchThreads), ("max connections", maxConnections),
+            ("max buffered frames", maxBufferedFrameBytes),
         ]
         for (name, value) in limits where value < 1 {
             throw ServerConfigurationError(detail: "\(name) must be at least 1, got \(value)")
         }
-        if requestTimeout <= .zero || idleTimeout <= .zero {
+        if requestTimeout <= .zero || idleTimeout <= .zero || readTimeout <= .zero {
             throw ServerConfigurationError(detail: "timeouts must be positive")
         }
         if !bindsLoopbackOnly, apiKeys.isEmpty, !insecure {

@@ -24,6 +24,12 @@ struct CommandLineTests {
         ["info", "/nonexistent/file.fbin"],
         ["no-such-command"],
         ["groundtruth", "--threads", "0"],
+        // Once trapped at start-up converting to nanoseconds (hardening issue #15).
+        ["serve", "/nonexistent.swann", "--idle-timeout", "inf"],
+        ["serve", "/nonexistent.swann", "--idle-timeout", "1e300"],
+        ["serve", "/nonexistent.swann", "--request-timeout", "1e300"],
+        ["serve", "/nonexistent.swann", "--read-timeout", "nan"],
+        ["serve", "/nonexistent.swann", "--read-timeout", "-1"],
     ])
     func usageErrorsExitWith2(arguments: [String]) throws {
         let result = try CLI.run(arguments)
@@ -87,5 +93,37 @@ struct CommandLineTests {
             #expect(got.distances.count == 100 * 100)
             #expect(got.distances[0] >= 0 && got.distances[0] <= got.distances[99])
         }
+    }
+
+    /// `--force` replaces an index and nothing else (hardening issue #15).
+    @Test func buildForceReplacesOnlyAnIndex() throws {
+        let dir = CLI.temporaryDirectory()
+        let input = CLI.example + "/queries.npy"
+        // A directory of someone's data, a plain file, and the build's own input copied here.
+        try FileManager.default.createDirectory(atPath: dir + "/data/nested", withIntermediateDirectories: true)
+        FileManager.default.createFile(atPath: dir + "/data/nested/keep.txt", contents: Data("precious".utf8))
+        FileManager.default.createFile(atPath: dir + "/notes.txt", contents: Data("precious".utf8))
+        try FileManager.default.copyItem(atPath: input, toPath: dir + "/v.npy")
+        for target in ["data", "notes.txt", "v.npy"] {
+            let result = try CLI.run(["build", dir + "/v.npy", "--output", dir + "/" + target, "--force"])
+            #expect(result.status == 1, "\(target): \(result.stderr)")
+            #expect(result.stderr.contains("not a Swann index"), "\(result.stderr)")
+        }
+        #expect(FileManager.default.contents(atPath: dir + "/data/nested/keep.txt") == Data("precious".utf8))
+        #expect(FileManager.default.contents(atPath: dir + "/notes.txt") == Data("precious".utf8))
+        #expect(FileManager.default.contents(atPath: dir + "/v.npy") == FileManager.default.contents(atPath: input))
+        // An index is replaced, in one swap: afterwards only the new index and no leftovers.
+        func centroidCount() throws -> Int {
+            let manifest = try #require(FileManager.default.contents(atPath: dir + "/idx/manifest.json"))
+            let object = try #require(try JSONSerialization.jsonObject(with: manifest) as? [String: Any])
+            return try #require(object["centroidCount"] as? Int)
+        }
+        #expect(try CLI.run(["build", dir + "/v.npy", "--output", dir + "/idx", "--centroid-ratio", "0.05"]).status == 0)
+        let before = try centroidCount()
+        let replaced = try CLI.run(["build", dir + "/v.npy", "--output", dir + "/idx", "--centroid-ratio", "0.2", "--force"])
+        #expect(replaced.status == 0, "\(replaced.stderr)")
+        #expect(try centroidCount() > before)
+        let leftovers = try FileManager.default.contentsOfDirectory(atPath: dir).filter { $0.hasPrefix(".") }
+        #expect(leftovers.isEmpty, "\(leftovers)")
     }
 }

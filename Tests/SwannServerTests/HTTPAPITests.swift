@@ -138,6 +138,12 @@ struct HTTPAPITests {
             var right = ServerFixture.jsonHeaders
             right[.authorization] = "Bearer s3cret"
             try await client.execute(uri: "/v1/search", method: .post, headers: right, body: body) { #expect($0.status == .ok) }
+            // The scheme is case-insensitive; another scheme with the right key is not a bearer token.
+            for (header, status) in [("bearer s3cret", HTTPResponse.Status.ok), ("BEARER  other", .ok), ("Basic s3cret", .unauthorized)] {
+                var headers = ServerFixture.jsonHeaders
+                headers[.authorization] = header
+                try await client.execute(uri: "/v1/search", method: .post, headers: headers, body: body) { #expect($0.status == status, "\(header)") }
+            }
             try await client.execute(uri: "/v1/index", method: .get) { #expect($0.status == .unauthorized) }
             try await client.execute(uri: "/metrics", method: .get) { #expect($0.status == .unauthorized) }
             try await client.execute(uri: "/healthz", method: .get) { #expect($0.status == .ok) }

@@ -32,6 +32,8 @@ private let badRequests: [BadRequest] = [
     .init(name: "k is huge", body: #"{"vector": \#(goodVector), "k": 1000000000000}"#, status: .badRequest, code: "invalid_request"),
     .init(name: "number beyond float range", body: #"{"vector": [1e400\#(String(goodVector.dropFirst(5)))}"#, status: .badRequest, code: "invalid_json"),
     .init(name: "NaN as a string", body: #"{"vector": ["NaN"\#(String(goodVector.dropFirst(5)))}"#, status: .badRequest, code: "invalid_json"),
+    .init(name: "component beyond float16 (the example's element type)", body: #"{"vector": [70000\#(String(goodVector.dropFirst(5)))}"#,
+          status: .badRequest, code: "invalid_request"),
     .init(name: "empty vector", body: #"{"vector": []}"#, status: .badRequest, code: "invalid_request"),
     .init(name: "wrong dimension", body: #"{"vector": [0.1, 0.2, 0.3]}"#, status: .badRequest, code: "invalid_request"),
     .init(name: "a 1 MB vector", body: #"{"vector": [\#(Array(repeating: "0.5", count: 262_144).joined(separator: ","))]}"#,

@@ -97,13 +97,13 @@ struct TCPServerTests {
         }
     }
 
-    @Test func unknownTypesResponseTypesAndMalformedBodiesKeepTheConnection() async throws {
+    @Test func unknownTypesKeepTheConnectionAMalformedBodyEndsIt() async throws {
         try await withTCPServer(ServerFixture.service()) { (port: Int) async throws -> Void in
             try await withRawConnection(port: port) { reader, writer in
                 try await writer.write(Frame(type: FrameType(rawValue: 0x33), requestID: 1, body: ByteBuffer()).encoded())
                 try await writer.write(Frame(type: FrameType.search.response, requestID: 2, body: ByteBuffer()).encoded())
-                try await writer.write(Frame(type: .search, requestID: 3, body: ByteBuffer(bytes: [1, 2, 3])).encoded())
                 try await writer.write(searchFrame(Self.query, k: 2, id: 4))
+                try await writer.write(Frame(type: .search, requestID: 3, body: ByteBuffer(bytes: [1, 2, 3])).encoded())
                 var statuses: [UInt32: UInt16] = [:]
                 for _ in 0..<4 {
                     let frame = try #require(try await reader.next())
@@ -111,8 +111,132 @@ struct TCPServerTests {
                 }
                 #expect(statuses[1] == ProtocolErrorCode.unknownType.rawValue)
                 #expect(statuses[2] == ProtocolErrorCode.unknownType.rawValue)
-                #expect(statuses[3] == ProtocolErrorCode.invalidQuery.rawValue)
+                #expect(statuses[3] == ProtocolErrorCode.malformedBody.rawValue)
                 #expect(statuses[4] == 0)
+                #expect(try await reader.next() == nil)
+            }
+        }
+    }
+
+    /// The frame that once trapped the server: a batch search with k 10, dimension 0xFFFFFFFF and
+    /// 0x80000000 queries, whose byte count overflowed while the refusal was being formatted.
+    @Test func the44ByteBatchFrameIsRefusedAndTheServerKeepsServing() async throws {
+        try await withTCPServer(ServerFixture.service()) { (port: Int) async throws -> Void in
+            var body = ByteBuffer()
+            body.writeInteger(UInt32(10), endianness: .little)
+            body.writeInteger(UInt32(0xFFFF_FFFF), endianness: .little)
+            body.writeInteger(UInt32(0x8000_0000), endianness: .little)
+            body.writeRepeatingByte(0, count: 16)
+            let frame = Frame(type: .batchSearch, requestID: 44, body: body).encoded()
+            #expect(frame.readableBytes == 44)
+            try await withRawConnection(port: port) { reader, writer in
+                try await writer.write(frame)
+                let reply = try #require(try await reader.next())
+                #expect(reply.header.requestID == 44)
+                #expect(reply.header.status == ProtocolErrorCode.malformedBody.rawValue)
+                #expect(String(buffer: reply.body).contains("2147483648 query vectors of dimension 4294967295"), "\(String(buffer: reply.body))")
+                #expect(try await reader.next() == nil)
+            }
+            #expect(try await SwannClient(ClientConfiguration(port: port)).search(Self.query, k: 3).neighbors.count == 3)
+        }
+    }
+
+    @Test func aKeyedServerReadsOnlyAHelloSizedFrameBeforeAuthentication() async throws {
+        try await withTCPServer(ServerFixture.service { $0.apiKeys = ["k1"] }) { (port: Int) async throws -> Void in
+            // A 1 MiB search announced before any hello is refused from its header alone.
+            try await withRawConnection(port: port) { reader, writer in
+                var header = ByteBuffer()
+                FrameHeader(type: .search, requestID: 5, bodyLength: 1 << 20).write(to: &header)
+                try await writer.write(header)
+                let reply = try #require(try await reader.next())
+                #expect(reply.header.status == ProtocolErrorCode.frameTooLarge.rawValue)
+                #expect(String(buffer: reply.body).contains("4096"), "\(String(buffer: reply.body))")
+                #expect(try await reader.next() == nil)
+            }
+            // After a good hello, even pipelined in the same write, the full frame size applies.
+            try await withRawConnection(port: port) { reader, writer in
+                var bytes = Frame(type: .hello, requestID: 1, body: ByteBuffer(string: "k1")).encoded()
+                var batch = ByteBuffer()
+                BatchSearchRequest(vectors: Array(ServerFixture.queries[0..<4].joined()), dimension: 384, k: 2).encode(into: &batch)
+                #expect(batch.readableBytes > 4_096)  // the limit before a hello
+                var frame = Frame(type: .batchSearch, requestID: 2, body: batch).encoded()
+                bytes.writeBuffer(&frame)
+                try await writer.write(bytes)
+                #expect(try await reader.next()?.header.status == 0)
+                let answer = try #require(try await reader.next())
+                #expect(answer.header.requestID == 2 && answer.header.status == 0, "\(String(buffer: answer.body))")
+            }
+        }
+    }
+
+    @Test func aWrongHelloEndsTheConnection() async throws {
+        try await withTCPServer(ServerFixture.service { $0.apiKeys = ["k1"] }) { (port: Int) async throws -> Void in
+            try await withRawConnection(port: port) { reader, writer in
+                try await writer.write(Frame(type: .hello, requestID: 1, body: ByteBuffer(string: "guess")).encoded())
+                try await writer.write(Frame(type: .hello, requestID: 2, body: ByteBuffer(string: "k1")).encoded())
+                #expect(try await reader.next()?.header.status == ProtocolErrorCode.unauthorized.rawValue)
+                // No second guess on the same connection.
+                #expect(try await reader.next() == nil)
+            }
+        }
+    }
+
+    @Test func aFrameTrickledByteByByteIsCutOffAtTheReadDeadline() async throws {
+        let service = ServerFixture.service {
+            $0.readTimeout = .milliseconds(400)
+            $0.idleTimeout = .seconds(30)
+        }
+        try await withTCPServer(service) { (port: Int) async throws -> Void in
+            try await withRawConnection(port: port) { reader, writer in
+                let frame = searchFrame(Self.query, k: 2, id: 1)
+                let started = ContinuousClock.now
+                // A byte every 100 ms: each one would restart an idle timer; the frame's deadline
+                // runs from its first byte. The client stops before the cut so that no write
+                // meets a closed socket (a reset would discard the error frame).
+                let trickle = Task {
+                    for offset in 0..<3 {
+                        try await writer.write(frame.getSlice(at: offset, length: 1)!)
+                        try await Task.sleep(for: .milliseconds(100))
+                    }
+                }
+                let reply = try #require(try await reader.next())
+                trickle.cancel()
+                #expect(reply.header.status == ProtocolErrorCode.timeout.rawValue, "\(String(buffer: reply.body))")
+                #expect(ContinuousClock.now - started < .seconds(3))
+                #expect(try await reader.next() == nil)
+            }
+            #expect(try await SwannClient(ClientConfiguration(port: port)).search(Self.query, k: 1).neighbors.count == 1)
+        }
+    }
+
+    @Test func largeFramesStillArrivingShareOneBufferBudget() async throws {
+        let service = ServerFixture.service {
+            $0.maxFrameBytes = 1 << 20
+            $0.maxBufferedFrameBytes = 300 << 10
+        }
+        try await withTCPServer(service) { (port: Int) async throws -> Void in
+            var header = ByteBuffer()
+            FrameHeader(type: .batchSearch, requestID: 8, bodyLength: 200 << 10).write(to: &header)
+            try await withRawConnection(port: port) { firstReader, firstWriter in
+                // The first 200 KiB frame holds its share while its body has not come.
+                try await firstWriter.write(header)
+                try await Task.sleep(for: .milliseconds(200))
+                try await withRawConnection(port: port) { reader, writer in
+                    try await writer.write(header)
+                    let reply = try #require(try await reader.next())
+                    #expect(reply.header.status == ProtocolErrorCode.overloaded.rawValue, "\(String(buffer: reply.body))")
+                    #expect(try await reader.next() == nil)
+                }
+            }
+            // The first connection is gone and its reservation with it.
+            try await Task.sleep(for: .milliseconds(200))
+            try await withRawConnection(port: port) { reader, writer in
+                var batch = ByteBuffer()
+                let queries = Array(ServerFixture.queries[0..<50])
+                BatchSearchRequest(vectors: Array(queries.joined()), dimension: 384, k: 1).encode(into: &batch)
+                #expect(batch.readableBytes > 64 << 10)  // large enough to need the budget
+                try await writer.write(Frame(type: .batchSearch, requestID: 9, body: batch).encoded())
+                #expect(try await reader.next()?.header.status == 0)
             }
         }
     }

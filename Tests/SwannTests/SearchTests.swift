@@ -78,6 +78,7 @@ struct SearchTests {
             (Array(good.prefix(100)), 10, .wrongDimension),
             (good.enumerated().map { $0.offset == 7 ? .nan : $0.element }, 10, .nonFinite),
             (good.enumerated().map { $0.offset == 7 ? .infinity : $0.element }, 10, .nonFinite),
+            (good.enumerated().map { $0.offset == 7 ? 70_000 : $0.element }, 10, .outOfRange),  // beyond float16
             (good, 0, .invalidK),
             (good, 10_001, .invalidK),
         ]
@@ -127,5 +128,37 @@ struct SearchTests {
         let expectedID: Int64 = 1_000_000 + 42 * 3
         #expect(first.id == expectedID)
         #expect(abs(first.distance) < 1e-5, "cosine distance of a vector to itself: \(first.distance)")
+    }
+
+    /// Finite but extreme queries: refused where float32 distances would overflow, answered
+    /// with finite distances where the metric normalises (hardening issue #15).
+    @Test func extremeFiniteQueriesAreRefusedOrComputedSafely() throws {
+        let dir = IndexFixture.scratch()
+        let vectors = IndexFixture.randomFile(count: 600, dimension: 16, seed: 9, in: dir)
+        let matrix = try VectorFile(path: vectors).readVectors()
+        for metric in [Metric.l2, .innerProduct, .cosine] {
+            var options = IndexBuilder.Options()
+            options.metric = metric
+            try IndexBuilder(options: options).build(from: try VectorFile(path: vectors), to: dir + "/\(metric)")
+            let index = try Index.open(at: dir + "/\(metric)")
+            let query = matrix.floats(at: 17)
+            for scale: Float in [1e19, 1e30, 1e36] {
+                let huge = query.map { $0 * scale }
+                if metric == .cosine {
+                    // Cosine ignores the scale: the same neighbours as the plain query, finite distances.
+                    let hits = try index.search(huge, k: 5)
+                    #expect(hits.map { $0.id } == (try index.search(query, k: 5)).map { $0.id }, "scale \(scale)")
+                    #expect(hits.allSatisfy { $0.distance.isFinite })
+                } else {
+                    let error = #expect(throws: SearchError.self, "\(metric) scale \(scale)") { try index.search(huge, k: 5) }
+                    #expect(error?.code == .outOfRange)
+                }
+            }
+            // Tiny vectors, whose float sum of squares underflows to 0, still have a direction.
+            if metric == .cosine {
+                let tiny = query.map { $0 * 1e-30 }
+                #expect(try index.search(tiny, k: 5).map { $0.id } == (try index.search(query, k: 5)).map { $0.id })
+            }
+        }
     }
 }

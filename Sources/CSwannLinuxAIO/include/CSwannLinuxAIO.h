@@ -10,6 +10,8 @@
 #include <stdint.h>
 #include <string.h>
 
+#include "CSwannRenameExchange.h"
+
 #if defined(__linux__)
 #include <linux/aio_abi.h>
 #include <sys/syscall.h>

@@ -8,6 +8,17 @@ public enum ElementType: String, Sendable, Hashable, Codable, CaseIterable, Cust
     case int8
     case uint8
 
+    /// The values a float query component may take to be narrowed to this type without
+    /// clamping or overflowing to ∞ (nil: every finite float).
+    public var representableRange: ClosedRange<Float>? {
+        switch self {
+        case .float32: nil
+        case .float16: -Float(Float16.greatestFiniteMagnitude)...Float(Float16.greatestFiniteMagnitude)
+        case .int8: -128...127
+        case .uint8: 0...255
+        }
+    }
+
     /// Bytes per component.
     @inlinable
     public var byteWidth: Int {

@@ -25,7 +25,7 @@ public enum HTTPAPI {
         let router = Router(context: BasicRequestContext.self)
         router.add(middleware: ErrorMiddleware(metrics: service.metrics))
         if !service.configuration.apiKeys.isEmpty {
-            router.add(middleware: APIKeyMiddleware(keys: service.configuration.apiKeys, openRoutes: openRoutes))
+            router.add(middleware: APIKeyMiddleware(keys: APIKeys(service.configuration.apiKeys), openRoutes: openRoutes))
         }
         let limit = service.configuration.maxBodyBytes
         router.post("/v1/search") { request, _ in
@@ -125,9 +125,9 @@ public enum HTTPAPI {
 }
 
 /// Requires `Authorization: Bearer <key>` with one of the configured keys on every route but
-/// the probes.
+/// the probes. The scheme is case-insensitive (RFC 9110 §11.1).
 struct APIKeyMiddleware<Context: RequestContext>: RouterMiddleware {
-    let keys: Set<String>
+    let keys: APIKeys
     let openRoutes: Set<String>
 
     func handle(_ request: Request, context: Context, next: (Request, Context) async throws -> Response) async throws -> Response {
@@ -136,27 +136,16 @@ struct APIKeyMiddleware<Context: RequestContext>: RouterMiddleware {
             throw APIError(.unauthorized, code: "unauthorized", "this server requires an API key: Authorization: Bearer <key>",
                            headers: [.wwwAuthenticate: "Bearer"])
         }
-        let prefix = "Bearer "
-        guard header.hasPrefix(prefix), APIKeys.matches(String(header.dropFirst(prefix.count)), keys) else {
+        guard let token = Self.bearerToken(header), keys.matches(token) else {
             throw APIError(.unauthorized, code: "unauthorized", "the API key is not valid", headers: [.wwwAuthenticate: "Bearer"])
         }
         return try await next(request, context)
     }
-}
 
-/// API key checks shared by both front ends.
-enum APIKeys {
-    /// Whether `candidate` is one of `keys`, comparing every byte so timing does not reveal a prefix.
-    static func matches(_ candidate: String, _ keys: Set<String>) -> Bool {
-        var found = false
-        for key in keys where constantTimeEqual(Array(candidate.utf8), Array(key.utf8)) { found = true }
-        return found
-    }
-
-    static func constantTimeEqual(_ a: [UInt8], _ b: [UInt8]) -> Bool {
-        guard a.count == b.count else { return false }
-        var difference: UInt8 = 0
-        for i in a.indices { difference |= a[i] ^ b[i] }
-        return difference == 0
+    /// The token of a `Bearer` credential, whatever the scheme's case; nil for other schemes.
+    static func bearerToken(_ header: String) -> Substring? {
+        let parts = header.split(separator: " ", maxSplits: 1, omittingEmptySubsequences: true)
+        guard parts.count == 2, parts[0].lowercased() == "bearer" else { return nil }
+        return parts[1].drop(while: { $0 == " " })
     }
 }

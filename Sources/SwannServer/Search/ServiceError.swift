@@ -34,7 +34,7 @@ public struct ServiceError: Error, Hashable, CustomStringConvertible {
     /// The service error for a failed search.
     init(_ error: SearchError) {
         switch error.code {
-        case .wrongDimension, .nonFinite, .zeroVector, .invalidK, .invalidParameters:
+        case .wrongDimension, .nonFinite, .outOfRange, .zeroVector, .invalidK, .invalidParameters:
             self.init(.invalidRequest, error.message)
         case .indexCorrupt, .ioFailure:
             self.init(.internalError, error.message)

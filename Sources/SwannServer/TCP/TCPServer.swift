@@ -23,6 +23,8 @@ public struct TCPServer: Service {
     let logger: Logger
     let onListening: @Sendable (SocketAddress) -> Void
     private let connections = ConnectionCount()
+    private let frameBudget: FrameBufferBudget
+    private let keys: APIKeys
 
     /// - Parameters:
     ///   - tls: wraps every connection in TLS when given.
@@ -32,14 +34,16 @@ public struct TCPServer: Service {
         self.tls = tls
         self.logger = logger
         self.onListening = onListening
+        frameBudget = FrameBufferBudget(limit: service.configuration.maxBufferedFrameBytes)
+        keys = APIKeys(service.configuration.apiKeys)
     }
 
     var configuration: ServerConfiguration { service.configuration }
 
     public func run() async throws {
-        let maxFrame = configuration.maxFrameBytes
-        let idle = TimeAmount.nanoseconds(Int64(configuration.idleTimeout.seconds * 1e9))
-        let tls = tls
+        let configuration = configuration
+        let idle = TimeAmount(configuration.idleTimeout)
+        let tls = tls, frameBudget = frameBudget
         let listener = try await ServerBootstrap(group: MultiThreadedEventLoopGroup.singleton)
             .serverChannelOption(.backlog, value: 256)
             .serverChannelOption(.socketOption(.so_reuseaddr), value: 1)
@@ -50,7 +54,10 @@ public struct TCPServer: Service {
                     if let tls { try pipeline.addHandler(NIOSSLServerHandler(context: tls)) }
                     try pipeline.addHandler(IdleStateHandler(allTimeout: idle))
                     try pipeline.addHandler(CloseOnIdle())
-                    try pipeline.addHandler(ByteToMessageHandler(FrameDecoder(maxBodyBytes: maxFrame)))
+                    let progress = FrameProgress()
+                    try pipeline.addHandler(
+                        ByteToMessageHandler(ConnectionFrameDecoder(configuration: configuration, budget: frameBudget, progress: progress)))
+                    try pipeline.addHandler(FrameDeadlineHandler(progress: progress, deadline: configuration.readTimeout))
                     return try NIOAsyncChannel<Frame, ByteBuffer>(wrappingChannelSynchronously: channel)
                 }
             }
@@ -90,9 +97,17 @@ public struct TCPServer: Service {
                         var inFlight = 0
                         do {
                             for try await frame in inbound {
-                                if let reply = respondInline(to: frame, session: &session) {
+                                let request: TCPRequest
+                                switch admit(frame, session: &session) {
+                                case .reply(let reply):
                                     try await outbound.write(reply.encoded())
                                     continue
+                                case .replyAndClose(let reply):
+                                    try await requests.waitForAll()
+                                    try await outbound.write(reply.encoded())
+                                    return
+                                case .run(let decoded):
+                                    request = decoded
                                 }
                                 if inFlight >= ConnectionSession.maxInFlight {
                                     try await requests.next()
@@ -100,7 +115,7 @@ public struct TCPServer: Service {
                                 }
                                 inFlight += 1
                                 requests.addTask {
-                                    let reply = await respond(to: frame)
+                                    let reply = await respond(to: request)
                                     try await outbound.write(reply.encoded())
                                 }
                             }
@@ -121,22 +136,24 @@ public struct TCPServer: Service {
         }
     }
 
-    /// Answers hello, ping, info and refusals on the connection's own task (they are cheap and
-    /// `hello` must take effect before the frames after it); nil for searches.
-    private func respondInline(to frame: Frame, session: inout ConnectionSession) -> Frame? {
+    /// What the connection's own task does with a frame: answers hello, ping, info and
+    /// refusals itself (they are cheap, and `hello` must take effect before the frames after it),
+    /// decodes a search body, or gives up on a peer that does not speak the protocol.
+    private func admit(_ frame: Frame, session: inout ConnectionSession) -> Admission {
         let header = frame.header
         let started = ContinuousClock.now
-        func finish(_ reply: Frame) -> Frame {
+        func finish(_ reply: Frame, close: Bool = false) -> Admission {
             record(type: header.type, status: reply.header.status, since: started)
-            return reply
+            return close ? .replyAndClose(reply) : .reply(reply)
         }
         if header.type.isResponse || ![.hello, .search, .batchSearch, .info, .ping].contains(header.type) {
             return finish(.error(.unknownType, "unknown frame type 0x\(String(header.type.rawValue, radix: 16))", answering: header.type, requestID: header.requestID))
         }
         if header.type == .hello {
-            let key = String(buffer: frame.body)
-            guard APIKeys.matches(key, configuration.apiKeys) || configuration.apiKeys.isEmpty else {
-                return finish(.error(.unauthorized, "the API key is not valid", answering: .hello, requestID: header.requestID))
+            guard keys.isEmpty || keys.matches(String(buffer: frame.body)) else {
+                // One guess per connection: a wrong key ends it (and revokes an earlier good one).
+                session.authenticated = false
+                return finish(.error(.unauthorized, "the API key is not valid", answering: .hello, requestID: header.requestID), close: true)
             }
             session.authenticated = true
             return finish(Frame(type: FrameType.hello.response, requestID: header.requestID, body: ByteBuffer()))
@@ -156,40 +173,45 @@ public struct TCPServer: Service {
                 return finish(.error(failure.protocolCode, failure.message, answering: .info, requestID: header.requestID))
             }
         }
-        return nil
+        var body = frame.body
+        do throws(MessageDecodingError) {
+            if header.type == .search {
+                return .run(TCPRequest(header: header, started: started, body: .search(try SearchRequest.decode(from: &body))))
+            }
+            return .run(TCPRequest(header: header, started: started, body: .batch(try BatchSearchRequest.decode(from: &body))))
+        } catch {
+            // The framing held but the body does not match its layout: a broken or hostile
+            // peer, whose next frames cannot be trusted either.
+            return finish(.error(.malformedBody, error.message, answering: header.type, requestID: header.requestID), close: true)
+        }
     }
 
-    /// Runs a search or batch search frame.
-    private func respond(to frame: Frame) async -> Frame {
-        let header = frame.header
-        let started = ContinuousClock.now
-        var body = frame.body
+    /// Runs a decoded search or batch search.
+    private func respond(to request: TCPRequest) async -> Frame {
+        let header = request.header
         var out = ByteBuffer()
         let reply: Frame
         do throws(ServiceError) {
-            if header.type == .search {
-                let request = try decodeBody { () throws(MessageDecodingError) in try SearchRequest.decode(from: &body) }
-                try await service.search(request).encode(into: &out)
-            } else {
-                let request = try decodeBody { () throws(MessageDecodingError) in try BatchSearchRequest.decode(from: &body) }
-                BatchSearchResponse.encode(try await service.search(request), into: &out)
+            switch request.body {
+            case .search(let search): try await service.search(search).encode(into: &out)
+            case .batch(let batch): BatchSearchResponse.encode(try await service.search(batch), into: &out)
             }
             reply = Frame(type: header.type.response, requestID: header.requestID, body: out)
         } catch {
             reply = .error(error.protocolCode, error.message, answering: header.type, requestID: header.requestID)
         }
-        record(type: header.type, status: reply.header.status, since: started)
+        record(type: header.type, status: reply.header.status, since: request.started)
         return reply
-    }
-
-    private func decodeBody<T>(_ decode: () throws(MessageDecodingError) -> T) throws(ServiceError) -> T {
-        do { return try decode() } catch { throw ServiceError(.invalidRequest, error.message) }
     }
 
     private func refusal(for error: FrameDecodingError) -> Frame {
         switch error {
         case .frameTooLarge(_, _, let requestID, let type):
             return .error(.frameTooLarge, error.description, answering: type, requestID: requestID)
+        case .bufferBudgetExhausted(_, let requestID, let type):
+            return .error(.overloaded, error.description, answering: type, requestID: requestID)
+        case .tooSlow:
+            return .error(.timeout, error.description, answering: .ping, requestID: 0)
         case .badMagic, .unsupportedVersion, .truncated:
             return .error(.badHeader, error.description, answering: .ping, requestID: 0)
         }
@@ -199,6 +221,24 @@ public struct TCPServer: Service {
         let statusName = status == 0 ? "ok" : (ProtocolErrorCode(rawValue: status)?.description ?? String(status))
         service.metrics.recordRequest(frontEnd: "tcp", route: type.description, status: statusName, duration: ContinuousClock.now - started)
     }
+}
+
+/// What a connection's task does with a frame it received.
+enum Admission {
+    case reply(Frame)
+    case replyAndClose(Frame)
+    case run(TCPRequest)
+}
+
+/// A search frame whose body decoded.
+struct TCPRequest: Sendable {
+    enum Body: Sendable {
+        case search(SearchRequest)
+        case batch(BatchSearchRequest)
+    }
+    var header: FrameHeader
+    var started: ContinuousClock.Instant
+    var body: Body
 }
 
 /// Per-connection state.

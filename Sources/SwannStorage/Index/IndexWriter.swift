@@ -1,4 +1,5 @@
 public import SwannCore
+import CSwannLinuxAIO
 import Foundation
 import SystemPackage
 
@@ -102,9 +103,33 @@ public enum IndexWriter {
         guard access(parent, W_OK) == 0 else {
             throw IndexError(.ioFailure, path: parent, detail: "the parent directory is not writable")
         }
-        if FileManager.default.fileExists(atPath: path), !overwrite {
+        guard FileManager.default.fileExists(atPath: path) else { return }
+        guard overwrite else {
             throw IndexError(.alreadyExists, path: path, detail: "already exists (use --force to replace it)")
         }
+        // --force replaces an index, never anything else: not a data directory, not a file,
+        // not the build's own input.
+        guard isIndex(path) else {
+            throw IndexError(
+                .alreadyExists, path: path,
+                detail: "exists and is not a Swann index (no readable \(IndexLayout.manifest)); --force replaces only an index, so remove it yourself or choose another --output")
+        }
+    }
+
+    /// Whether `path` is a directory holding a Swann manifest.
+    static func isIndex(_ path: String) -> Bool {
+        var isDirectory: ObjCBool = false
+        guard FileManager.default.fileExists(atPath: path, isDirectory: &isDirectory), isDirectory.boolValue,
+            let data = FileManager.default.contents(atPath: path + "/" + IndexLayout.manifest)
+        else { return false }
+        return (try? JSONDecoder().decode(ManifestMarker.self, from: data)) != nil
+    }
+
+    /// The fields every manifest version has; enough to tell an index from anything else.
+    private struct ManifestMarker: Decodable {
+        var formatVersion: Int
+        var dimension: Int
+        var vectorCount: Int
     }
 
     /// Removes `.NAME.tmp-PID` directories of builds that are no longer running.
@@ -119,19 +144,39 @@ public enum IndexWriter {
     }
 
     static func publish(_ temporary: String, as path: String, overwrite: Bool) throws(IndexError) {
-        var old: String?
-        if overwrite, FileManager.default.fileExists(atPath: path) {
-            let parked = URL(fileURLWithPath: path).deletingLastPathComponent().path
-                + "/.\(URL(fileURLWithPath: path).lastPathComponent).old-\(getpid())"
-            guard rename(path, parked) == 0 else {
-                throw IndexError(.ioFailure, path: path, detail: "cannot move the old index aside: \(String(cString: strerror(errno)))")
+        guard overwrite, FileManager.default.fileExists(atPath: path) else {
+            guard rename(temporary, path) == 0 else {
+                throw IndexError(.ioFailure, path: path, detail: "cannot rename \(temporary) into place: \(String(cString: strerror(errno)))")
             }
-            old = parked
+            return
+        }
+        // Checked again at the last moment: something else may have appeared since the start.
+        guard isIndex(path) else {
+            throw IndexError(.alreadyExists, path: path, detail: "is no longer a Swann index; not replacing it")
+        }
+        // One atomic swap: a crash leaves either the old index or the new one under `path`, and
+        // the other under the temporary name, which the next build removes.
+        let swapped = swann_rename_exchange(temporary, path)
+        if swapped == 0 {
+            try? FileManager.default.removeItem(atPath: temporary)
+            return
+        }
+        guard swapped == -ENOSYS || swapped == -EINVAL else {
+            throw IndexError(.ioFailure, path: path, detail: "cannot swap in the new index: \(String(cString: strerror(-swapped)))")
+        }
+        // No renameat2 (not Linux, or a file system without it): two renames, with the old
+        // index parked where the next build of this name finds and removes it.
+        let parked = URL(fileURLWithPath: path).deletingLastPathComponent().path
+            + "/.\(URL(fileURLWithPath: path).lastPathComponent).old-\(getpid())"
+        guard rename(path, parked) == 0 else {
+            throw IndexError(.ioFailure, path: path, detail: "cannot move the old index aside: \(String(cString: strerror(errno)))")
         }
         guard rename(temporary, path) == 0 else {
-            throw IndexError(.ioFailure, path: path, detail: "cannot rename \(temporary) into place: \(String(cString: strerror(errno)))")
+            let reason = String(cString: strerror(errno))
+            _ = rename(parked, path)
+            throw IndexError(.ioFailure, path: path, detail: "cannot rename \(temporary) into place: \(reason)")
         }
-        if let old { try? FileManager.default.removeItem(atPath: old) }
+        try? FileManager.default.removeItem(atPath: parked)
     }
 
     static func syncDirectory(_ path: String) throws(IndexError) {

@@ -9,7 +9,7 @@ struct ServerOptions: ParsableArguments {
     /// The long names that `SWANN_*` variables may supply.
     static let environmentOptions = [
         "host", "port", "tcp-port", "max-body", "max-frame", "max-batch", "max-k", "max-pending", "threads",
-        "request-timeout", "idle-timeout", "max-connections", "api-key-file", "tls-cert", "tls-key", "log-level",
+        "request-timeout", "idle-timeout", "read-timeout", "max-buffered-frames", "max-connections", "api-key-file", "tls-cert", "tls-key", "log-level",
     ]
     static let environmentFlags = ["insecure", "no-tcp"]
 
@@ -37,6 +37,10 @@ struct ServerOptions: ParsableArguments {
     var requestTimeout = 10.0
     @Option(help: "Seconds an idle connection stays open.")
     var idleTimeout = 60.0
+    @Option(help: "Seconds one TCP frame may take to arrive once its first byte has (slow senders are cut off).")
+    var readTimeout = 30.0
+    @Option(help: "Bytes that large TCP frames still arriving may hold across all connections (KiB/MiB/GiB suffixes allowed).")
+    var maxBufferedFrames = ByteCount(256 << 20)
     @Option(help: "Most open connections per front end.")
     var maxConnections = 1_024
     @Option(help: "File of API keys, one per line ('#' starts a comment). Clients send Authorization: Bearer <key>.")
@@ -50,10 +54,19 @@ struct ServerOptions: ParsableArguments {
     @Option(help: "trace, debug, info, notice, warning, error or critical.")
     var logLevel = "info"
 
+    /// One week: longer than any sensible timeout, far below what 64-bit nanoseconds can hold.
+    static let maxTimeoutSeconds = 604_800.0
+
     func validate() throws {
         if (tlsCert == nil) != (tlsKey == nil) { throw ValidationError("--tls-cert and --tls-key go together") }
         if let threads, threads < 1 { throw ValidationError("--threads must be at least 1") }
-        guard requestTimeout > 0, idleTimeout > 0 else { throw ValidationError("timeouts must be positive") }
+        for (name, seconds) in [("--request-timeout", requestTimeout), ("--idle-timeout", idleTimeout), ("--read-timeout", readTimeout)] {
+            // An upper bound too: Duration and NIO's TimeAmount hold nanoseconds in 64 bits, so
+            // `inf` or 1e300 seconds once trapped at start-up.
+            guard seconds.isFinite, seconds > 0, seconds <= Self.maxTimeoutSeconds else {
+                throw ValidationError("\(name) must be a number of seconds in (0, \(Int(Self.maxTimeoutSeconds))], got \(seconds)")
+            }
+        }
         guard Logger.Level(rawValue: logLevel) != nil else {
             throw ValidationError("--log-level must be trace, debug, info, notice, warning, error or critical, got '\(logLevel)'")
         }
@@ -72,6 +85,8 @@ struct ServerOptions: ParsableArguments {
         configuration.searchThreads = threads ?? Parallel.coreCount
         configuration.requestTimeout = .milliseconds(Int(requestTimeout * 1000))
         configuration.idleTimeout = .milliseconds(Int(idleTimeout * 1000))
+        configuration.readTimeout = .milliseconds(Int(readTimeout * 1000))
+        configuration.maxBufferedFrameBytes = maxBufferedFrames.bytes
         configuration.maxConnections = maxConnections
         configuration.insecure = insecure
         if let apiKeyFile { configuration.apiKeys = try readKeys(apiKeyFile) }

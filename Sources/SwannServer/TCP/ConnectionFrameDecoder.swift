@@ -1,0 +1,165 @@
+import NIOCore
+import SwannProtocol
+import Synchronization
+
+/// Frame decoding for one server connection, with the limits an unauthenticated peer must not
+/// get past (hardening issue #15):
+/// - before a valid `hello` on a keyed server, a frame body may hold at most
+///   `unauthenticatedBodyBytes` (a key fits; a 64 MiB search does not), so an anonymous client
+///   cannot make the server buffer `--max-frame` bytes;
+/// - a body larger than `FrameBufferBudget.freeBodyBytes` reserves its size from a budget shared
+///   by all connections before the server waits for it, so many slow large frames cannot add up;
+/// - `progress` records when the frame now arriving started, for `FrameDeadlineHandler`.
+///
+/// The key is checked here, in stream order, because the frame after a `hello` is decoded before
+/// the connection's task has answered the `hello`; the task checks the key again to answer it.
+struct ConnectionFrameDecoder: NIOSingleStepByteToMessageDecoder {
+    typealias InboundOut = Frame
+
+    /// Room for any API key in a `hello` body.
+    static let unauthenticatedBodyBytes = 4_096
+
+    private var frames: FrameDecoder
+    private let authenticatedBodyBytes: Int
+    private let keys: APIKeys
+    private let budget: FrameBufferBudget
+    private let progress: FrameProgress
+    private var reservation: FrameBufferBudget.Reservation?
+
+    init(configuration: ServerConfiguration, budget: FrameBufferBudget, progress: FrameProgress) {
+        keys = APIKeys(configuration.apiKeys)
+        authenticatedBodyBytes = configuration.maxFrameBytes
+        let firstLimit = keys.isEmpty ? configuration.maxFrameBytes : min(configuration.maxFrameBytes, Self.unauthenticatedBodyBytes)
+        frames = FrameDecoder(maxBodyBytes: firstLimit)
+        self.budget = budget
+        self.progress = progress
+    }
+
+    mutating func decode(buffer: inout ByteBuffer) throws(FrameDecodingError) -> Frame? {
+        guard let header = try frames.peekHeader(buffer) else {
+            progress.waiting(pendingBytes: buffer.readableBytes)
+            return nil
+        }
+        let bodyLength = Int(header.bodyLength)
+        let complete = buffer.readableBytes - FrameHeader.byteCount >= bodyLength
+        if !complete, reservation == nil, bodyLength > FrameBufferBudget.freeBodyBytes, bodyLength <= frames.maxBodyBytes {
+            guard let reserved = budget.reserve(bodyLength) else {
+                throw .bufferBudgetExhausted(bodyLength: bodyLength, requestID: header.requestID, type: header.type)
+            }
+            reservation = reserved
+        }
+        guard let frame = try frames.decode(buffer: &buffer) else {
+            progress.waiting(pendingBytes: buffer.readableBytes)
+            return nil
+        }
+        reservation = nil
+        progress.frameCompleted(pendingBytes: buffer.readableBytes)
+        if frame.header.type == .hello, keys.matches(String(buffer: frame.body)) {
+            frames.maxBodyBytes = authenticatedBodyBytes
+        }
+        return frame
+    }
+
+    mutating func decodeLast(buffer: inout ByteBuffer, seenEOF: Bool) throws(FrameDecodingError) -> Frame? {
+        if let frame = try decode(buffer: &buffer) { return frame }
+        if seenEOF, buffer.readableBytes > 0 { throw FrameDecodingError.truncated(have: buffer.readableBytes) }
+        return nil
+    }
+}
+
+/// Bytes that frames still waiting for their bodies may hold across all connections.
+final class FrameBufferBudget: Sendable {
+    /// Bodies up to this size need no reservation: connections × this is bounded already.
+    static let freeBodyBytes = 64 << 10
+
+    let limit: Int
+    private let used = Atomic<Int>(0)
+
+    init(limit: Int) { self.limit = limit }
+
+    var usedBytes: Int { used.load(ordering: .relaxed) }
+
+    /// Holds `bytes` of the budget until released (dropped with the decoder if the peer leaves).
+    final class Reservation {
+        private let budget: FrameBufferBudget
+        private let bytes: Int
+        fileprivate init(budget: FrameBufferBudget, bytes: Int) {
+            self.budget = budget
+            self.bytes = bytes
+        }
+        deinit { budget.used.wrappingSubtract(bytes, ordering: .relaxed) }
+    }
+
+    func reserve(_ bytes: Int) -> Reservation? {
+        let total = used.wrappingAdd(bytes, ordering: .relaxed).newValue
+        guard total <= limit else {
+            used.wrappingSubtract(bytes, ordering: .relaxed)
+            return nil
+        }
+        return Reservation(budget: self, bytes: bytes)
+    }
+}
+
+/// When the frame now arriving on a connection started; shared by its decoder and its
+/// `FrameDeadlineHandler`, both on the connection's event loop (hence no lock).
+final class FrameProgress {
+    private(set) var partialSince: NIODeadline?
+    private(set) var pendingBytes = 0
+
+    func waiting(pendingBytes: Int) {
+        self.pendingBytes = pendingBytes
+        if pendingBytes == 0 {
+            partialSince = nil
+        } else if partialSince == nil {
+            partialSince = .now()
+        }
+    }
+
+    func frameCompleted(pendingBytes: Int) {
+        self.pendingBytes = pendingBytes
+        partialSince = pendingBytes > 0 ? .now() : nil
+    }
+}
+
+/// Closes a connection whose current frame has not arrived whole within `deadline` of its first
+/// byte. An idle timer would not do: it restarts on every byte, so one byte a second held a
+/// connection slot for ever.
+final class FrameDeadlineHandler: ChannelInboundHandler {
+    typealias InboundIn = NIOAny
+
+    private let progress: FrameProgress
+    private let deadline: TimeAmount
+    private let reportedDeadline: Duration
+    private var check: RepeatedTask?
+
+    init(progress: FrameProgress, deadline: Duration) {
+        self.progress = progress
+        self.deadline = TimeAmount(deadline)
+        self.reportedDeadline = deadline
+    }
+
+    func handlerAdded(context: ChannelHandlerContext) {
+        let period = TimeAmount.nanoseconds(max(1_000_000, min(deadline.nanoseconds / 4, 1_000_000_000)))
+        let loopBound = NIOLoopBound((self, context), eventLoop: context.eventLoop)
+        check = context.eventLoop.scheduleRepeatedTask(initialDelay: period, delay: period) { _ in
+            let (handler, context) = loopBound.value
+            handler.checkDeadline(context: context)
+        }
+    }
+
+    func handlerRemoved(context: ChannelHandlerContext) {
+        check?.cancel()
+        check = nil
+    }
+
+    func channelRead(context: ChannelHandlerContext, data: NIOAny) {
+        context.fireChannelRead(data)
+    }
+
+    private func checkDeadline(context: ChannelHandlerContext) {
+        guard let since = progress.partialSince, NIODeadline.now() - since > deadline else { return }
+        check?.cancel()
+        check = nil
+        context.fireErrorCaught(FrameDecodingError.tooSlow(have: progress.pendingBytes, deadline: reportedDeadline))
+    }
+}
