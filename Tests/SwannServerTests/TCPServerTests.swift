@@ -5,6 +5,8 @@ import Swann
 import SwannClient
 import SwannProtocol
 import SwannServer
+import Logging
+import ServiceLifecycle
 import SwannTestSupport
 import Testing
 
@@ -237,6 +239,41 @@ struct TCPServerTests {
                 #expect(batch.readableBytes > 64 << 10)  // large enough to need the budget
                 try await writer.write(Frame(type: .batchSearch, requestID: 9, body: batch).encoded())
                 #expect(try await reader.next()?.header.status == 0)
+            }
+        }
+    }
+
+    /// SIGTERM once dropped a few of 64 pipelined searches: the input side was closed with
+    /// frames still unread. Now every fully sent frame is answered.
+    @Test func gracefulShutdownAnswersEveryPipelinedSearch() async throws {
+        for round in 0..<8 {
+            let service = ServerFixture.service()
+            var configuration = service.configuration
+            configuration.tcpPort = 0
+            let (ports, continuation) = AsyncStream<Int>.makeStream()
+            let logger = Logger(label: "swann-test")
+            let server = TCPServer(service: service, tls: nil, logger: logger) { continuation.yield($0.port ?? 0) }
+            let group = ServiceGroup(services: [server], logger: logger)
+            try await withThrowingTaskGroup(of: Void.self) { tasks in
+                tasks.addTask { try await group.run() }
+                var iterator = ports.makeAsyncIterator()
+                let port = try #require(await iterator.next())
+                try await withRawConnection(port: port) { reader, writer in
+                    var frames = ByteBuffer()
+                    for id in 0..<64 {
+                        var frame = searchFrame(ServerFixture.queries[id], k: 3, id: UInt32(id))
+                        frames.writeBuffer(&frame)
+                    }
+                    try await writer.write(frames)
+                    await group.triggerGracefulShutdown()
+                    var answered = Set<UInt32>()
+                    while let reply = try await reader.next() {
+                        #expect(reply.header.status == 0, "round \(round): \(String(buffer: reply.body))")
+                        answered.insert(reply.header.requestID)
+                    }
+                    #expect(answered.count == 64, "round \(round): \(answered.count) of 64 answered")
+                }
+                try await tasks.waitForAll()
             }
         }
     }

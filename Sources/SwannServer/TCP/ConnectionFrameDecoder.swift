@@ -36,6 +36,7 @@ struct ConnectionFrameDecoder: NIOSingleStepByteToMessageDecoder {
     }
 
     mutating func decode(buffer: inout ByteBuffer) throws(FrameDecodingError) -> Frame? {
+        progress.lastBytesAt = .now()
         guard let header = try frames.peekHeader(buffer) else {
             progress.waiting(pendingBytes: buffer.readableBytes)
             return nil
@@ -105,6 +106,8 @@ final class FrameBufferBudget: Sendable {
 final class FrameProgress {
     private(set) var partialSince: NIODeadline?
     private(set) var pendingBytes = 0
+    /// When bytes last came in: a draining connection closes its input once they stop.
+    var lastBytesAt = NIODeadline.now()
 
     func waiting(pendingBytes: Int) {
         self.pendingBytes = pendingBytes
@@ -124,13 +127,25 @@ final class FrameProgress {
 /// Closes a connection whose current frame has not arrived whole within `deadline` of its first
 /// byte. An idle timer would not do: it restarts on every byte, so one byte a second held a
 /// connection slot for ever.
+///
+/// On graceful shutdown (`DrainEvent`) it closes the connection's input only once the peer has
+/// sent nothing for `quietPeriod` (at most `maxDrain` after the event): closing it at once
+/// dropped frames the peer had fully sent but the server had not read yet, which then got no
+/// answer. Frames read while draining are answered as usual.
 final class FrameDeadlineHandler: ChannelInboundHandler {
     typealias InboundIn = NIOAny
+
+    /// Fired down the pipeline when the server starts shutting down.
+    struct DrainEvent: Sendable {}
+
+    static let quietPeriod = TimeAmount.milliseconds(100)
+    static let maxDrain = TimeAmount.seconds(2)
 
     private let progress: FrameProgress
     private let deadline: TimeAmount
     private let reportedDeadline: Duration
     private var check: RepeatedTask?
+    private var drain: RepeatedTask?
 
     init(progress: FrameProgress, deadline: Duration) {
         self.progress = progress
@@ -150,6 +165,25 @@ final class FrameDeadlineHandler: ChannelInboundHandler {
     func handlerRemoved(context: ChannelHandlerContext) {
         check?.cancel()
         check = nil
+        drain?.cancel()
+        drain = nil
+    }
+
+    func userInboundEventTriggered(context: ChannelHandlerContext, event: Any) {
+        guard event is DrainEvent else {
+            context.fireUserInboundEventTriggered(event)
+            return
+        }
+        guard drain == nil else { return }
+        let started = NIODeadline.now()
+        let progress = progress
+        let loopBound = NIOLoopBound(context, eventLoop: context.eventLoop)
+        drain = context.eventLoop.scheduleRepeatedTask(initialDelay: Self.quietPeriod, delay: .milliseconds(50)) { task in
+            let now = NIODeadline.now()
+            guard now - progress.lastBytesAt >= Self.quietPeriod || now - started >= Self.maxDrain else { return }
+            task.cancel()
+            loopBound.value.close(mode: .input, promise: nil)
+        }
     }
 
     func channelRead(context: ChannelHandlerContext, data: NIOAny) {

@@ -13,10 +13,11 @@ import Synchronization
 ///
 /// One child task per connection in a discarding task group (finished connections leave no
 /// state behind); each connection catches its own errors, so one bad client cannot take the
-/// server down. A frame with a wrong magic, version or an oversized length gets an error frame
-/// and the connection is closed; any other bad request gets an error frame and the connection
-/// goes on. On graceful shutdown the listener closes, each connection stops reading, finishes
-/// the requests it has, and closes.
+/// server down. A frame with a wrong magic, version, an oversized length or a malformed body
+/// gets an error frame and the connection is closed; any other bad request gets an error frame
+/// and the connection goes on. On graceful shutdown the listener closes; each connection reads
+/// until its peer has gone quiet (so every frame fully sent is answered), stops reading,
+/// finishes the requests it has, and closes.
 public struct TCPServer: Service {
     let service: any SearchBackend
     let tls: NIOSSLContext?
@@ -128,7 +129,7 @@ public struct TCPServer: Service {
                         try await requests.waitForAll()
                     }
                 } onGracefulShutdown: {
-                    channel.close(mode: .input, promise: nil)
+                    channel.pipeline.fireUserInboundEventTriggered(FrameDeadlineHandler.DrainEvent())
                 }
             }
         } catch {
