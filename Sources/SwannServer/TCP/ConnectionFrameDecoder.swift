@@ -36,7 +36,7 @@ struct ConnectionFrameDecoder: NIOSingleStepByteToMessageDecoder {
     }
 
     mutating func decode(buffer: inout ByteBuffer) throws(FrameDecodingError) -> Frame? {
-        progress.lastBytesAt = .now()
+        progress.noteActivity()
         guard let header = try frames.peekHeader(buffer) else {
             progress.waiting(pendingBytes: buffer.readableBytes)
             return nil
@@ -101,13 +101,38 @@ final class FrameBufferBudget: Sendable {
     }
 }
 
-/// When the frame now arriving on a connection started; shared by its decoder and its
-/// `FrameDeadlineHandler`, both on the connection's event loop (hence no lock).
-final class FrameProgress {
+/// What a connection is doing, for its `FrameDeadlineHandler`: when the frame now arriving
+/// started (written and read on the connection's event loop only), and when the connection last
+/// made progress and how many of its requests are running (atomics: the connection's task
+/// updates them too).
+final class FrameProgress: @unchecked Sendable {
     private(set) var partialSince: NIODeadline?
     private(set) var pendingBytes = 0
-    /// When bytes last came in: a draining connection closes its input once they stop.
-    var lastBytesAt = NIODeadline.now()
+    private let lastActivity = Atomic<UInt64>(NIODeadline.now().uptimeNanoseconds)
+    private let running = Atomic<Int>(0)
+
+    /// Bytes arrived, a frame was taken or a request finished.
+    func noteActivity() {
+        lastActivity.store(NIODeadline.now().uptimeNanoseconds, ordering: .relaxed)
+    }
+
+    func requestStarted() {
+        running.wrappingAdd(1, ordering: .relaxed)
+        noteActivity()
+    }
+
+    func requestFinished() {
+        running.wrappingSubtract(1, ordering: .relaxed)
+        noteActivity()
+    }
+
+    /// No request running and nothing happening for `period`: the server is reading (no back
+    /// pressure) and the peer sends nothing.
+    func isQuiet(for period: TimeAmount) -> Bool {
+        guard running.load(ordering: .relaxed) == 0 else { return false }
+        let idle = NIODeadline.now().uptimeNanoseconds &- lastActivity.load(ordering: .relaxed)
+        return idle >= UInt64(period.nanoseconds)
+    }
 
     func waiting(pendingBytes: Int) {
         self.pendingBytes = pendingBytes
@@ -180,7 +205,7 @@ final class FrameDeadlineHandler: ChannelInboundHandler {
         let loopBound = NIOLoopBound(context, eventLoop: context.eventLoop)
         drain = context.eventLoop.scheduleRepeatedTask(initialDelay: Self.quietPeriod, delay: .milliseconds(50)) { task in
             let now = NIODeadline.now()
-            guard now - progress.lastBytesAt >= Self.quietPeriod || now - started >= Self.maxDrain else { return }
+            guard progress.isQuiet(for: Self.quietPeriod) || now - started >= Self.maxDrain else { return }
             task.cancel()
             loopBound.value.close(mode: .input, promise: nil)
         }

@@ -59,7 +59,7 @@ public struct TCPServer: Service {
                     try pipeline.addHandler(
                         ByteToMessageHandler(ConnectionFrameDecoder(configuration: configuration, budget: frameBudget, progress: progress)))
                     try pipeline.addHandler(FrameDeadlineHandler(progress: progress, deadline: configuration.readTimeout))
-                    return try NIOAsyncChannel<Frame, ByteBuffer>(wrappingChannelSynchronously: channel)
+                    return AcceptedConnection(channel: try NIOAsyncChannel<Frame, ByteBuffer>(wrappingChannelSynchronously: channel), progress: progress)
                 }
             }
         if let address = listener.channel.localAddress { onListening(address) }
@@ -67,7 +67,7 @@ public struct TCPServer: Service {
             try await withThrowingDiscardingTaskGroup { group in
                 try await listener.executeThenClose { inbound in
                     for try await connection in inbound {
-                        group.addTask { await serve(connection) }
+                        group.addTask { await serve(connection.channel, progress: connection.progress) }
                     }
                 }
             }
@@ -77,7 +77,7 @@ public struct TCPServer: Service {
     }
 
     /// Serves one connection until it closes; never throws.
-    private func serve(_ connection: NIOAsyncChannel<Frame, ByteBuffer>) async {
+    private func serve(_ connection: NIOAsyncChannel<Frame, ByteBuffer>, progress: FrameProgress) async {
         let open = connections.value.wrappingAdd(1, ordering: .relaxed).newValue
         service.metrics.tcpConnections.increment()
         defer {
@@ -98,6 +98,7 @@ public struct TCPServer: Service {
                         var inFlight = 0
                         do {
                             for try await frame in inbound {
+                                progress.noteActivity()
                                 let request: TCPRequest
                                 switch admit(frame, session: &session) {
                                 case .reply(let reply):
@@ -115,7 +116,9 @@ public struct TCPServer: Service {
                                     inFlight -= 1
                                 }
                                 inFlight += 1
+                                progress.requestStarted()
                                 requests.addTask {
+                                    defer { progress.requestFinished() }
                                     let reply = await respond(to: request)
                                     try await outbound.write(reply.encoded())
                                 }
@@ -222,6 +225,12 @@ public struct TCPServer: Service {
         let statusName = status == 0 ? "ok" : (ProtocolErrorCode(rawValue: status)?.description ?? String(status))
         service.metrics.recordRequest(frontEnd: "tcp", route: type.description, status: statusName, duration: ContinuousClock.now - started)
     }
+}
+
+/// A connection as the listener hands it to its task.
+struct AcceptedConnection: Sendable {
+    var channel: NIOAsyncChannel<Frame, ByteBuffer>
+    var progress: FrameProgress
 }
 
 /// What a connection's task does with a frame it received.
