@@ -61,6 +61,16 @@ struct MalformedFileTests {
         expectError(npy("{'descr': '>f4', 'fortran_order': False, 'shape': (2, 2), }", payload: 16), name: "be.npy", code: .unsupportedType)
         expectError(npy("{'descr': '<f4', 'fortran_order': True, 'shape': (2, 2), }", payload: 16), name: "fo.npy", code: .fortranOrder)
         expectError(npy("{'descr': '<f4', 'fortran_order': False, 'shape': (2, 2, 2), }", payload: 32), name: "3d.npy", code: .badHeader, mentions: "2-D")
+        // Strict like numpy (hardening issue #15): no repeated key (numpy takes the last, Swann
+        // once took the first), no unterminated dictionary, no unknown key, nothing after it.
+        expectError(npy("{'descr': '<f4', 'fortran_order': False, 'shape': (2, 2), 'shape': (1, 4), }", payload: 16), name: "dup.npy", code: .badHeader, mentions: "once")
+        expectError(npy("{'descr': '<f4', 'fortran_order': False, 'shape': (2, 2), ", payload: 16), name: "open.npy", code: .badHeader)
+        expectError(npy("{'descr': '<f4', 'fortran_order': False, 'shape': (2, 2)", payload: 16), name: "open2.npy", code: .badHeader)
+        expectError(npy("{'descr': '<f4', 'fortran_order': False, 'shape': (2, 2), 'extra': 1}", payload: 16), name: "extra.npy", code: .badHeader, mentions: "extra")
+        expectError(npy("{'descr': '<f4', 'fortran_order': False, 'shape': (2, 2)} x", payload: 16), name: "tail.npy", code: .badHeader)
+        expectError(npy("{'descr': '<f4', 'fortran_order': False}", payload: 16), name: "noshape.npy", code: .badHeader)
+        // A shape whose byte count overflows is a short file, not a trap.
+        expectError(npy("{'descr': '<f4', 'fortran_order': False, 'shape': (999999999999999999, 4), }", payload: 16), name: "huge.npy", code: .truncated)
         expectError(npy("{'descr': '<f4', 'fortran_order': False, 'shape': (4, 2), }", payload: 16), name: "short.npy", code: .truncated)
         expectError(npy("{'descr': '<f4', 'fortran_order': False, 'shape': (2, 2), }", version: 9), name: "v9.npy", code: .badHeader, offset: 6)
         expectError(Array("not numpy at all".utf8), name: "magic.npy", code: .badHeader, offset: 0)
@@ -79,5 +89,15 @@ struct MalformedFileTests {
         let error = #expect(throws: VectorFileError.self) { try VectorFile(path: path).readVectors() }
         #expect(error?.code == .wrongScalarType)
         #expect(try VectorFile(path: path).readNeighbors().ids == [7])
+    }
+
+    /// A 1-D `.npy` of integers is an id file (the README lists `.npy` ids).
+    @Test func oneDimensionalNumpyIDs() throws {
+        let path = temporaryDirectory() + "/ids.npy"
+        let ids: [Int64] = [5, 9, 1_000_000_000_000]
+        var bytes = npy("{'descr': '<i8', 'fortran_order': False, 'shape': (3,), }")
+        for id in ids { bytes += le(id) }
+        write(bytes, to: path)
+        #expect(try VectorFile(path: path).readIDs() == ids.map(UInt64.init))
     }
 }

@@ -1,6 +1,6 @@
 import Hummingbird
 import Swann
-import SwannProtocol
+package import SwannProtocol
 
 /// A key of any name, to list what a JSON object actually contains.
 struct JSONKey: CodingKey {
@@ -55,11 +55,11 @@ struct ParamsBody: Decodable {
 }
 
 /// `POST /v1/search`.
-struct SearchBody: Decodable {
-    var request: SearchRequest
+package struct SearchBody: Decodable {
+    package var request: SearchRequest
     var withStats: Bool
 
-    init(from decoder: any Decoder) throws {
+    package init(from decoder: any Decoder) throws {
         let c = try decoder.strictContainer(allowed: ["vector", "query", "k", "limit", "params", "with_stats"], in: "the search request")
         guard let vector = try c.decode([Float].self, "vector", alias: "query") else {
             throw APIError.invalidJSON("\"vector\" (or \"query\") is required: an array of numbers")
@@ -72,11 +72,11 @@ struct SearchBody: Decodable {
 }
 
 /// `POST /v1/search/batch`.
-struct BatchSearchBody: Decodable {
-    var request: BatchSearchRequest
+package struct BatchSearchBody: Decodable {
+    package var request: BatchSearchRequest
     var withStats: Bool
 
-    init(from decoder: any Decoder) throws {
+    package init(from decoder: any Decoder) throws {
         let c = try decoder.strictContainer(allowed: ["queries", "k", "limit", "params", "with_stats"], in: "the batch request")
         guard let queries = try c.decode([[Float]].self, "queries") else {
             throw APIError.invalidJSON("\"queries\" is required: an array of vectors")

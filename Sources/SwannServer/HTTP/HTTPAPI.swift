@@ -103,6 +103,12 @@ public enum HTTPAPI {
         } catch let error as HTTPError where error.status == .contentTooLarge {
             throw APIError(.contentTooLarge, code: "body_too_large", "the body exceeds this server's limit of \(limit) bytes")
         }
+        return try decodeJSON(T.self, from: buffer)
+    }
+
+    /// Decodes a whole request body: what every JSON route does after reading it (and what the
+    /// `json` fuzz target feeds).
+    package static func decodeJSON<T: Decodable>(_ type: T.Type, from buffer: ByteBuffer) throws -> T {
         guard buffer.readableBytes > 0 else { throw APIError.invalidJSON("the request body is empty; send a JSON object") }
         do {
             return try JSONDecoder().decode(T.self, from: Data(buffer.readableBytesView))

@@ -105,7 +105,14 @@ struct LayoutReader {
         let header = try NumpyHeader.parse(String(decoding: headerBytes, as: UTF8.self), path: path, offset: headerStart)
         let dataOffset = headerStart + Int64(headerLength)
         try checkDimension(header.dimension, at: headerStart)
-        let payload = Int64(header.count) * Int64(header.dimension) * Int64(header.scalar.byteWidth)
+        let rowBytes = Int64(header.dimension) * Int64(header.scalar.byteWidth)
+        let (payload, overflow) = Int64(header.count).multipliedReportingOverflow(by: rowBytes)
+        guard !overflow, payload <= size else {
+            throw VectorFileError(
+                .truncated, path: path, offset: size,
+                expected: "\(header.count) rows of \(rowBytes) bytes for shape (\(header.count), \(header.dimension)) of \(header.scalar)",
+                found: "\(size) bytes")
+        }
         guard size == dataOffset + payload else {
             throw VectorFileError(
                 size < dataOffset + payload ? .truncated : .sizeMismatch, path: path, offset: min(size, dataOffset + payload),
@@ -150,24 +157,41 @@ struct NumpyHeader {
     var count: Int
     var dimension: Int
 
-    /// Parses `{'descr': '<f4', 'fortran_order': False, 'shape': (10000, 384), }`.
+    /// Parses `{'descr': '<f4', 'fortran_order': False, 'shape': (10000, 384), }` strictly, as
+    /// numpy's own reader does: exactly these three keys, each once, a closed dictionary and
+    /// nothing after it but padding. A 1-D shape `(n,)` is n rows of dimension 1 (id files).
     static func parse(_ text: String, path: String, offset: Int64) throws(VectorFileError) -> NumpyHeader {
-        func value(of key: String) throws(VectorFileError) -> Substring {
-            guard let keyRange = text.firstRange(of: "'\(key)'") ?? text.firstRange(of: "\"\(key)\""),
-                let colon = text[keyRange.upperBound...].firstIndex(of: ":")
-            else {
-                throw VectorFileError(.badHeader, path: path, offset: offset, expected: "a '\(key)' entry", found: text)
-            }
-            let rest = text[text.index(after: colon)...].drop { $0 == " " }
-            if rest.first == "(" {
-                guard let close = rest.firstIndex(of: ")") else {
-                    throw VectorFileError(.badHeader, path: path, offset: offset, expected: "a closing ')'", found: text)
-                }
-                return rest[rest.index(after: rest.startIndex)..<close]
-            }
-            return rest.prefix { $0 != "," && $0 != "}" }.trimmingQuotes()
+        var parser = NumpyDictionaryParser(bytes: Array(text.utf8))
+        func fail(_ expected: String) -> VectorFileError {
+            VectorFileError(.badHeader, path: path, offset: offset + Int64(parser.position), expected: expected, found: text)
         }
-        let descr = String(try value(of: "descr"))
+        var descr: String?, fortran: Bool?, shape: [Int]?
+        guard parser.take("{") else { throw fail("'{' opening the header dictionary") }
+        while !parser.take("}") {
+            guard let key = parser.string() else { throw fail("a quoted key or '}'") }
+            guard parser.take(":") else { throw fail("':' after '\(key)'") }
+            switch key {
+            case "descr" where descr == nil:
+                guard let value = parser.string() else { throw fail("a quoted dtype for 'descr'") }
+                descr = value
+            case "fortran_order" where fortran == nil:
+                guard let value = parser.boolean() else { throw fail("True or False for 'fortran_order'") }
+                fortran = value
+            case "shape" where shape == nil:
+                guard let value = parser.tuple() else { throw fail("a tuple of non-negative integers for 'shape'") }
+                shape = value
+            case "descr", "fortran_order", "shape":
+                throw fail("'\(key)' once (a repeated key is ambiguous)")
+            default:
+                throw fail("only the keys 'descr', 'fortran_order' and 'shape', not '\(key)'")
+            }
+            if !parser.take(",") {
+                guard parser.take("}") else { throw fail("',' or '}'") }
+                break
+            }
+        }
+        guard parser.atEndOfPadding() else { throw fail("only spaces and a newline after the dictionary") }
+        guard let descr, let fortran, let shape else { throw fail("the keys 'descr', 'fortran_order' and 'shape'") }
         let scalar: FileScalar
         switch descr {
         case "<f4": scalar = .float32
@@ -182,31 +206,83 @@ struct NumpyHeader {
                 .unsupportedType, path: path, offset: offset,
                 expected: "dtype <f4, <f2, |i1, |u1, <i4 (or <i8/<u8 for ids; little-endian)", found: "'\(descr)'")
         }
-        let fortran = try value(of: "fortran_order").trimmingCharacters()
-        guard fortran == "False" else {
-            throw VectorFileError(
-                fortran == "True" ? .fortranOrder : .badHeader, path: path, offset: offset,
-                expected: "fortran_order False", found: String(fortran))
+        guard !fortran else {
+            throw VectorFileError(.fortranOrder, path: path, offset: offset, expected: "fortran_order False", found: "True")
         }
-        let shape = try value(of: "shape").split(separator: ",").map { $0.trimmingCharacters() }.filter { !$0.isEmpty }
-        let numbers = shape.compactMap { Int($0) }
-        guard numbers.count == shape.count, numbers.count == 2, numbers.allSatisfy({ $0 >= 0 }) else {
+        switch shape.count {
+        case 1: return NumpyHeader(scalar: scalar, count: shape[0], dimension: 1)
+        case 2: return NumpyHeader(scalar: scalar, count: shape[0], dimension: shape[1])
+        default:
             throw VectorFileError(
-                .badHeader, path: path, offset: offset, expected: "a 2-D shape (rows, dimension)",
-                found: "(\(shape.joined(separator: ", ")))")
+                .badHeader, path: path, offset: offset, expected: "a 1-D (ids) or 2-D (rows, dimension) shape",
+                found: "(\(shape.map(String.init).joined(separator: ", ")))")
         }
-        return NumpyHeader(scalar: scalar, count: numbers[0], dimension: numbers[1])
     }
 }
 
-extension StringProtocol {
-    fileprivate func trimmingCharacters() -> Substring {
-        let s = self[...]
-        return s.drop { $0 == " " }.reversed().drop { $0 == " " }.reversed().reduce(into: "") { $0.append($1) }[...]
+/// Reads the Python literals of an `.npy` header, skipping spaces between tokens.
+struct NumpyDictionaryParser {
+    let bytes: [UInt8]
+    private(set) var position = 0
+
+    init(bytes: [UInt8]) { self.bytes = bytes }
+
+    private mutating func skipSpaces() {
+        while position < bytes.count, bytes[position] == UInt8(ascii: " ") { position += 1 }
     }
 
-    fileprivate func trimmingQuotes() -> Substring {
-        trimmingCharacters().drop { $0 == "'" || $0 == "\"" }.reversed().drop { $0 == "'" || $0 == "\"" }.reversed()
-            .reduce(into: "") { $0.append($1) }[...]
+    /// Consumes `token` if it comes next.
+    mutating func take(_ token: Unicode.Scalar) -> Bool {
+        skipSpaces()
+        guard position < bytes.count, bytes[position] == UInt8(ascii: token) else { return false }
+        position += 1
+        return true
+    }
+
+    /// A string in single or double quotes, without escapes (numpy writes none).
+    mutating func string() -> String? {
+        skipSpaces()
+        guard position < bytes.count, bytes[position] == UInt8(ascii: "'") || bytes[position] == UInt8(ascii: "\"") else { return nil }
+        let quote = bytes[position]
+        guard let end = bytes[(position + 1)...].firstIndex(of: quote) else { return nil }
+        let value = String(decoding: bytes[(position + 1)..<end], as: UTF8.self)
+        guard !value.contains("\\") else { return nil }
+        position = end + 1
+        return value
+    }
+
+    mutating func boolean() -> Bool? {
+        skipSpaces()
+        for (word, value) in [("True", true), ("False", false)] where bytes[position...].starts(with: word.utf8) {
+            position += word.utf8.count
+            return value
+        }
+        return nil
+    }
+
+    /// `()`, `(n,)`, `(n, d)`, …: non-negative integers that fit in an Int.
+    mutating func tuple() -> [Int]? {
+        guard take("(") else { return nil }
+        var values: [Int] = []
+        while !take(")") {
+            skipSpaces()
+            let start = position
+            while position < bytes.count, (UInt8(ascii: "0")...UInt8(ascii: "9")).contains(bytes[position]) { position += 1 }
+            // Python writes 'L' after longs in numpy's old headers.
+            guard position > start, position - start <= 18, let value = Int(String(decoding: bytes[start..<position], as: UTF8.self))
+            else { return nil }
+            if position < bytes.count, bytes[position] == UInt8(ascii: "L") { position += 1 }
+            values.append(value)
+            if !take(",") {
+                guard take(")") else { return nil }
+                break
+            }
+        }
+        return values
+    }
+
+    /// Only spaces and newlines remain (numpy pads the header to an aligned length).
+    func atEndOfPadding() -> Bool {
+        bytes[position...].allSatisfy { $0 == UInt8(ascii: " ") || $0 == UInt8(ascii: "\n") }
     }
 }
