@@ -130,3 +130,17 @@ let package = Package(
             name: "SwannCLITests", dependencies: ["swann", "Swann", "SwannClient", "SwannTestSupport"], swiftSettings: strict),
     ]
 )
+
+// libFuzzer targets, built only by Tools/fuzz (with -sanitize=fuzzer,address, where libFuzzer
+// supplies main): a normal build never sees this target.
+if Context.environment["SWANN_FUZZ"] != nil {
+    package.targets += [
+        .target(name: "CSwannFuzz", path: "Tools/CSwannFuzz"),
+        .executableTarget(
+            name: "SwannFuzz",
+            dependencies: ["CSwannFuzz", "Swann", "SwannProtocol", "SwannServer", .product(name: "NIOCore", package: "swift-nio")],
+            path: "Tools/SwannFuzz",
+            swiftSettings: strict
+        ),
+    ]
+}
