@@ -127,7 +127,10 @@ let package = Package(
         .testTarget(name: "SwannClientTests", dependencies: ["SwannClient", "SwannProtocol"], swiftSettings: strict),
         // End-to-end tests that run the built `swann` binary.
         .testTarget(
-            name: "SwannCLITests", dependencies: ["swann", "Swann", "SwannClient", "SwannTestSupport"], swiftSettings: strict),
+            name: "SwannCLITests",
+            dependencies: ["swann", "Swann", "SwannClient", "SwannTestSupport"],
+            swiftSettings: strict
+        ),
     ]
 )
 

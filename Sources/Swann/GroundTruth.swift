@@ -15,7 +15,11 @@ public enum GroundTruth {
     /// and returns the exact `k` nearest rows of every query.
     /// - Throws: `VectorFileError` for unreadable files, `GroundTruthError` for a dimension mismatch.
     public static func compute(
-        base: VectorFile, queries: VectorFile, k: Int, metric: Metric, threads: Int = Parallel.coreCount,
+        base: VectorFile,
+        queries: VectorFile,
+        k: Int,
+        metric: Metric,
+        threads: Int = Parallel.coreCount,
         chunkBytes: Int = 256 << 20
     ) throws -> (NeighborTable, Report) {
         guard base.dimension == queries.dimension else {
@@ -25,8 +29,11 @@ public enum GroundTruth {
         let queryMatrix = try queries.readVectors()
         guard let baseType = base.layout.scalar.elementType else {
             throw VectorFileError(
-                .wrongScalarType, path: base.path, expected: "vectors of float32, float16, int8 or uint8",
-                found: "int32 components (an id or ground-truth file)")
+                .wrongScalarType,
+                path: base.path,
+                expected: "vectors of float32, float16, int8 or uint8",
+                found: "int32 components (an id or ground-truth file)"
+            )
         }
         let search = ExactSearch(queries: queryMatrix, baseElementType: baseType, k: k, metric: metric, threads: threads)
         let rowBytes = base.dimension * base.layout.scalar.byteWidth

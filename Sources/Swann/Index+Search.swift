@@ -26,7 +26,10 @@ extension Index {
     /// - Returns: a `queries.count × k` table (ids −1 where fewer than k were found), per-query
     ///   statistics, and per-query errors (nil where the query succeeded).
     public func search(
-        _ queries: VectorMatrix, k: Int, parameters: SearchParameters? = nil, threads: Int = Parallel.coreCount
+        _ queries: VectorMatrix,
+        k: Int,
+        parameters: SearchParameters? = nil,
+        threads: Int = Parallel.coreCount
     ) throws(SearchError) -> (table: NeighborTable, statistics: [SearchStatistics]) {
         let parameters = parameters ?? defaultParameters
         try validate(k: k, parameters: parameters)
@@ -93,7 +96,8 @@ extension Index {
             if let range, !range.contains(v) {
                 throw SearchError(
                     .outOfRange,
-                    "query component \(i) is \(v), outside the range of this \(manifest.elementType) index (\(range.lowerBound)...\(range.upperBound))")
+                    "query component \(i) is \(v), outside the range of this \(manifest.elementType) index (\(range.lowerBound)...\(range.upperBound))"
+                )
             }
             squares += Double(v) * Double(v)
         }
@@ -105,7 +109,8 @@ extension Index {
             guard squares <= Self.maxQuerySquaredNorm else {
                 throw SearchError(
                     .outOfRange,
-                    "the query's norm \(squares.squareRoot()) is too large: distances would overflow float32 (at most \(Self.maxQuerySquaredNorm.squareRoot()))")
+                    "the query's norm \(squares.squareRoot()) is too large: distances would overflow float32 (at most \(Self.maxQuerySquaredNorm.squareRoot()))"
+                )
             }
             for i in 0..<query.count { scratch.floats[i] = query[i] }
         }
@@ -113,18 +118,28 @@ extension Index {
             if let quantizer = manifest.quantization {
                 quantizer.encode(source.baseAddress!, count: dimension, into: scratch.query.mutableRawBytes.baseAddress!)
             } else {
-                ElementConversion.narrow(source.baseAddress!, count: dimension, to: manifest.elementType, into: scratch.query.mutableRawBytes.baseAddress!)
+                ElementConversion.narrow(
+                    source.baseAddress!,
+                    count: dimension,
+                    to: manifest.elementType,
+                    into: scratch.query.mutableRawBytes.baseAddress!
+                )
             }
         }
     }
 
     func search(
-        _ query: UnsafeBufferPointer<Float>, k: Int, parameters: SearchParameters, scratch: SearchScratch
+        _ query: UnsafeBufferPointer<Float>,
+        k: Int,
+        parameters: SearchParameters,
+        scratch: SearchScratch
     ) throws(SearchError) -> SearchResult {
         try prepare(query, into: scratch)
         let outcome = Distance.dispatch(
-            metric: kernelMetric, elementType: manifest.elementType,
-            to: QueryRun(index: self, k: k, parameters: parameters, scratch: scratch))
+            metric: kernelMetric,
+            elementType: manifest.elementType,
+            to: QueryRun(index: self, k: k, parameters: parameters, scratch: scratch)
+        )
         var result = try outcome.get()
         for i in result.neighbors.indices {
             let row = Int(result.neighbors[i].id)
@@ -154,8 +169,12 @@ struct CentroidSearch: KernelConsumer {
         let codes = scratch.navigationQuery.mutableRawBytes.baseAddress!
         navigation.encode(query, into: codes)
         let walk = NavigationWalk(
-            query: UnsafeRawPointer(codes), codes: navigation.codes, graph: index.header.graph, beamWidth: beamWidth,
-            scratch: scratch)
+            query: UnsafeRawPointer(codes),
+            codes: navigation.codes,
+            graph: index.header.graph,
+            beamWidth: beamWidth,
+            scratch: scratch
+        )
         var (candidates, count) = Distance.dispatch(metric: Kernel.metric, elementType: .int8, to: walk)
         let exact = KernelNodeDistance(query: UnsafeRawPointer(query), rows: index.centroids, kernel: Kernel.self)
         for candidate in candidates { exact.prefetchHead(of: candidate.node) }
@@ -215,8 +234,12 @@ struct Rerank<CodeKernel: DistanceKernel>: KernelConsumer {
             return .failure(SearchError(.ioFailure, error.description))
         }
         if let corruptRow {
-            return .failure(SearchError(
-                .indexCorrupt, "\(rows.path): row \(corruptRow) does not match its codes in \(IndexLayout.postings): the file is corrupt"))
+            return .failure(
+                SearchError(
+                    .indexCorrupt,
+                    "\(rows.path): row \(corruptRow) does not match its codes in \(IndexLayout.postings): the file is corrupt"
+                )
+            )
         }
         return .success(SearchResult(neighbors: results.sorted(), statistics: statistics))
     }
@@ -233,8 +256,11 @@ struct NavigationWalk: KernelConsumer {
     func run<Kernel: DistanceKernel>(_ kernel: Kernel.Type) -> ([(node: Int, distance: Float)], Int) {
         var count = 0
         let candidates = graph.search(
-            KernelNodeDistance(query: query, rows: codes, kernel: Kernel.self), beamWidth: beamWidth, scratch: &scratch.graph,
-            distanceCount: &count)
+            KernelNodeDistance(query: query, rows: codes, kernel: Kernel.self),
+            beamWidth: beamWidth,
+            scratch: &scratch.graph,
+            distanceCount: &count
+        )
         return (candidates, count)
     }
 }
@@ -255,14 +281,20 @@ struct QueryRun: KernelConsumer {
         let beamWidth = parameters.effectiveSearchCandidates
         let (candidates, centroidDistances) = scratch.floats.withUnsafeBufferPointer { floatQuery in
             Distance.dispatch(
-                metric: index.kernelMetric, elementType: .float32,
-                to: CentroidSearch(query: floatQuery.baseAddress!, index: index, beamWidth: beamWidth, scratch: scratch))
+                metric: index.kernelMetric,
+                elementType: .float32,
+                to: CentroidSearch(query: floatQuery.baseAddress!, index: index, beamWidth: beamWidth, scratch: scratch)
+            )
         }
         statistics.distancesComputed += centroidDistances
         // Ratio pruning needs non-negative distances: raw inner product has none, so it is skipped.
         let ratio = index.kernelMetric == .innerProduct && !index.manifest.normalized ? nil : parameters.maxDistanceRatio
         let lists = PostingScanner.selectLists(
-            candidates, maxPostings: parameters.maxPostings, maxDistanceRatio: ratio, distanceOffset: index.reportedOffset)
+            candidates,
+            maxPostings: parameters.maxPostings,
+            maxDistanceRatio: ratio,
+            distanceOffset: index.reportedOffset
+        )
         var now = clock.now
         statistics.centroidSeconds = seconds(now - started)
         scratch.seen.removeAll()
@@ -286,10 +318,19 @@ struct QueryRun: KernelConsumer {
                 if verify(list) { index.verified.insert(list) }
                 statistics.postingsRead += 1
                 statistics.bytesRead += header.directory[list].byteCount
-                guard let computed = PostingScanner.scan(
-                    query: query, ids: view.ids, vectors: view.vectors, count: view.count, rowBytes: rowBytes,
-                    dimension: header.centroids.dimension, vectorCount: index.count, kernel: Kernel.self,
-                    seen: &scratch.seen, results: &results)
+                guard
+                    let computed = PostingScanner.scan(
+                        query: query,
+                        ids: view.ids,
+                        vectors: view.vectors,
+                        count: view.count,
+                        rowBytes: rowBytes,
+                        dimension: header.centroids.dimension,
+                        vectorCount: index.count,
+                        kernel: Kernel.self,
+                        seen: &scratch.seen,
+                        results: &results
+                    )
                 else {
                     corruptList = list
                     return false
@@ -303,7 +344,9 @@ struct QueryRun: KernelConsumer {
             return .failure(SearchError(error.code == .checksumMismatch ? .indexCorrupt : .ioFailure, error.description))
         }
         if let corruptList {
-            return .failure(SearchError(.indexCorrupt, "\(index.path)/\(IndexLayout.postings): list \(corruptList) holds a vector id ≥ \(index.count)"))
+            return .failure(
+                SearchError(.indexCorrupt, "\(index.path)/\(IndexLayout.postings): list \(corruptList) holds a vector id ≥ \(index.count)")
+            )
         }
         guard let rows = index.exactRows else {
             return .success(SearchResult(neighbors: results.sorted(), statistics: statistics))

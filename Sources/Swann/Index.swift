@@ -62,13 +62,15 @@ public final class Index: Sendable {
     /// - Throws: `IndexError` naming the file for a missing, truncated, corrupt or newer-format index.
     public static func open(at path: String, options: OpenOptions = OpenOptions()) throws(IndexError) -> Index {
         let header = try IndexReader.open(path)
-        let store: any PostingStore = switch options.io {
-        case .mmap: try MappedPostingStore(indexPath: path, header: header)
-        case .pread: try FilePostingStore(indexPath: path, header: header, directIO: false)
-        case .direct: try FilePostingStore(indexPath: path, header: header, directIO: true)
-        case .memory: try InMemoryPostingStore(indexPath: path, header: header)
-        }
-        let exactRows = header.manifest.quantization == nil
+        let store: any PostingStore =
+            switch options.io {
+            case .mmap: try MappedPostingStore(indexPath: path, header: header)
+            case .pread: try FilePostingStore(indexPath: path, header: header, directIO: false)
+            case .direct: try FilePostingStore(indexPath: path, header: header, directIO: true)
+            case .memory: try InMemoryPostingStore(indexPath: path, header: header)
+            }
+        let exactRows =
+            header.manifest.quantization == nil
             ? nil : try ExactRowStore(indexPath: path, header: header, directIO: options.io == .direct)
         return Index(path: path, header: header, store: store, exactRows: exactRows)
     }

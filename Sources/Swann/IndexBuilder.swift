@@ -1,6 +1,6 @@
+import Foundation
 public import SwannCore
 public import SwannStorage
-import Foundation
 import Synchronization
 
 /// Builds a SPANN index from a vector file (`swann build`).
@@ -58,7 +58,9 @@ public struct IndexBuilder: Sendable {
         let skipped = input.count / options.shard.count + (input.count % options.shard.count > options.shard.index ? 1 : 0) - rows.count
         let centroidTarget = Int((Double(rows.count) * options.configuration.heads.centroidRatio).rounded())
         guard rows.count >= 2, centroidTarget >= 1 else {
-            throw BuildError("\(input.path): \(rows.count) usable vectors are too few to build an index (need at least 2, and centroid ratio × count ≥ 1)")
+            throw BuildError(
+                "\(input.path): \(rows.count) usable vectors are too few to build an index (need at least 2, and centroid ratio × count ≥ 1)"
+            )
         }
         let normalized = options.metric == .cosine && !vectors.elementType.isInteger
         let working = try workingCopy(&vectors, normalize: normalized)
@@ -67,33 +69,50 @@ public struct IndexBuilder: Sendable {
 
         progress?("cluster", 0, centroidTarget)
         let heads = HeadSelection.selectHeads(
-            in: working, configuration: options.configuration.heads, threads: options.threads,
-            progress: { done in progress?("cluster", done, centroidTarget) })
+            in: working,
+            configuration: options.configuration.heads,
+            threads: options.threads,
+            progress: { done in progress?("cluster", done, centroidTarget) }
+        )
         finish("cluster")
         // Exact float32 centroids when the postings hold codes (the centroid search stays exact).
         let centroidSource = quantizer == nil ? stored : working
         let centroids = try VectorMatrix(elementType: centroidSource.elementType, count: heads.count, dimension: stored.dimension)
         for (i, row) in heads.enumerated() {
             (centroids.mutableRawBytes.baseAddress! + i * centroids.rowBytes).copyMemory(
-                from: centroidSource.row(row), byteCount: centroidSource.rowBytes)
+                from: centroidSource.row(row),
+                byteCount: centroidSource.rowBytes
+            )
         }
 
         // Graph and assignment run on the float32 working rows: the fastest kernel, and the
         // same geometry the stored rows have (up to float16 rounding).
         let workingCentroids = try VectorMatrix(elementType: .float32, count: heads.count, dimension: working.dimension)
         for (i, row) in heads.enumerated() {
-            (workingCentroids.mutableRawBytes.baseAddress! + i * workingCentroids.rowBytes).copyMemory(from: working.row(row), byteCount: working.rowBytes)
+            (workingCentroids.mutableRawBytes.baseAddress! + i * workingCentroids.rowBytes).copyMemory(
+                from: working.row(row),
+                byteCount: working.rowBytes
+            )
         }
         progress?("graph", 0, heads.count)
         let graph = CentroidGraph.build(
-            centroids: workingCentroids, configuration: options.configuration.graph, kernel: L2Float32.self,
-            threads: options.threads, progress: { done in progress?("graph", done, heads.count) })
+            centroids: workingCentroids,
+            configuration: options.configuration.graph,
+            kernel: L2Float32.self,
+            threads: options.threads,
+            progress: { done in progress?("graph", done, heads.count) }
+        )
         finish("graph")
 
         progress?("assign", 0, working.count)
         let assignment = Assign(
-            vectors: working, centroids: workingCentroids, centroidRows: heads, graph: graph, configuration: options.configuration.assignment,
-            threads: options.threads, progress: progress
+            vectors: working,
+            centroids: workingCentroids,
+            centroidRows: heads,
+            graph: graph,
+            configuration: options.configuration.assignment,
+            threads: options.threads,
+            progress: progress
         ).run(L2Float32.self)
         finish("assign")
 
@@ -124,9 +143,18 @@ public struct IndexBuilder: Sendable {
         manifest.buildSeconds = seconds
         var written = try IndexWriter.write(
             IndexContents(
-                manifest: manifest, centroidRows: heads.map(UInt32.init), centroids: centroids, graph: graph,
-                lists: assignment.lists, vectors: stored, idMap: idMap, exactRows: quantizer == nil ? nil : working),
-            to: output, overwrite: options.overwrite)
+                manifest: manifest,
+                centroidRows: heads.map(UInt32.init),
+                centroids: centroids,
+                graph: graph,
+                lists: assignment.lists,
+                vectors: stored,
+                idMap: idMap,
+                exactRows: quantizer == nil ? nil : working
+            ),
+            to: output,
+            overwrite: options.overwrite
+        )
         finish("write")
         written.buildSeconds = seconds
         return written
@@ -146,7 +174,8 @@ public struct IndexBuilder: Sendable {
         // Refuse up front rather than be killed by the OOM killer half-way.
         if let available = MemoryInfo.availableBytes, estimatedPeakBytes(for: input) > available {
             throw BuildError(
-                "\(input.path): building needs about \(estimatedPeakBytes(for: input) >> 20) MiB of memory, but only \(available >> 20) MiB is available; build shards (--shard i/N) or use a larger machine")
+                "\(input.path): building needs about \(estimatedPeakBytes(for: input) >> 20) MiB of memory, but only \(available >> 20) MiB is available; build shards (--shard i/N) or use a larger machine"
+            )
         }
         do { try options.configuration.validate() } catch { throw BuildError(error.message) }
         do { try options.searchDefaults.validate() } catch { throw BuildError(error.message) }
@@ -154,8 +183,11 @@ public struct IndexBuilder: Sendable {
             throw BuildError("\(input.path): holds int32 ids, not vectors")
         }
         if let store = options.storeAs, store != inputType, !(inputType == .float32 && store == .float16),
-            !(store == .int8 && !inputType.isInteger) {
-            throw BuildError("--store \(store) needs \(store == .int8 ? "float32 or float16" : "float32") input; \(input.path) holds \(inputType) (stored as given)")
+            !(store == .int8 && !inputType.isInteger)
+        {
+            throw BuildError(
+                "--store \(store) needs \(store == .int8 ? "float32 or float16" : "float32") input; \(input.path) holds \(inputType) (stored as given)"
+            )
         }
         if options.metric == .cosine, inputType.isInteger {
             // Allowed: 8-bit vectors are compared with the cosine kernel instead of being normalised.
@@ -275,17 +307,28 @@ struct Assign: KernelConsumer {
             perBlock = { n in report("assign", done.add(n), total) }
         }
         return PostingAssignment.assign(
-            vectors: vectors, centroids: centroids, graph: graph, configuration: configuration, kernel: Kernel.self,
-            threads: threads, centroidRows: centroidRows, progress: perBlock)
+            vectors: vectors,
+            centroids: centroids,
+            graph: graph,
+            configuration: configuration,
+            kernel: Kernel.self,
+            threads: threads,
+            centroidRows: centroidRows,
+            progress: perBlock
+        )
     }
 }
 
 /// A thread-safe running total.
 final class Counter: Sendable {
     private let value = Mutex(0)
-    func add(_ n: Int) -> Int { value.withLock { $0 += n; return $0 } }
+    func add(_ n: Int) -> Int {
+        value.withLock {
+            $0 += n
+            return $0
+        }
+    }
 }
-
 
 /// Memory the kernel says can be allocated without swapping (Linux `MemAvailable`).
 enum MemoryInfo {

@@ -28,8 +28,13 @@ public struct ClientConfiguration: Sendable, Hashable {
     }
 
     public init(
-        host: String = "127.0.0.1", port: Int = 8081, timeout: Duration = .seconds(5), connectTimeout: Duration = .seconds(5),
-        apiKey: String? = nil, tls: TLS? = nil, maxFrameBytes: Int = 256 << 20
+        host: String = "127.0.0.1",
+        port: Int = 8081,
+        timeout: Duration = .seconds(5),
+        connectTimeout: Duration = .seconds(5),
+        apiKey: String? = nil,
+        tls: TLS? = nil,
+        maxFrameBytes: Int = 256 << 20
     ) {
         self.host = host
         self.port = port

@@ -36,7 +36,9 @@ public final class SwannClient: Sendable {
 
     /// The `k` nearest neighbours of `vector`, with what the search cost.
     public func search(
-        _ vector: [Float], k: Int, overrides: SearchParameters.Overrides = .init()
+        _ vector: [Float],
+        k: Int,
+        overrides: SearchParameters.Overrides = .init()
     ) async throws(SwannClientError) -> SearchResponse {
         var body = ByteBuffer()
         SearchRequest(vector: vector, k: k, overrides: overrides).encode(into: &body)
@@ -48,7 +50,9 @@ public final class SwannClient: Sendable {
 
     /// The `k` nearest neighbours of each vector, in order (one round trip).
     public func search(
-        batch vectors: [[Float]], k: Int, overrides: SearchParameters.Overrides = .init()
+        batch vectors: [[Float]],
+        k: Int,
+        overrides: SearchParameters.Overrides = .init()
     ) async throws(SwannClientError) -> [SearchResponse] {
         let dimension = vectors.first?.count ?? 0
         guard vectors.allSatisfy({ $0.count == dimension }) else {
@@ -96,7 +100,8 @@ public final class SwannClient: Sendable {
         }
     }
 
-    private func exchange(on channel: any Channel, type: FrameType, body: ByteBuffer, timeout: Duration) async throws(SwannClientError) -> ByteBuffer {
+    private func exchange(on channel: any Channel, type: FrameType, body: ByteBuffer, timeout: Duration) async throws(SwannClientError) -> ByteBuffer
+    {
         let id = nextRequestID.wrappingAdd(1, ordering: .relaxed).oldValue
         let promise = channel.eventLoop.makePromise(of: Frame.self)
         let request = PendingRequest(frame: Frame(type: type, requestID: id, body: body), promise: promise, timeout: timeout)
@@ -158,8 +163,12 @@ public final class SwannClient: Sendable {
         } catch {
             return group.next().makeFailedFuture(SwannClientError(.connectionFailed, "TLS settings: \(error)"))
         }
-        let timeout = TimeAmount.nanoseconds(Int64(Double(configuration.connectTimeout.components.seconds) * 1e9
-            + Double(configuration.connectTimeout.components.attoseconds) * 1e-9))
+        let timeout = TimeAmount.nanoseconds(
+            Int64(
+                Double(configuration.connectTimeout.components.seconds) * 1e9
+                    + Double(configuration.connectTimeout.components.attoseconds) * 1e-9
+            )
+        )
         let connected = ClientBootstrap(group: group)
             .connectTimeout(timeout)
             .channelOption(.socketOption(.tcp_nodelay), value: 1)

@@ -23,7 +23,11 @@ public struct FrameDecoder: NIOSingleStepByteToMessageDecoder {
         guard let header = try peekHeader(buffer) else { return nil }
         guard Int(header.bodyLength) <= maxBodyBytes else {
             throw FrameDecodingError.frameTooLarge(
-                bodyLength: Int(header.bodyLength), limit: maxBodyBytes, requestID: header.requestID, type: header.type)
+                bodyLength: Int(header.bodyLength),
+                limit: maxBodyBytes,
+                requestID: header.requestID,
+                type: header.type
+            )
         }
         guard buffer.readableBytes >= FrameHeader.byteCount + Int(header.bodyLength) else { return nil }
         buffer.moveReaderIndex(forwardBy: FrameHeader.byteCount)

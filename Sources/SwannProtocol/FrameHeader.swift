@@ -69,14 +69,15 @@ public struct FrameType: RawRepresentable, Sendable, Hashable, CustomStringConve
     public var request: FrameType { FrameType(rawValue: rawValue & ~Self.responseBit) }
 
     public var description: String {
-        let name = switch request {
-        case .hello: "hello"
-        case .search: "search"
-        case .batchSearch: "batch-search"
-        case .info: "info"
-        case .ping: "ping"
-        default: "0x" + String(request.rawValue, radix: 16)
-        }
+        let name =
+            switch request {
+            case .hello: "hello"
+            case .search: "search"
+            case .batchSearch: "batch-search"
+            case .info: "info"
+            case .ping: "ping"
+            default: "0x" + String(request.rawValue, radix: 16)
+            }
         return isResponse ? name + "-response" : name
     }
 }

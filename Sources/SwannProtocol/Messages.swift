@@ -181,15 +181,20 @@ extension SearchParameters.Overrides {
     }
 
     static func decode(from buffer: inout ByteBuffer) throws(MessageDecodingError) -> Self {
-        guard buffer.readableBytes >= 16 else { throw MessageDecodingError("search parameters truncated: 16 bytes expected, \(buffer.readableBytes) left") }
+        guard buffer.readableBytes >= 16 else {
+            throw MessageDecodingError("search parameters truncated: 16 bytes expected, \(buffer.readableBytes) left")
+        }
         let flags = buffer.readInteger(endianness: .little, as: UInt32.self)!
         guard flags & ~0xF == 0 else { throw MessageDecodingError("unknown parameter flags 0x\(String(flags, radix: 16))") }
         let maxPostings = Int(buffer.readInteger(endianness: .little, as: UInt32.self)!)
         let searchCandidates = Int(buffer.readInteger(endianness: .little, as: UInt32.self)!)
         let ratio = Float(bitPattern: buffer.readInteger(endianness: .little, as: UInt32.self)!)
         return Self(
-            maxPostings: flags & 1 != 0 ? maxPostings : nil, searchCandidates: flags & 2 != 0 ? searchCandidates : nil,
-            maxDistanceRatio: flags & 4 != 0 ? ratio : nil, disablePruning: flags & 8 != 0)
+            maxPostings: flags & 1 != 0 ? maxPostings : nil,
+            searchCandidates: flags & 2 != 0 ? searchCandidates : nil,
+            maxDistanceRatio: flags & 4 != 0 ? ratio : nil,
+            disablePruning: flags & 8 != 0
+        )
     }
 }
 

@@ -87,7 +87,8 @@ public struct ServerConfiguration: Sendable, Hashable {
         }
         if !bindsLoopbackOnly, apiKeys.isEmpty, !insecure {
             throw ServerConfigurationError(
-                detail: "binding \(host) without API keys would expose the index to the network: give --api-key-file, or --insecure to allow it")
+                detail: "binding \(host) without API keys would expose the index to the network: give --api-key-file, or --insecure to allow it"
+            )
         }
     }
 }

@@ -74,22 +74,27 @@ public struct SwannServer: Sendable {
         var services = services
         if configuration.tcpPort != nil {
             let tcpContext = try tls.map { try NIOSSLContext(configuration: $0) }
-            services.append(TCPServer(service: backend, tls: tcpContext, logger: logger) { address in
-                events(.tcpListening(host: configuration.host, port: address.port ?? 0))
-            })
+            services.append(
+                TCPServer(service: backend, tls: tcpContext, logger: logger) { address in
+                    events(.tcpListening(host: configuration.host, port: address.port ?? 0))
+                }
+            )
         }
         let http1 = HTTPServerBuilder.http1(configuration: .init(idleTimeout: .nanoseconds(Int64(configuration.idleTimeout.seconds * 1e9))))
         let app = Application(
             router: HTTPAPI.router(service: backend),
             server: try tls.map { try .tls(http1, tlsConfiguration: $0) } ?? http1,
             configuration: .init(
-                address: .hostname(configuration.host, port: configuration.httpPort), serverName: "swann",
-                availableConnectionsDelegate: MaximumAvailableConnections(configuration.maxConnections, logger: logger)),
+                address: .hostname(configuration.host, port: configuration.httpPort),
+                serverName: "swann",
+                availableConnectionsDelegate: MaximumAvailableConnections(configuration.maxConnections, logger: logger)
+            ),
             services: services,
             onServerRunning: { channel in
                 events(.httpListening(host: configuration.host, port: channel.localAddress?.port ?? 0))
             },
-            logger: logger)
+            logger: logger
+        )
         try await app.runService()
     }
 
@@ -136,7 +141,8 @@ struct ReadinessWatcher: Service {
         let started = ContinuousClock.now
         while !Task.isShuttingDownGracefully, !Task.isCancelled {
             if backend.readiness == .ready, let info = try? backend.indexInfo() {
-                let description = "routing to \(backend.options.shards.count) shards holding \(info.vectorCount) vectors of dimension \(info.dimension)"
+                let description =
+                    "routing to \(backend.options.shards.count) shards holding \(info.vectorCount) vectors of dimension \(info.dimension)"
                 events(.ready(description: description, seconds: (ContinuousClock.now - started).seconds))
                 break
             }

@@ -21,10 +21,12 @@ struct EnvironmentDefaults: Sendable {
     /// `arguments` (those after the subcommand) with the environment's values appended.
     func apply(to arguments: [String], environment: [String: String]) -> [String] {
         var result = arguments
-        let given = Set(arguments.compactMap { argument -> String? in
-            guard argument.hasPrefix("--") else { return nil }
-            return String(argument.dropFirst(2).split(separator: "=", maxSplits: 1).first ?? "")
-        })
+        let given = Set(
+            arguments.compactMap { argument -> String? in
+                guard argument.hasPrefix("--") else { return nil }
+                return String(argument.dropFirst(2).split(separator: "=", maxSplits: 1).first ?? "")
+            }
+        )
         for name in options where !given.contains(name) {
             if let value = environment[Self.variable(for: name)] { result += ["--\(name)", value] }
         }

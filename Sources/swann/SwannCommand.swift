@@ -54,8 +54,10 @@ enum SwannMain {
 
 /// The arguments with `SWANN_*` variables filled in for subcommands that read them.
 func withEnvironmentDefaults(_ arguments: [String]) -> [String] {
-    let defaults = [ServeCommand.configuration.commandName: ServeCommand.environmentOptions,
-                    RouteCommand.configuration.commandName: RouteCommand.environmentOptions]
+    let defaults = [
+        ServeCommand.configuration.commandName: ServeCommand.environmentOptions,
+        RouteCommand.configuration.commandName: RouteCommand.environmentOptions,
+    ]
     guard let subcommand = arguments.first, let environmentDefaults = defaults[subcommand] else { return arguments }
     let environment = ProcessInfo.processInfo.environment
     return [subcommand] + environmentDefaults.apply(to: Array(arguments.dropFirst()), environment: environment)

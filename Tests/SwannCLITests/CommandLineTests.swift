@@ -82,7 +82,9 @@ struct CommandLineTests {
         let queries = try VectorFile(path: CLI.example + "/queries.npy").readVectors(rows: 0..<100)
         try VectorFileWriter.write(queries, to: dir + "/q.npy")
         let output = dir + "/gt." + format
-        let result = try CLI.run(["groundtruth", CLI.example + "/base.npy", "--queries", dir + "/q.npy", "-k", "100", "--output", output, "--threads", "2"])
+        let result = try CLI.run([
+            "groundtruth", CLI.example + "/base.npy", "--queries", dir + "/q.npy", "-k", "100", "--output", output, "--threads", "2",
+        ])
         #expect(result.status == 0, "\(result.stderr)")
         let got = try VectorFile(path: output).readNeighbors()
         let truth = try VectorFile(path: CLI.example + "/gt100.ivecs").readNeighbors()

@@ -72,9 +72,13 @@ struct RouterTests {
         var servers = try Self.shards.map { try ServerProcess(["serve", $0, "--port", "0", "--tcp-port", "0"]) }
         defer { for server in servers { _ = server.stop() } }
         let endpoints = servers.map { "127.0.0.1:\($0.tcpPort)" }.joined(separator: ",")
-        let strict = try ServerProcess(["route", "--shards", endpoints, "--port", "0", "--tcp-port", "0", "--shard-timeout", "1", "--health-interval", "0.2"])
+        let strict = try ServerProcess([
+            "route", "--shards", endpoints, "--port", "0", "--tcp-port", "0", "--shard-timeout", "1", "--health-interval", "0.2",
+        ])
         defer { _ = strict.stop() }
-        let lenient = try ServerProcess(["route", "--shards", endpoints, "--port", "0", "--tcp-port", "0", "--partial", "--shard-timeout", "1", "--health-interval", "0.2"])
+        let lenient = try ServerProcess([
+            "route", "--shards", endpoints, "--port", "0", "--tcp-port", "0", "--partial", "--shard-timeout", "1", "--health-interval", "0.2",
+        ])
         defer { _ = lenient.stop() }
         let query = Self.queries[0]
         let strictClient = SwannClient(ClientConfiguration(port: strict.tcpPort))
@@ -83,7 +87,8 @@ struct RouterTests {
         #expect(try await lenientClient.search(query, k: 10).neighbors == full.neighbors)
 
         // Shard 2 goes away.
-        let shardPort = servers[2].tcpPort, shardHTTP = servers[2].httpPort
+        let shardPort = servers[2].tcpPort
+        let shardHTTP = servers[2].httpPort
         _ = servers[2].stop()
         do throws(SwannClientError) {
             _ = try await strictClient.search(query, k: 10)
@@ -94,7 +99,10 @@ struct RouterTests {
         let partial = try await lenientClient.search(query, k: 10)
         #expect(partial.partial)
         #expect(partial.neighbors.allSatisfy { $0.id % 3 != 2 }, "shard 2 holds the rows ≡ 2 mod 3")
-        #expect(partial.neighbors == full.neighbors.filter { $0.id % 3 != 2 } + partial.neighbors.dropFirst(full.neighbors.filter { $0.id % 3 != 2 }.count))
+        #expect(
+            partial.neighbors == full.neighbors.filter { $0.id % 3 != 2 }
+                + partial.neighbors.dropFirst(full.neighbors.filter { $0.id % 3 != 2 }.count)
+        )
         let status = try ServeCommandTests.curl([
             "-H", "Content-Type: application/json", "-d",
             String(decoding: try JSONSerialization.data(withJSONObject: ["vector": query]), as: UTF8.self),

@@ -23,7 +23,9 @@ struct ServeCommandTests {
 
     @Test func curlAndTheClientAgreeWithSwannSearch() async throws {
         let directory = CLI.temporaryDirectory()
-        let searched = try CLI.run(["search", BundledExample.index, "--queries", BundledExample.queries, "-k", "10", "--output", directory + "/r.json"])
+        let searched = try CLI.run([
+            "search", BundledExample.index, "--queries", BundledExample.queries, "-k", "10", "--output", directory + "/r.json",
+        ])
         #expect(searched.status == 0, "\(searched.stderr)")
         let file = try JSONSerialization.jsonObject(with: Data(contentsOf: URL(fileURLWithPath: directory + "/r.json"))) as! [String: Any]
         let expected = (file["results"] as! [[[String: Any]]]).map { $0.map { $0["id"] as! Int } }
@@ -39,7 +41,9 @@ struct ServeCommandTests {
             String(decoding: try JSONSerialization.data(withJSONObject: ["vector": queries[0], "k": 10]), as: UTF8.self), base + "/v1/search",
         ])
         #expect(single.status == 200)
-        let singleIDs = ((try JSONSerialization.jsonObject(with: single.body) as! [String: Any])["results"] as! [[String: Any]]).map { $0["id"] as! Int }
+        let singleIDs = ((try JSONSerialization.jsonObject(with: single.body) as! [String: Any])["results"] as! [[String: Any]]).map {
+            $0["id"] as! Int
+        }
         #expect(singleIDs == expected[0])
 
         let batch = try Self.curl([
@@ -71,7 +75,8 @@ struct ServeCommandTests {
         FileManager.default.createFile(atPath: directory + "/keys", contents: Data("# ops\nalpha\n".utf8))
         let server = try ServerProcess(
             ["serve", "--port", "0", "--tcp-port", "0"],
-            environment: ["SWANN_INDEX": BundledExample.index, "SWANN_API_KEY_FILE": directory + "/keys", "SWANN_MAX_K": "5"])
+            environment: ["SWANN_INDEX": BundledExample.index, "SWANN_API_KEY_FILE": directory + "/keys", "SWANN_MAX_K": "5"]
+        )
         let base = "http://127.0.0.1:\(server.httpPort)"
         let body = String(decoding: try JSONSerialization.data(withJSONObject: ["vector": BundledExample.queryRows[0], "k": 5]), as: UTF8.self)
         #expect(try Self.curl(["-H", "Content-Type: application/json", "-d", body, base + "/v1/search"]).status == 401)

@@ -10,12 +10,20 @@ struct DistanceKernelTests {
         for dimension in Self.dimensions {
             let (matrix, exact) = randomMatrix(count: 4, dimension: dimension, elementType: elementType, rng: &rng)
             for (i, j) in [(0, 1), (2, 3), (1, 1)] {
-                let got = Double(Distance.between(
-                    matrix.row(i), matrix.row(j), dimension: dimension, metric: metric, elementType: elementType))
+                let got = Double(
+                    Distance.between(
+                        matrix.row(i),
+                        matrix.row(j),
+                        dimension: dimension,
+                        metric: metric,
+                        elementType: elementType
+                    )
+                )
                 let want = referenceDistance(exact[i], exact[j], metric: metric)
                 let magnitude = metric == .cosine ? 1 : zip(exact[i], exact[j]).reduce(0) { $0 + abs($1.0 * $1.1) + $1.0 * $1.0 + $1.1 * $1.1 }
                 // 8-bit sums are exact integers, but converting the total to Float rounds above 2²⁴.
-                let allowed = elementType.isInteger && metric != .cosine
+                let allowed =
+                    elementType.isInteger && metric != .cosine
                     ? abs(want) * 6e-8 : tolerance(for: elementType, metric: metric, magnitude: magnitude, dimension: dimension)
                 #expect(abs(got - want) <= allowed, "\(metric)/\(elementType) d=\(dimension) rows \(i),\(j): \(got) vs \(want)")
             }
@@ -31,10 +39,16 @@ struct DistanceKernelTests {
             a.withUnsafeBytes { a in
                 b.withUnsafeBytes { b in
                     let (x, y) = (a.baseAddress!, b.baseAddress!)
-                    #expect(L2Int8.distance(x, y, dimension: dimension) == Float(ByteAccumulation.squaredL2(x, y, dimension: dimension, as: Int8.self)))
-                    #expect(L2UInt8.distance(x, y, dimension: dimension) == Float(ByteAccumulation.squaredL2(x, y, dimension: dimension, as: UInt8.self)))
-                    #expect(InnerProductInt8.distance(x, y, dimension: dimension)
-                        == -Float(ByteAccumulation.dotAndNorms(x, y, dimension: dimension, as: Int8.self, withNorms: false).dot))
+                    #expect(
+                        L2Int8.distance(x, y, dimension: dimension) == Float(ByteAccumulation.squaredL2(x, y, dimension: dimension, as: Int8.self))
+                    )
+                    #expect(
+                        L2UInt8.distance(x, y, dimension: dimension) == Float(ByteAccumulation.squaredL2(x, y, dimension: dimension, as: UInt8.self))
+                    )
+                    #expect(
+                        InnerProductInt8.distance(x, y, dimension: dimension)
+                            == -Float(ByteAccumulation.dotAndNorms(x, y, dimension: dimension, as: Int8.self, withNorms: false).dot)
+                    )
                 }
             }
         }
@@ -53,12 +67,21 @@ struct DistanceKernelTests {
                 let allowed = magnitude * 1e-6 + 1e-6
                 let label = "\(elementType) d=\(dimension)"
                 if elementType == .float32 {
-                    #expect(abs(L2Float32.distance(x, y, dimension: dimension) - FloatAccumulation.squaredL2(x, y, dimension: dimension)) <= allowed, "\(label)")
-                    #expect(abs(DotFloat32.dot(x, y, dimension: dimension) - FloatAccumulation.dot(x, y, dimension: dimension)) <= allowed, "\(label)")
+                    #expect(
+                        abs(L2Float32.distance(x, y, dimension: dimension) - FloatAccumulation.squaredL2(x, y, dimension: dimension)) <= allowed,
+                        "\(label)"
+                    )
+                    #expect(
+                        abs(DotFloat32.dot(x, y, dimension: dimension) - FloatAccumulation.dot(x, y, dimension: dimension)) <= allowed,
+                        "\(label)"
+                    )
                     let (c, s) = (DotFloat32.dotAndNorms(x, y, dimension: dimension), FloatAccumulation.dotAndNorms(x, y, dimension: dimension))
                     #expect(abs(c.dot - s.dot) <= allowed && abs(c.normA - s.normA) <= allowed && abs(c.normB - s.normB) <= allowed, "\(label)")
                 } else {
-                    #expect(abs(L2Float16.distance(x, y, dimension: dimension) - HalfAccumulation.squaredL2(x, y, dimension: dimension)) <= allowed, "\(label)")
+                    #expect(
+                        abs(L2Float16.distance(x, y, dimension: dimension) - HalfAccumulation.squaredL2(x, y, dimension: dimension)) <= allowed,
+                        "\(label)"
+                    )
                     for withNorms in [false, true] {
                         let c = DotFloat16.dotAndNorms(x, y, dimension: dimension, withNorms: withNorms)
                         let s = HalfAccumulation.dotAndNorms(x, y, dimension: dimension, withNorms: withNorms)
@@ -75,10 +98,14 @@ struct DistanceKernelTests {
         // int8 −128 against 127 is the largest per-component difference; uint8 0 against 255 likewise.
         let a8 = try! VectorMatrix.from([[Float](repeating: -128, count: dimension), [Float](repeating: 127, count: dimension)], elementType: .int8)
         #expect(Distance.between(a8.row(0), a8.row(1), dimension: dimension, metric: .l2, elementType: .int8) == Float(255 * 255 * dimension))
-        #expect(Distance.between(a8.row(0), a8.row(0), dimension: dimension, metric: .innerProduct, elementType: .int8) == -Float(128 * 128 * dimension))
+        #expect(
+            Distance.between(a8.row(0), a8.row(0), dimension: dimension, metric: .innerProduct, elementType: .int8) == -Float(128 * 128 * dimension)
+        )
         let u8 = try! VectorMatrix.from([[Float](repeating: 0, count: dimension), [Float](repeating: 255, count: dimension)], elementType: .uint8)
         #expect(Distance.between(u8.row(0), u8.row(1), dimension: dimension, metric: .l2, elementType: .uint8) == Float(255 * 255 * dimension))
-        #expect(Distance.between(u8.row(1), u8.row(1), dimension: dimension, metric: .innerProduct, elementType: .uint8) == -Float(255 * 255 * dimension))
+        #expect(
+            Distance.between(u8.row(1), u8.row(1), dimension: dimension, metric: .innerProduct, elementType: .uint8) == -Float(255 * 255 * dimension)
+        )
     }
 
     @Test func uint8SumsBeyondInt32StayExact() {

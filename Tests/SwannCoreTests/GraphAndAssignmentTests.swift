@@ -6,9 +6,11 @@ struct GraphAndAssignmentTests {
     func clustered(count: Int, dimension: Int, clusters: Int, seed: UInt64) -> VectorMatrix {
         var rng = SplitMix64(seed: seed)
         let centres = (0..<clusters).map { _ in (0..<dimension).map { _ in rng.nextGaussian() } }
-        return try! VectorMatrix.from((0..<count).map { _ in
-            centres[Int(rng.next() % UInt64(clusters))].map { $0 + 0.4 * rng.nextGaussian() }
-        })
+        return try! VectorMatrix.from(
+            (0..<count).map { _ in
+                centres[Int(rng.next() % UInt64(clusters))].map { $0 + 0.4 * rng.nextGaussian() }
+            }
+        )
     }
 
     @Test func graphSearchFindsTheTrueNearestCentroids() {
@@ -21,7 +23,14 @@ struct GraphAndAssignmentTests {
         var found = 0
         var distances = 0
         for q in 0..<queries.count {
-            let result = graph.search(queries.row(q), centroids: centroids, beamWidth: 64, kernel: L2Float32.self, scratch: &scratch, distanceCount: &distances)
+            let result = graph.search(
+                queries.row(q),
+                centroids: centroids,
+                beamWidth: 64,
+                kernel: L2Float32.self,
+                scratch: &scratch,
+                distanceCount: &distances
+            )
             let got = Set(result.prefix(10).map { Int64($0.node) })
             found += truth.ids(of: q).filter(got.contains).count
             #expect(zip(result, result.dropFirst()).allSatisfy { $0.distance <= $1.distance })
@@ -118,7 +127,13 @@ struct GraphAndAssignmentTests {
             configuration.closureEpsilon = 2
             configuration.postingLimit = 40
             let result = PostingAssignment.assign(
-                vectors: data, centroids: centroids, graph: graph, configuration: configuration, kernel: L2Float32.self, threads: 2)
+                vectors: data,
+                centroids: centroids,
+                graph: graph,
+                configuration: configuration,
+                kernel: L2Float32.self,
+                threads: 2
+            )
             var listsOf = [[(centroid: Int, member: PostingAssignment.Member)]](repeating: [], count: data.count)
             for (c, list) in result.lists.enumerated() {
                 #expect(list.count <= configuration.postingLimit || list.allSatisfy(\.isPrimary))

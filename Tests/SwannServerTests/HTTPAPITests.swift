@@ -13,7 +13,9 @@ struct HTTPAPITests {
         let expected = try ServerFixture.index.search(query, k: 10)
         try await ServerFixture.withRouter(ServerFixture.service()) { client in
             try await client.execute(
-                uri: "/v1/search", method: .post, headers: ServerFixture.jsonHeaders,
+                uri: "/v1/search",
+                method: .post,
+                headers: ServerFixture.jsonHeaders,
                 body: ServerFixture.json(["vector": query, "k": 10])
             ) { response in
                 #expect(response.status == .ok)
@@ -33,8 +35,11 @@ struct HTTPAPITests {
     @Test func qdrantSpellingsStatsAndOverrides() async throws {
         let query = ServerFixture.queries[5]
         try await ServerFixture.withRouter(ServerFixture.service()) { client in
-            let body: [String: Any] = ["query": query, "limit": 3, "with_stats": true, "params": ["max_postings": 2, "max_distance_ratio": NSNull()]]
-            try await client.execute(uri: "/v1/search", method: .post, headers: ServerFixture.jsonHeaders, body: ServerFixture.json(body)) { response in
+            let body: [String: Any] = [
+                "query": query, "limit": 3, "with_stats": true, "params": ["max_postings": 2, "max_distance_ratio": NSNull()],
+            ]
+            try await client.execute(uri: "/v1/search", method: .post, headers: ServerFixture.jsonHeaders, body: ServerFixture.json(body)) {
+                response in
                 #expect(response.status == .ok)
                 let object = try #require(ServerFixture.object(response.body))
                 #expect((object["results"] as? [Any])?.count == 3)
@@ -50,7 +55,9 @@ struct HTTPAPITests {
         let expected = try queries.map { try ServerFixture.index.search($0, k: 5).map(\.id) }
         try await ServerFixture.withRouter(ServerFixture.service()) { client in
             try await client.execute(
-                uri: "/v1/search/batch", method: .post, headers: ServerFixture.jsonHeaders,
+                uri: "/v1/search/batch",
+                method: .post,
+                headers: ServerFixture.jsonHeaders,
                 body: ServerFixture.json(["queries": queries, "k": 5, "with_stats": true])
             ) { response in
                 #expect(response.status == .ok)
@@ -75,8 +82,11 @@ struct HTTPAPITests {
             try await client.execute(uri: "/healthz", method: .get) { #expect($0.status == .ok) }
             try await client.execute(uri: "/readyz", method: .get) { #expect($0.status == .ok) }
             try await client.execute(
-                uri: "/v1/search", method: .post, headers: ServerFixture.jsonHeaders,
-                body: ServerFixture.json(["vector": ServerFixture.queries[0]]))
+                uri: "/v1/search",
+                method: .post,
+                headers: ServerFixture.jsonHeaders,
+                body: ServerFixture.json(["vector": ServerFixture.queries[0]])
+            )
             try await client.execute(uri: "/nope", method: .get) { #expect($0.status == .notFound) }
             try await client.execute(uri: "/metrics", method: .get) { response in
                 #expect(response.status == .ok)
@@ -97,7 +107,10 @@ struct HTTPAPITests {
             try await client.execute(uri: "/healthz", method: .get) { #expect($0.status == .ok) }
             try await client.execute(uri: "/readyz", method: .get) { #expect($0.status == .serviceUnavailable) }
             try await client.execute(
-                uri: "/v1/search", method: .post, headers: ServerFixture.jsonHeaders, body: ServerFixture.json(["vector": [1.0]])
+                uri: "/v1/search",
+                method: .post,
+                headers: ServerFixture.jsonHeaders,
+                body: ServerFixture.json(["vector": [1.0]])
             ) { response in
                 #expect(response.status == .serviceUnavailable)
                 #expect((ServerFixture.object(response.body)?["error"] as? [String: Any])?["code"] as? String == "not_ready")
@@ -107,10 +120,15 @@ struct HTTPAPITests {
 
     @Test func overloadIsRefusedWithA503() async throws {
         // Two search threads split a batch of two into two jobs; one pending job is the limit.
-        let service = ServerFixture.service { $0.maxPendingSearches = 1; $0.searchThreads = 2 }
+        let service = ServerFixture.service {
+            $0.maxPendingSearches = 1
+            $0.searchThreads = 2
+        }
         try await ServerFixture.withRouter(service) { client in
             try await client.execute(
-                uri: "/v1/search/batch", method: .post, headers: ServerFixture.jsonHeaders,
+                uri: "/v1/search/batch",
+                method: .post,
+                headers: ServerFixture.jsonHeaders,
                 body: ServerFixture.json(["queries": Array(ServerFixture.queries[0..<2])])
             ) { response in
                 #expect(response.status == .serviceUnavailable)
@@ -119,7 +137,10 @@ struct HTTPAPITests {
             }
             // A single query is one job and still fits.
             try await client.execute(
-                uri: "/v1/search", method: .post, headers: ServerFixture.jsonHeaders, body: ServerFixture.json(["vector": ServerFixture.queries[0]])
+                uri: "/v1/search",
+                method: .post,
+                headers: ServerFixture.jsonHeaders,
+                body: ServerFixture.json(["vector": ServerFixture.queries[0]])
             ) { #expect($0.status == .ok) }
         }
     }

@@ -30,34 +30,85 @@ private let badRequests: [BadRequest] = [
     .init(name: "k is zero", body: #"{"vector": \#(goodVector), "k": 0}"#, status: .badRequest, code: "invalid_request"),
     .init(name: "k is negative", body: #"{"vector": \#(goodVector), "k": -3}"#, status: .badRequest, code: "invalid_request"),
     .init(name: "k is huge", body: #"{"vector": \#(goodVector), "k": 1000000000000}"#, status: .badRequest, code: "invalid_request"),
-    .init(name: "number beyond float range", body: #"{"vector": [1e400\#(String(goodVector.dropFirst(5)))}"#, status: .badRequest, code: "invalid_json"),
+    .init(
+        name: "number beyond float range",
+        body: #"{"vector": [1e400\#(String(goodVector.dropFirst(5)))}"#,
+        status: .badRequest,
+        code: "invalid_json"
+    ),
     .init(name: "NaN as a string", body: #"{"vector": ["NaN"\#(String(goodVector.dropFirst(5)))}"#, status: .badRequest, code: "invalid_json"),
-    .init(name: "component beyond float16 (the example's element type)", body: #"{"vector": [70000\#(String(goodVector.dropFirst(5)))}"#,
-          status: .badRequest, code: "invalid_request"),
+    .init(
+        name: "component beyond float16 (the example's element type)",
+        body: #"{"vector": [70000\#(String(goodVector.dropFirst(5)))}"#,
+        status: .badRequest,
+        code: "invalid_request"
+    ),
     .init(name: "empty vector", body: #"{"vector": []}"#, status: .badRequest, code: "invalid_request"),
     .init(name: "wrong dimension", body: #"{"vector": [0.1, 0.2, 0.3]}"#, status: .badRequest, code: "invalid_request"),
-    .init(name: "a 1 MB vector", body: #"{"vector": [\#(Array(repeating: "0.5", count: 262_144).joined(separator: ","))]}"#,
-          status: .badRequest, code: "invalid_request"),
+    .init(
+        name: "a 1 MB vector",
+        body: #"{"vector": [\#(Array(repeating: "0.5", count: 262_144).joined(separator: ","))]}"#,
+        status: .badRequest,
+        code: "invalid_request"
+    ),
     .init(name: "null vector", body: #"{"vector": null}"#, status: .badRequest, code: "invalid_json"),
     .init(name: "nested vector", body: #"{"vector": [[1]]}"#, status: .badRequest, code: "invalid_json"),
     .init(name: "missing vector", body: #"{"k": 10}"#, status: .badRequest, code: "invalid_json"),
     .init(name: "both vector and query", body: #"{"vector": \#(goodVector), "query": \#(goodVector)}"#, status: .badRequest, code: "invalid_json"),
     .init(name: "unknown field", body: #"{"vectr": \#(goodVector)}"#, status: .badRequest, code: "invalid_json"),
     .init(name: "unknown params field", body: #"{"vector": \#(goodVector), "params": {"nprobe": 4}}"#, status: .badRequest, code: "invalid_json"),
-    .init(name: "ratio below 1", body: #"{"vector": \#(goodVector), "params": {"max_distance_ratio": 0.5}}"#, status: .badRequest, code: "invalid_request"),
-    .init(name: "zero max postings", body: #"{"vector": \#(goodVector), "params": {"max_postings": 0}}"#, status: .badRequest, code: "invalid_request"),
+    .init(
+        name: "ratio below 1",
+        body: #"{"vector": \#(goodVector), "params": {"max_distance_ratio": 0.5}}"#,
+        status: .badRequest,
+        code: "invalid_request"
+    ),
+    .init(
+        name: "zero max postings",
+        body: #"{"vector": \#(goodVector), "params": {"max_postings": 0}}"#,
+        status: .badRequest,
+        code: "invalid_request"
+    ),
     .init(name: "empty body", body: "", status: .badRequest, code: "invalid_json"),
-    .init(name: "text/plain body", body: #"{"vector": \#(goodVector)}"#, contentType: "text/plain", status: .unsupportedMediaType, code: "unsupported_media_type"),
-    .init(name: "form-encoded body (curl -d default)", body: #"{"vector": \#(goodVector)}"#, contentType: "application/x-www-form-urlencoded",
-          status: .unsupportedMediaType, code: "unsupported_media_type"),
+    .init(
+        name: "text/plain body",
+        body: #"{"vector": \#(goodVector)}"#,
+        contentType: "text/plain",
+        status: .unsupportedMediaType,
+        code: "unsupported_media_type"
+    ),
+    .init(
+        name: "form-encoded body (curl -d default)",
+        body: #"{"vector": \#(goodVector)}"#,
+        contentType: "application/x-www-form-urlencoded",
+        status: .unsupportedMediaType,
+        code: "unsupported_media_type"
+    ),
     .init(name: "GET on a POST route", method: .get, body: "", status: .methodNotAllowed, code: "method_not_allowed"),
     .init(name: "DELETE on the index", method: .delete, path: "/v1/index", body: "", status: .methodNotAllowed, code: "method_not_allowed"),
     .init(name: "unknown route", path: "/v2/search", body: "{}", status: .notFound, code: "not_found"),
-    .init(name: "ragged batch", path: "/v1/search/batch", body: #"{"queries": [\#(goodVector), [1, 2]]}"#, status: .badRequest, code: "invalid_request"),
+    .init(
+        name: "ragged batch",
+        path: "/v1/search/batch",
+        body: #"{"queries": [\#(goodVector), [1, 2]]}"#,
+        status: .badRequest,
+        code: "invalid_request"
+    ),
     .init(name: "empty batch", path: "/v1/search/batch", body: #"{"queries": []}"#, status: .badRequest, code: "invalid_request"),
-    .init(name: "batch of 100k queries", path: "/v1/search/batch",
-          body: #"{"queries": [\#(Array(repeating: "[0.5]", count: 100_000).joined(separator: ","))]}"#, status: .contentTooLarge, code: "too_large"),
-    .init(name: "batch with unknown field", path: "/v1/search/batch", body: #"{"queries": [\#(goodVector)], "top": 3}"#, status: .badRequest, code: "invalid_json"),
+    .init(
+        name: "batch of 100k queries",
+        path: "/v1/search/batch",
+        body: #"{"queries": [\#(Array(repeating: "[0.5]", count: 100_000).joined(separator: ","))]}"#,
+        status: .contentTooLarge,
+        code: "too_large"
+    ),
+    .init(
+        name: "batch with unknown field",
+        path: "/v1/search/batch",
+        body: #"{"queries": [\#(goodVector)], "top": 3}"#,
+        status: .badRequest,
+        code: "invalid_json"
+    ),
 ]
 
 struct HTTPBadInputTests {
@@ -67,7 +118,10 @@ struct HTTPBadInputTests {
     func refusedWithTheRightStatusAndAJSONError(_ bad: BadRequest) async throws {
         try await ServerFixture.withRouter(ServerFixture.service()) { client in
             try await client.execute(
-                uri: bad.path, method: bad.method, headers: [.contentType: bad.contentType], body: ByteBuffer(string: bad.body)
+                uri: bad.path,
+                method: bad.method,
+                headers: [.contentType: bad.contentType],
+                body: ByteBuffer(string: bad.body)
             ) { response in
                 #expect(response.status == bad.status, "\(String(buffer: response.body))")
                 let error = try #require(ServerFixture.object(response.body)?["error"] as? [String: Any], "\(String(buffer: response.body))")
@@ -76,7 +130,10 @@ struct HTTPBadInputTests {
             }
             // The same server answers a good request afterwards.
             try await client.execute(
-                uri: "/v1/search", method: .post, headers: ServerFixture.jsonHeaders, body: ByteBuffer(string: #"{"vector": \#(goodVector)}"#)
+                uri: "/v1/search",
+                method: .post,
+                headers: ServerFixture.jsonHeaders,
+                body: ByteBuffer(string: #"{"vector": \#(goodVector)}"#)
             ) { #expect($0.status == .ok) }
         }
     }
@@ -85,7 +142,10 @@ struct HTTPBadInputTests {
         let service = ServerFixture.service { $0.maxBodyBytes = 1_024 }
         try await ServerFixture.withRouter(service) { client in
             try await client.execute(
-                uri: "/v1/search", method: .post, headers: ServerFixture.jsonHeaders, body: ByteBuffer(string: #"{"vector": \#(goodVector)}"#)
+                uri: "/v1/search",
+                method: .post,
+                headers: ServerFixture.jsonHeaders,
+                body: ByteBuffer(string: #"{"vector": \#(goodVector)}"#)
             ) { response in
                 #expect(response.status == .contentTooLarge)
                 #expect(String(buffer: response.body).contains("body_too_large"))
@@ -96,12 +156,18 @@ struct HTTPBadInputTests {
     @Test func messagesNameTheProblem() async throws {
         try await ServerFixture.withRouter(ServerFixture.service()) { client in
             try await client.execute(
-                uri: "/v1/search", method: .post, headers: ServerFixture.jsonHeaders, body: ByteBuffer(string: #"{"vector": [0.1, 0.2, 0.3]}"#)
+                uri: "/v1/search",
+                method: .post,
+                headers: ServerFixture.jsonHeaders,
+                body: ByteBuffer(string: #"{"vector": [0.1, 0.2, 0.3]}"#)
             ) { response in
                 #expect(String(buffer: response.body).contains("dimension 3, the index has 384"))
             }
             try await client.execute(
-                uri: "/v1/search", method: .post, headers: ServerFixture.jsonHeaders, body: ByteBuffer(string: #"{"vector": \#(goodVector), "max_postings": 3}"#)
+                uri: "/v1/search",
+                method: .post,
+                headers: ServerFixture.jsonHeaders,
+                body: ByteBuffer(string: #"{"vector": \#(goodVector), "max_postings": 3}"#)
             ) { response in
                 #expect(String(buffer: response.body).contains(#"unknown field \"max_postings\""#), "\(String(buffer: response.body))")
             }

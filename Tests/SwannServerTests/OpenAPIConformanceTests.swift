@@ -29,9 +29,11 @@ struct OpenAPIConformanceTests {
     }()
 
     @Test func theSpecListsEveryRoute() {
-        #expect(Set(Self.operations.map(\.testDescription)) == [
-            "POST /v1/search", "POST /v1/search/batch", "GET /v1/index", "GET /healthz", "GET /readyz", "GET /metrics",
-        ])
+        #expect(
+            Set(Self.operations.map(\.testDescription)) == [
+                "POST /v1/search", "POST /v1/search/batch", "GET /v1/index", "GET /healthz", "GET /readyz", "GET /metrics",
+            ]
+        )
     }
 
     @Test(arguments: operations)
@@ -42,7 +44,8 @@ struct OpenAPIConformanceTests {
         let method = HTTPRequest.Method(rawValue: operation.method.uppercased())!
         var body: ByteBuffer?
         if let request = definition["requestBody"] as? [String: Any],
-            let example = ((request["content"] as? [String: Any])?["application/json"] as? [String: Any])?["example"] {
+            let example = ((request["content"] as? [String: Any])?["application/json"] as? [String: Any])?["example"]
+        {
             // The spec's examples are 3-dimensional; the example index has 384 dimensions.
             body = ServerFixture.json(Self.widen(example, to: ServerFixture.queries[0]))
         }
@@ -54,10 +57,12 @@ struct OpenAPIConformanceTests {
             if sentBody != nil { headers[.contentType] = "application/json" }
             let good = try await client.execute(uri: operation.path, method: method, headers: headers, body: sentBody)
             // Documented failures: no key (when the route needs one) and a malformed body.
-            let unauthorized = needsKey
+            let unauthorized =
+                needsKey
                 ? try await client.execute(uri: operation.path, method: method, headers: [.contentType: "application/json"], body: sentBody)
                 : nil
-            let malformed = sentBody != nil
+            let malformed =
+                sentBody != nil
                 ? try await client.execute(uri: operation.path, method: method, headers: headers, body: ByteBuffer(string: "{"))
                 : nil
             return (good, unauthorized, malformed)
@@ -133,7 +138,9 @@ struct OpenAPIConformanceTests {
                 for (i, item) in array.enumerated() { problems += validate(item, items, spec, at: "\(path)[\(i)]") }
             }
         case "integer":
-            if !(value is NSNumber) || (value as! NSNumber).doubleValue.rounded() != (value as! NSNumber).doubleValue { problems.append("\(path): not an integer") }
+            if !(value is NSNumber) || (value as! NSNumber).doubleValue.rounded() != (value as! NSNumber).doubleValue {
+                problems.append("\(path): not an integer")
+            }
         case "number":
             if !(value is NSNumber) { problems.append("\(path): not a number") }
         case "string":

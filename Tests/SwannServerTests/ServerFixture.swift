@@ -21,7 +21,8 @@ enum ServerFixture {
 
     /// Runs `body` against the HTTP router of `service` without sockets.
     static func withRouter<T: Sendable>(
-        _ service: SearchService, _ body: @Sendable (any TestClientProtocol) async throws -> T
+        _ service: SearchService,
+        _ body: @Sendable (any TestClientProtocol) async throws -> T
     ) async throws -> T {
         let app = Application(router: HTTPAPI.router(service: service))
         defer { Task { await service.shutdown() } }

@@ -1,12 +1,12 @@
 import Foundation
+import Logging
 import NIOCore
 import NIOSSL
+import ServiceLifecycle
 import Swann
 import SwannClient
 import SwannProtocol
 import SwannServer
-import Logging
-import ServiceLifecycle
 import SwannTestSupport
 import Testing
 
@@ -62,7 +62,10 @@ struct TCPServerTests {
             }
             var nan = Self.query
             nan[7] = .nan
-            do throws(SwannClientError) { _ = try await client.search(nan, k: 10); Issue.record("NaN accepted") } catch {
+            do throws(SwannClientError) {
+                _ = try await client.search(nan, k: 10)
+                Issue.record("NaN accepted")
+            } catch {
                 #expect(error.code == .server(.invalidQuery))
                 #expect(error.message.contains("component 7"), "\(error.message)")
             }
@@ -329,9 +332,12 @@ struct TCPServerTests {
 
     @Test func tlsWithAGeneratedCertificate() async throws {
         let (certificate, key) = try TestCertificate.make()
-        let context = try NIOSSLContext(configuration: .makeServerConfiguration(
-            certificateChain: try NIOSSLCertificate.fromPEMFile(certificate).map { .certificate($0) },
-            privateKey: .privateKey(try NIOSSLPrivateKey(file: key, format: .pem))))
+        let context = try NIOSSLContext(
+            configuration: .makeServerConfiguration(
+                certificateChain: try NIOSSLCertificate.fromPEMFile(certificate).map { .certificate($0) },
+                privateKey: .privateKey(try NIOSSLPrivateKey(file: key, format: .pem))
+            )
+        )
         let expected = try ServerFixture.index.search(Self.query, k: 5)
         try await withTCPServer(ServerFixture.service(), tls: context) { (port: Int) async throws -> Void in
             let client = SwannClient(ClientConfiguration(port: port, tls: .init(trustRootsPath: certificate, serverName: "localhost")))
@@ -344,7 +350,10 @@ struct TCPServerTests {
 
     @Test func connectionFailuresAreTyped() async throws {
         let client = SwannClient(ClientConfiguration(port: 1, timeout: .seconds(1), connectTimeout: .seconds(1)))
-        do throws(SwannClientError) { try await client.ping(); Issue.record("connected to port 1") } catch {
+        do throws(SwannClientError) {
+            try await client.ping()
+            Issue.record("connected to port 1")
+        } catch {
             #expect(error.code == .connectionFailed, "\(error)")
         }
     }

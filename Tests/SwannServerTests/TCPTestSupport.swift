@@ -9,7 +9,9 @@ import SwannServer
 /// Runs a real `TCPServer` on a free loopback port for the length of `body`, then shuts it
 /// down gracefully (the way SIGTERM would).
 func withTCPServer<T: Sendable>(
-    _ service: SearchService, tls: NIOSSLContext? = nil, _ body: @Sendable (Int) async throws -> T
+    _ service: SearchService,
+    tls: NIOSSLContext? = nil,
+    _ body: @Sendable (Int) async throws -> T
 ) async throws -> T {
     var configuration = service.configuration
     configuration.tcpPort = 0
@@ -52,7 +54,8 @@ struct FrameReader {
 
 /// Opens a plain TCP connection that writes whatever bytes the test gives it.
 func withRawConnection<T: Sendable>(
-    port: Int, _ body: (inout FrameReader, NIOAsyncChannelOutboundWriter<ByteBuffer>) async throws -> T
+    port: Int,
+    _ body: (inout FrameReader, NIOAsyncChannelOutboundWriter<ByteBuffer>) async throws -> T
 ) async throws -> T {
     let channel = try await ClientBootstrap(group: MultiThreadedEventLoopGroup.singleton)
         .connect(host: "127.0.0.1", port: port) { channel in

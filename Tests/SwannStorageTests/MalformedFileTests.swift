@@ -6,7 +6,11 @@ import Testing
 /// Every malformed file is refused with the file, the offset and expected-vs-found.
 struct MalformedFileTests {
     func expectError(
-        _ bytes: [UInt8], name: String, code: VectorFileError.Code, offset: Int64? = nil, mentions: String? = nil,
+        _ bytes: [UInt8],
+        name: String,
+        code: VectorFileError.Code,
+        offset: Int64? = nil,
+        mentions: String? = nil,
         sourceLocation: SourceLocation = #_sourceLocation
     ) {
         let path = temporaryDirectory() + "/" + name
@@ -29,7 +33,13 @@ struct MalformedFileTests {
     }
 
     @Test func truncatedBigANN() {
-        expectError(le(UInt32(3)) + le(UInt32(2)) + floatBytes([1, 2, 3, 4, 5]), name: "t.fbin", code: .truncated, offset: 28, mentions: "expected 32 bytes")
+        expectError(
+            le(UInt32(3)) + le(UInt32(2)) + floatBytes([1, 2, 3, 4, 5]),
+            name: "t.fbin",
+            code: .truncated,
+            offset: 28,
+            mentions: "expected 32 bytes"
+        )
         expectError([1, 0, 0], name: "h.fbin", code: .truncated, offset: 0)
     }
 
@@ -57,20 +67,45 @@ struct MalformedFileTests {
     }
 
     @Test func numpyProblems() {
-        expectError(npy("{'descr': '<f8', 'fortran_order': False, 'shape': (2, 2), }", payload: 32), name: "f8.npy", code: .unsupportedType, offset: 10, mentions: "'<f8'")
+        expectError(
+            npy("{'descr': '<f8', 'fortran_order': False, 'shape': (2, 2), }", payload: 32),
+            name: "f8.npy",
+            code: .unsupportedType,
+            offset: 10,
+            mentions: "'<f8'"
+        )
         expectError(npy("{'descr': '>f4', 'fortran_order': False, 'shape': (2, 2), }", payload: 16), name: "be.npy", code: .unsupportedType)
         expectError(npy("{'descr': '<f4', 'fortran_order': True, 'shape': (2, 2), }", payload: 16), name: "fo.npy", code: .fortranOrder)
-        expectError(npy("{'descr': '<f4', 'fortran_order': False, 'shape': (2, 2, 2), }", payload: 32), name: "3d.npy", code: .badHeader, mentions: "2-D")
+        expectError(
+            npy("{'descr': '<f4', 'fortran_order': False, 'shape': (2, 2, 2), }", payload: 32),
+            name: "3d.npy",
+            code: .badHeader,
+            mentions: "2-D"
+        )
         // Strict like numpy (hardening issue #15): no repeated key (numpy takes the last, Swann
         // once took the first), no unterminated dictionary, no unknown key, nothing after it.
-        expectError(npy("{'descr': '<f4', 'fortran_order': False, 'shape': (2, 2), 'shape': (1, 4), }", payload: 16), name: "dup.npy", code: .badHeader, mentions: "once")
+        expectError(
+            npy("{'descr': '<f4', 'fortran_order': False, 'shape': (2, 2), 'shape': (1, 4), }", payload: 16),
+            name: "dup.npy",
+            code: .badHeader,
+            mentions: "once"
+        )
         expectError(npy("{'descr': '<f4', 'fortran_order': False, 'shape': (2, 2), ", payload: 16), name: "open.npy", code: .badHeader)
         expectError(npy("{'descr': '<f4', 'fortran_order': False, 'shape': (2, 2)", payload: 16), name: "open2.npy", code: .badHeader)
-        expectError(npy("{'descr': '<f4', 'fortran_order': False, 'shape': (2, 2), 'extra': 1}", payload: 16), name: "extra.npy", code: .badHeader, mentions: "extra")
+        expectError(
+            npy("{'descr': '<f4', 'fortran_order': False, 'shape': (2, 2), 'extra': 1}", payload: 16),
+            name: "extra.npy",
+            code: .badHeader,
+            mentions: "extra"
+        )
         expectError(npy("{'descr': '<f4', 'fortran_order': False, 'shape': (2, 2)} x", payload: 16), name: "tail.npy", code: .badHeader)
         expectError(npy("{'descr': '<f4', 'fortran_order': False}", payload: 16), name: "noshape.npy", code: .badHeader)
         // A shape whose byte count overflows is a short file, not a trap.
-        expectError(npy("{'descr': '<f4', 'fortran_order': False, 'shape': (999999999999999999, 4), }", payload: 16), name: "huge.npy", code: .truncated)
+        expectError(
+            npy("{'descr': '<f4', 'fortran_order': False, 'shape': (999999999999999999, 4), }", payload: 16),
+            name: "huge.npy",
+            code: .truncated
+        )
         expectError(npy("{'descr': '<f4', 'fortran_order': False, 'shape': (4, 2), }", payload: 16), name: "short.npy", code: .truncated)
         expectError(npy("{'descr': '<f4', 'fortran_order': False, 'shape': (2, 2), }", version: 9), name: "v9.npy", code: .badHeader, offset: 6)
         expectError(Array("not numpy at all".utf8), name: "magic.npy", code: .badHeader, offset: 0)

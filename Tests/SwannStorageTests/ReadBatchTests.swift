@@ -23,9 +23,14 @@ struct ReadBatchTests {
         var rng = SplitMix64(seed: 9)
         for i in 0..<count {
             let page = Int(rng.next() % 255)
-            batch.reads.append(ReadBatch.Read(
-                offset: page * Self.pageSize, bytes: (1 + i % 2) * Self.pageSize, minimum: Self.pageSize,
-                destination: buffer.base + i * 2 * Self.pageSize))
+            batch.reads.append(
+                ReadBatch.Read(
+                    offset: page * Self.pageSize,
+                    bytes: (1 + i % 2) * Self.pageSize,
+                    minimum: Self.pageSize,
+                    destination: buffer.base + i * 2 * Self.pageSize
+                )
+            )
         }
         var landed = [Int](repeating: 0, count: count)
         try batch.perform(on: file, what: { "read \($0)" }) { (i: Int) throws(IndexError) -> Bool in
@@ -48,9 +53,14 @@ struct ReadBatchTests {
         for i in 0..<3 {
             // The last read asks for two pages of which only one exists.
             let page = i == 2 ? 3 : i
-            batch.reads.append(ReadBatch.Read(
-                offset: page * Self.pageSize, bytes: 2 * Self.pageSize, minimum: 2 * Self.pageSize,
-                destination: buffer.base + i * 2 * Self.pageSize))
+            batch.reads.append(
+                ReadBatch.Read(
+                    offset: page * Self.pageSize,
+                    bytes: 2 * Self.pageSize,
+                    minimum: 2 * Self.pageSize,
+                    destination: buffer.base + i * 2 * Self.pageSize
+                )
+            )
         }
         do {
             try batch.perform(on: file, what: { "read \($0)" }) { (_: Int) throws(IndexError) -> Bool in true }
@@ -62,7 +72,10 @@ struct ReadBatchTests {
         // The batch is reusable after a failure.
         batch.reads.removeLast()
         var landed = 0
-        try batch.perform(on: file, what: { "read \($0)" }) { (_: Int) throws(IndexError) -> Bool in landed += 1; return true }
+        try batch.perform(on: file, what: { "read \($0)" }) { (_: Int) throws(IndexError) -> Bool in
+            landed += 1
+            return true
+        }
         #expect(landed == 2)
     }
 
@@ -72,8 +85,14 @@ struct ReadBatchTests {
         let count = ReadBatch.depth * 4
         let buffer = PostingBuffer(capacity: count * Self.pageSize)
         for i in 0..<count {
-            batch.reads.append(ReadBatch.Read(
-                offset: (i % 64) * Self.pageSize, bytes: Self.pageSize, minimum: Self.pageSize, destination: buffer.base + i * Self.pageSize))
+            batch.reads.append(
+                ReadBatch.Read(
+                    offset: (i % 64) * Self.pageSize,
+                    bytes: Self.pageSize,
+                    minimum: Self.pageSize,
+                    destination: buffer.base + i * Self.pageSize
+                )
+            )
         }
         var landed = 0
         try batch.perform(on: file, what: { "read \($0)" }) { (_: Int) throws(IndexError) -> Bool in

@@ -28,7 +28,8 @@ public func disagreements(_ got: NeighborTable, _ truth: NeighborTable, queries:
             zip(query, base.floats(at: Int(id))).reduce(0) { $0 + ($1.0 - Double($1.1)) * ($1.0 - Double($1.1)) }
         }
         for j in 0..<k where got.ids[q * got.k + j] != truth.ids[q * truth.k + j] {
-            let a = distance(got.ids[q * got.k + j]), b = distance(truth.ids[q * truth.k + j])
+            let a = distance(got.ids[q * got.k + j])
+            let b = distance(truth.ids[q * truth.k + j])
             if abs(a - b) > 1e-5 * max(1, b) { problems.append("query \(q) rank \(j): \(a) vs \(b)") }
         }
     }
@@ -59,7 +60,8 @@ public enum TestCertificate {
     public static func make() throws -> (certificate: String, key: String) {
         let directory = FileManager.default.temporaryDirectory.appendingPathComponent("swann-tls-\(UUID().uuidString)").path
         try FileManager.default.createDirectory(atPath: directory, withIntermediateDirectories: true)
-        let certificate = directory + "/cert.pem", key = directory + "/key.pem"
+        let certificate = directory + "/cert.pem"
+        let key = directory + "/key.pem"
         let process = Process()
         process.executableURL = URL(fileURLWithPath: "/usr/bin/env")
         process.arguments = [

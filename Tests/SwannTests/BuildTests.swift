@@ -81,7 +81,9 @@ struct BuildTests {
         options.ids = Array(0..<99)
         #expect(throws: BuildError.self) { try IndexBuilder(options: options).build(from: try VectorFile(path: vectors), to: dir + "/a") }
         options.ids = Array(0..<99) + [5]
-        let duplicate = #expect(throws: BuildError.self) { try IndexBuilder(options: options).build(from: try VectorFile(path: vectors), to: dir + "/b") }
+        let duplicate = #expect(throws: BuildError.self) {
+            try IndexBuilder(options: options).build(from: try VectorFile(path: vectors), to: dir + "/b")
+        }
         #expect(duplicate?.message.contains("duplicate id 5") == true)
     }
 

@@ -43,7 +43,8 @@ struct QuantizedStorageTests {
         let floatRecall = IndexFixture.truth.recall(of: floatTable, at: 10)
         #expect(recall >= 0.9, "recall@10 = \(recall)")
         #expect(recall >= floatRecall - 0.005, "int8 \(recall) vs float32 \(floatRecall)")
-        let bytes = statistics.reduce(0) { $0 + $1.bytesRead }, floatBytes = floatStatistics.reduce(0) { $0 + $1.bytesRead }
+        let bytes = statistics.reduce(0) { $0 + $1.bytesRead }
+        let floatBytes = floatStatistics.reduce(0) { $0 + $1.bytesRead }
         // The example is float16, so its postings already hold 2 bytes a component: codes halve
         // them, and re-ranking adds one exact float32 row per candidate kept.
         #expect(Double(bytes) < 0.7 * Double(floatBytes), "bytes read: int8 \(bytes), float16 \(floatBytes)")
@@ -83,11 +84,13 @@ struct QuantizedStorageTests {
         try IndexBuilder(options: options).build(from: try VectorFile(path: vectors), to: dir + "/f32")
         options.storeAs = .int8
         try IndexBuilder(options: options).build(from: try VectorFile(path: vectors), to: dir + "/int8")
-        let floats = try Index.open(at: dir + "/f32"), codes = try Index.open(at: dir + "/int8")
+        let floats = try Index.open(at: dir + "/f32")
+        let codes = try Index.open(at: dir + "/int8")
         let rows = try VectorFile(path: vectors).readVectors()
         var same = 0
         for q in stride(from: 0, to: 300, by: 3) {
-            let a = try floats.search(rows.floats(at: q), k: 10), b = try codes.search(rows.floats(at: q), k: 10)
+            let a = try floats.search(rows.floats(at: q), k: 10)
+            let b = try codes.search(rows.floats(at: q), k: 10)
             #expect(b.first?.id == Int64(q), "a vector is its own nearest neighbour")
             #expect(abs(b[0].distance) < 1e-5)
             same += Set(a.map(\.id)).intersection(b.map(\.id)).count
@@ -97,7 +100,10 @@ struct QuantizedStorageTests {
 
     @Test func onlyFloatInputCanBeQuantized() throws {
         let dir = IndexFixture.scratch()
-        try VectorFileWriter.write(try VectorMatrix.from((0..<50).map { i in (0..<8).map { Float(($0 + i) % 7) } }, elementType: .uint8), to: dir + "/v.u8bin")
+        try VectorFileWriter.write(
+            try VectorMatrix.from((0..<50).map { i in (0..<8).map { Float(($0 + i) % 7) } }, elementType: .uint8),
+            to: dir + "/v.u8bin"
+        )
         var options = IndexBuilder.Options()
         options.storeAs = .int8
         #expect(throws: BuildError.self) { try IndexBuilder(options: options).build(from: try VectorFile(path: dir + "/v.u8bin"), to: dir + "/idx") }
@@ -114,7 +120,9 @@ struct QuantizedStorageTests {
         let file = indexPath + "/" + IndexLayout.vectors
         var bytes = Array(try Data(contentsOf: URL(fileURLWithPath: file)))
         let offset = IndexLayout.pageSize + 42 * 16 * 4
-        for i in 0..<16 { withUnsafeBytes(of: Float(i * 3).bitPattern.littleEndian) { bytes.replaceSubrange(offset + i * 4..<offset + i * 4 + 4, with: $0) } }
+        for i in 0..<16 {
+            withUnsafeBytes(of: Float(i * 3).bitPattern.littleEndian) { bytes.replaceSubrange(offset + i * 4..<offset + i * 4 + 4, with: $0) }
+        }
         try Data(bytes).write(to: URL(fileURLWithPath: file))
         do {
             _ = try index.search(query, k: 1)

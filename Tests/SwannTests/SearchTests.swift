@@ -108,7 +108,11 @@ struct SearchTests {
             #expect(lists.first == candidates[0].node)
             #expect(lists.count <= maxPostings)
             if let ratio {
-                #expect(lists.allSatisfy { node in candidates.first { $0.node == node }!.distance <= ratio * candidates[0].distance || node == candidates[0].node })
+                #expect(
+                    lists.allSatisfy { node in
+                        candidates.first { $0.node == node }!.distance <= ratio * candidates[0].distance || node == candidates[0].node
+                    }
+                )
             }
         }
     }

@@ -27,7 +27,10 @@ public func fuzzMain(_ argc: CInt, _ argv: UnsafeMutablePointer<UnsafeMutablePoi
 /// Writes the selected target's seed inputs into `SWANN_FUZZ_SEEDS` when that is set (how the
 /// committed corpora under Tools/fuzz/corpus were made).
 @_cdecl("LLVMFuzzerInitialize")
-public func fuzzInitialize(_ argc: UnsafeMutablePointer<CInt>, _ argv: UnsafeMutablePointer<UnsafeMutablePointer<UnsafeMutablePointer<CChar>?>?>) -> CInt {
+public func fuzzInitialize(
+    _ argc: UnsafeMutablePointer<CInt>,
+    _ argv: UnsafeMutablePointer<UnsafeMutablePointer<UnsafeMutablePointer<CChar>?>?>
+) -> CInt {
     guard let directory = ProcessInfo.processInfo.environment["SWANN_FUZZ_SEEDS"] else { return 0 }
     try? FileManager.default.createDirectory(atPath: directory, withIntermediateDirectories: true)
     for (i, seed) in FuzzTarget.selected.seeds().enumerated() {
@@ -77,10 +80,12 @@ enum FuzzTarget: String, CaseIterable {
         var state: UInt64 = 0x9E37_79B9_7F4A_7C15
         var rows: [[Float]] = []
         for _ in 0..<count {
-            rows.append((0..<dimension).map { _ in
-                state = state &* 6_364_136_223_846_793_005 &+ 1_442_695_040_888_963_407
-                return Float(state >> 40) / Float(1 << 24)
-            })
+            rows.append(
+                (0..<dimension).map { _ in
+                    state = state &* 6_364_136_223_846_793_005 &+ 1_442_695_040_888_963_407
+                    return Float(state >> 40) / Float(1 << 24)
+                }
+            )
         }
         let file = scratch + "/rows-\(count)x\(dimension).fbin"
         try! VectorFileWriter.write(try! VectorMatrix.from(rows), to: file)
@@ -190,7 +195,8 @@ enum FuzzTarget: String, CaseIterable {
         switch self {
         case .frames:
             let query: [Float] = [0.1, 0.2, 0.3, 0.4, 0.5, 0.6, 0.7, 0.8]
-            var search = ByteBuffer(), batch = ByteBuffer()
+            var search = ByteBuffer()
+            var batch = ByteBuffer()
             SearchRequest(vector: query, k: 5, overrides: .init(maxPostings: 4, searchCandidates: 8, maxDistanceRatio: 2, disablePruning: false))
                 .encode(into: &search)
             BatchSearchRequest(vectors: query + query, dimension: 8, k: 3).encode(into: &batch)

@@ -6,7 +6,9 @@ import Swann
 /// brute-force service would have) and a batched, all-core ground-truth run.
 struct ExactScanBenchmark: AsyncParsableCommand {
     static let configuration = CommandConfiguration(
-        commandName: "exact-scan", abstract: "Time exact k-NN: single queries on one thread, and a batch on all cores.")
+        commandName: "exact-scan",
+        abstract: "Time exact k-NN: single queries on one thread, and a batch on all cores."
+    )
 
     @Argument(help: "Base vectors.")
     var base: String
@@ -43,9 +45,19 @@ struct ExactScanBenchmark: AsyncParsableCommand {
         _ = ExactSearch.nearest(queries: batch, base: baseMatrix, k: 100, metric: .l2)
         let batchSeconds = milliseconds(clock.now - start) / 1000
         if json {
-            print(#"{"engine":"swann","single_mean_ms":\#(mean),"single_p50_ms":\#(latencies[latencies.count / 2]),"batch_queries":\#(batchCount),"batch_seconds":\#(batchSeconds),"threads":\#(Parallel.coreCount)}"#)
+            print(
+                #"{"engine":"swann","single_mean_ms":\#(mean),"single_p50_ms":\#(latencies[latencies.count / 2]),"batch_queries":\#(batchCount),"batch_seconds":\#(batchSeconds),"threads":\#(Parallel.coreCount)}"#
+            )
         } else {
-            print(String(format: "swann single query (1 thread, k=%d): mean %.2f ms, p50 %.2f ms over %d queries", k, mean, latencies[latencies.count / 2], latencies.count))
+            print(
+                String(
+                    format: "swann single query (1 thread, k=%d): mean %.2f ms, p50 %.2f ms over %d queries",
+                    k,
+                    mean,
+                    latencies[latencies.count / 2],
+                    latencies.count
+                )
+            )
             print(String(format: "swann batch ground truth (k=100, %d threads): %d queries in %.2f s", Parallel.coreCount, batchCount, batchSeconds))
         }
     }

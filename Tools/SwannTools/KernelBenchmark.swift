@@ -6,7 +6,9 @@ import Swann
 /// dimension, with the rows resident in cache (the kernel's own speed, not memory bandwidth).
 struct KernelBenchmark: AsyncParsableCommand {
     static let configuration = CommandConfiguration(
-        commandName: "kernels", abstract: "Measure distance-kernel throughput (ns/distance, GB/s).")
+        commandName: "kernels",
+        abstract: "Measure distance-kernel throughput (ns/distance, GB/s)."
+    )
 
     @Option(parsing: .upToNextOption, help: "Dimensions to measure.")
     var dimensions: [Int] = [128, 384, 768]
@@ -23,7 +25,9 @@ struct KernelBenchmark: AsyncParsableCommand {
                     let (ns, gbps) = measure(metric: metric, elementType: elementType, dimension: dimension)
                     let name = "\(metric)/\(elementType)"
                     if json {
-                        print(#"{"metric":"\#(metric)","element_type":"\#(elementType)","dimension":\#(dimension),"ns_per_distance":\#(ns),"gb_per_s":\#(gbps)}"#)
+                        print(
+                            #"{"metric":"\#(metric)","element_type":"\#(elementType)","dimension":\#(dimension),"ns_per_distance":\#(ns),"gb_per_s":\#(gbps)}"#
+                        )
                     } else {
                         print(String(format: "%-18@ %4d   %10.1f   %8.2f", name, dimension, ns, gbps))
                     }
@@ -39,8 +43,10 @@ struct KernelBenchmark: AsyncParsableCommand {
         let data = (0..<rows).map { _ in (0..<dimension).map { _ in rng.nextGaussian() * scale } }
         let matrix = try! VectorMatrix.from(data, elementType: elementType)
         return Distance.dispatch(
-            metric: metric, elementType: elementType,
-            to: Timer(matrix: matrix, seconds: seconds))
+            metric: metric,
+            elementType: elementType,
+            to: Timer(matrix: matrix, seconds: seconds)
+        )
     }
 
     private struct Timer: KernelConsumer {

@@ -14,7 +14,9 @@ import Synchronization
 /// latencies compare directly.
 struct LoadGenerator: AsyncParsableCommand {
     static let configuration = CommandConfiguration(
-        commandName: "load", abstract: "Closed-loop load against swann serve (TCP or HTTP) or in-process search.")
+        commandName: "load",
+        abstract: "Closed-loop load against swann serve (TCP or HTTP) or in-process search."
+    )
 
     @Option(help: "Query vectors.")
     var queries: String
@@ -96,7 +98,8 @@ struct LoadGenerator: AsyncParsableCommand {
         }
         var result = try await measure(target: target, queryCount: rows.count, send: send)
         if let truthTable {
-            var hits = 0, answered = 0
+            var hits = 0
+            var answered = 0
             for (q, ids) in result.answers where q < truthTable.queryCount {
                 let expected = Set((0..<min(k, truthTable.k)).map { truthTable.ids[q * truthTable.k + $0] })
                 hits += ids.prefix(k).filter { expected.contains($0) }.count
@@ -181,14 +184,30 @@ struct LoadGenerator: AsyncParsableCommand {
         let mean = latencies.isEmpty ? 0 : latencies.reduce(0, +) / Double(latencies.count)
         // Memory is judged after the warm-up: the first samples include start-up.
         let settled = Array(result.rssMiB.dropFirst(Int(warmup) + 1))
-        let rssFirst = settled.first ?? 0, rssLast = settled.last ?? 0, rssMax = settled.max() ?? 0
+        let rssFirst = settled.first ?? 0
+        let rssLast = settled.last ?? 0
+        let rssMax = settled.max() ?? 0
         if json {
             let recall = result.recall.map { String($0) } ?? "null"
-            print(#"{"target":"\#(result.target)","connections":\#(connections),"recall":\#(recall),"qps":\#(qps),"mean_ms":\#(mean),"p50_ms":\#(percentile(0.5)),"p99_ms":\#(percentile(0.99)),"errors":\#(result.errors),"queries":\#(result.queries),"rss_first_mib":\#(rssFirst),"rss_last_mib":\#(rssLast),"rss_max_mib":\#(rssMax)}"#)
+            print(
+                #"{"target":"\#(result.target)","connections":\#(connections),"recall":\#(recall),"qps":\#(qps),"mean_ms":\#(mean),"p50_ms":\#(percentile(0.5)),"p99_ms":\#(percentile(0.99)),"errors":\#(result.errors),"queries":\#(result.queries),"rss_first_mib":\#(rssFirst),"rss_last_mib":\#(rssLast),"rss_max_mib":\#(rssMax)}"#
+            )
         } else {
-            print(String(format: "%-10@ %3d conn  %8.1f QPS  mean %6.2f ms  p50 %6.2f ms  p99 %6.2f ms  errors %d",
-                         result.target, connections, qps, mean, percentile(0.5), percentile(0.99), result.errors))
-            if let recall = result.recall { print(String(format: "           recall@%d %.4f over %d distinct queries", k, recall, result.answers.count)) }
+            print(
+                String(
+                    format: "%-10@ %3d conn  %8.1f QPS  mean %6.2f ms  p50 %6.2f ms  p99 %6.2f ms  errors %d",
+                    result.target,
+                    connections,
+                    qps,
+                    mean,
+                    percentile(0.5),
+                    percentile(0.99),
+                    result.errors
+                )
+            )
+            if let recall = result.recall {
+                print(String(format: "           recall@%d %.4f over %d distinct queries", k, recall, result.answers.count))
+            }
             if !settled.isEmpty {
                 print(String(format: "           server RSS: %.1f MiB after warm-up, %.1f MiB at the end, %.1f MiB max", rssFirst, rssLast, rssMax))
             }

@@ -5,7 +5,9 @@ import Swann
 /// SIFT-like non-negative uint8 vectors.
 struct SyntheticData: AsyncParsableCommand {
     static let configuration = CommandConfiguration(
-        commandName: "synth", abstract: "Write a seeded synthetic clustered data set (.fbin or .u8bin) and queries.")
+        commandName: "synth",
+        abstract: "Write a seeded synthetic clustered data set (.fbin or .u8bin) and queries."
+    )
 
     enum Kind: String, ExpressibleByArgument { case clustered, sift }
 
@@ -43,7 +45,12 @@ struct SyntheticData: AsyncParsableCommand {
                 let centre = centres[Int(rng.next() % UInt64(clusters))]
                 for j in 0..<dimension { row[j] = centre[j] + rng.nextGaussian() * 0.35 * scale }
                 row.withUnsafeBufferPointer { buffer in
-                    ElementConversion.narrow(buffer.baseAddress!, count: dimension, to: elementType, into: matrix.mutableRawBytes.baseAddress! + i * matrix.rowBytes)
+                    ElementConversion.narrow(
+                        buffer.baseAddress!,
+                        count: dimension,
+                        to: elementType,
+                        into: matrix.mutableRawBytes.baseAddress! + i * matrix.rowBytes
+                    )
                 }
             }
             try VectorFileWriter.write(matrix, to: "\(output).\(name).\(ext)")

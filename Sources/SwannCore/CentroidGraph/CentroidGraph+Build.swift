@@ -34,7 +34,10 @@ extension CentroidGraph {
     /// back edges are grouped by target and each target is updated by one thread.
     /// - Complexity: about `count × (buildBeamWidth × degree + degree²)` distance computations.
     public static func build<Kernel: DistanceKernel>(
-        centroids: VectorMatrix, configuration: GraphConfiguration, kernel: Kernel.Type, threads: Int = Parallel.coreCount,
+        centroids: VectorMatrix,
+        configuration: GraphConfiguration,
+        kernel: Kernel.Type,
+        threads: Int = Parallel.coreCount,
         progress: ((Int) -> Void)? = nil
     ) -> CentroidGraph {
         let n = centroids.count
@@ -64,14 +67,18 @@ extension CentroidGraph {
         var mean = [Double](repeating: 0, count: d)
         var row = [Float](repeating: 0, count: d)
         for i in 0..<matrix.count {
-            row.withUnsafeMutableBufferPointer { ElementConversion.widen(matrix.row(i), elementType: matrix.elementType, count: d, into: $0.baseAddress!) }
+            row.withUnsafeMutableBufferPointer {
+                ElementConversion.widen(matrix.row(i), elementType: matrix.elementType, count: d, into: $0.baseAddress!)
+            }
             for j in 0..<d { mean[j] += Double(row[j]) }
         }
         for j in 0..<d { mean[j] /= Double(matrix.count) }
         var best = 0
         var bestDistance = Double.infinity
         for i in 0..<matrix.count {
-            row.withUnsafeMutableBufferPointer { ElementConversion.widen(matrix.row(i), elementType: matrix.elementType, count: d, into: $0.baseAddress!) }
+            row.withUnsafeMutableBufferPointer {
+                ElementConversion.widen(matrix.row(i), elementType: matrix.elementType, count: d, into: $0.baseAddress!)
+            }
             var s = 0.0
             for j in 0..<d { s += (Double(row[j]) - mean[j]) * (Double(row[j]) - mean[j]) }
             if s < bestDistance { (best, bestDistance) = (i, s) }
@@ -132,8 +139,13 @@ final class GraphBuilder<Kernel: DistanceKernel>: @unchecked Sendable {
                 let node = batch[i]
                 let candidates = CentroidGraph.search(
                     KernelNodeDistance(query: self.centroids.uncheckedRow(node), rows: self.centroids, kernel: Kernel.self),
-                    neighbors: UnsafeBufferPointer(self.neighbors), degree: self.degree, entryPoint: entryPoint,
-                    beamWidth: beamWidth, scratch: &scratch, distanceCount: &distanceCount)
+                    neighbors: UnsafeBufferPointer(self.neighbors),
+                    degree: self.degree,
+                    entryPoint: entryPoint,
+                    beamWidth: beamWidth,
+                    scratch: &scratch,
+                    distanceCount: &distanceCount
+                )
                 shared.value[i] = self.prune(node, candidates: candidates)
             }
         }

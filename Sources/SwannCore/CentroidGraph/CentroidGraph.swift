@@ -96,23 +96,39 @@ extension CentroidGraph {
     /// - Returns: up to `beamWidth` (node, distance) pairs, ascending by distance.
     @inlinable
     public func search<Kernel: DistanceKernel>(
-        _ query: UnsafeRawPointer, centroids: VectorMatrix, beamWidth: Int, kernel: Kernel.Type,
-        scratch: inout GraphSearchScratch, distanceCount: inout Int
+        _ query: UnsafeRawPointer,
+        centroids: VectorMatrix,
+        beamWidth: Int,
+        kernel: Kernel.Type,
+        scratch: inout GraphSearchScratch,
+        distanceCount: inout Int
     ) -> [(node: Int, distance: Float)] {
         search(
-            KernelNodeDistance(query: query, rows: centroids, kernel: Kernel.self), beamWidth: beamWidth, scratch: &scratch,
-            distanceCount: &distanceCount)
+            KernelNodeDistance(query: query, rows: centroids, kernel: Kernel.self),
+            beamWidth: beamWidth,
+            scratch: &scratch,
+            distanceCount: &distanceCount
+        )
     }
 
     /// Greedy beam search measuring with `measure` (exact or quantised rows).
     @inlinable
     public func search<Measure: NodeDistance>(
-        _ measure: Measure, beamWidth: Int, scratch: inout GraphSearchScratch, distanceCount: inout Int
+        _ measure: Measure,
+        beamWidth: Int,
+        scratch: inout GraphSearchScratch,
+        distanceCount: inout Int
     ) -> [(node: Int, distance: Float)] {
         neighbors.withUnsafeBufferPointer { slots in
             Self.search(
-                measure, neighbors: slots, degree: degree, entryPoint: entryPoint, beamWidth: beamWidth, scratch: &scratch,
-                distanceCount: &distanceCount)
+                measure,
+                neighbors: slots,
+                degree: degree,
+                entryPoint: entryPoint,
+                beamWidth: beamWidth,
+                scratch: &scratch,
+                distanceCount: &distanceCount
+            )
         }
     }
 
@@ -123,8 +139,13 @@ extension CentroidGraph {
     /// node's unvisited neighbours are prefetched before any of their distances is computed.
     @inlinable
     static func search<Measure: NodeDistance>(
-        _ measure: Measure, neighbors: UnsafeBufferPointer<UInt32>, degree: Int, entryPoint: Int, beamWidth: Int,
-        scratch: inout GraphSearchScratch, distanceCount: inout Int
+        _ measure: Measure,
+        neighbors: UnsafeBufferPointer<UInt32>,
+        degree: Int,
+        entryPoint: Int,
+        beamWidth: Int,
+        scratch: inout GraphSearchScratch,
+        distanceCount: inout Int
     ) -> [(node: Int, distance: Float)] {
         let width = max(1, beamWidth)
         scratch.visited.removeAll()

@@ -92,7 +92,10 @@ public struct BalancedKMeans {
             chosen = sample.count - 1
             for i in 0..<sample.count {
                 target -= Double(nearest[i])
-                if target <= 0 { chosen = i; break }
+                if target <= 0 {
+                    chosen = i
+                    break
+                }
             }
         }
         return centers

@@ -23,7 +23,10 @@ public enum HeadSelection {
     /// - Precondition: `data.elementType == .float32`, `data.count >= 1`.
     /// - Parameter progress: called with the number of heads chosen so far.
     public static func selectHeads(
-        in data: VectorMatrix, configuration: Configuration, threads: Int, progress: ((Int) -> Void)? = nil
+        in data: VectorMatrix,
+        configuration: Configuration,
+        threads: Int,
+        progress: ((Int) -> Void)? = nil
     ) -> [Int] {
         let kMeans = BalancedKMeans(data: data, configuration: configuration.kMeans, threads: threads)
         var rng = SplitMix64(seed: configuration.seed)

@@ -27,7 +27,9 @@ public enum Distance {
     /// Calls `consumer.run` with the kernel for `metric` over `elementType`.
     @inlinable
     public static func dispatch<C: KernelConsumer>(
-        metric: Metric, elementType: ElementType, to consumer: C
+        metric: Metric,
+        elementType: ElementType,
+        to consumer: C
     ) -> C.Output {
         switch (metric, elementType) {
         case (.l2, .float32): consumer.run(L2Float32.self)
@@ -47,7 +49,11 @@ public enum Distance {
 
     /// The distance between two rows, dispatching on every call. Convenient outside hot loops.
     public static func between(
-        _ a: UnsafeRawPointer, _ b: UnsafeRawPointer, dimension: Int, metric: Metric, elementType: ElementType
+        _ a: UnsafeRawPointer,
+        _ b: UnsafeRawPointer,
+        dimension: Int,
+        metric: Metric,
+        elementType: ElementType
     ) -> Float {
         dispatch(metric: metric, elementType: elementType, to: PairDistance(a: a, b: b, dimension: dimension))
     }

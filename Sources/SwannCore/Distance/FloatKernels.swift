@@ -12,20 +12,24 @@ public enum FloatAccumulation {
     /// Σ (aᵢ − bᵢ)².
     @inlinable
     public static func squaredL2(_ a: UnsafeRawPointer, _ b: UnsafeRawPointer, dimension: Int) -> Float {
-        var s0 = SIMD8<Float>(), s1 = SIMD8<Float>()
+        var s0 = SIMD8<Float>()
+        var s1 = SIMD8<Float>()
         var i = 0
         while i &+ 16 <= dimension {
             let o = i &* 4
-            let d0 = a.loadUnaligned(fromByteOffset: o, as: SIMD8<Float>.self)
+            let d0 =
+                a.loadUnaligned(fromByteOffset: o, as: SIMD8<Float>.self)
                 - b.loadUnaligned(fromByteOffset: o, as: SIMD8<Float>.self)
-            let d1 = a.loadUnaligned(fromByteOffset: o &+ 32, as: SIMD8<Float>.self)
+            let d1 =
+                a.loadUnaligned(fromByteOffset: o &+ 32, as: SIMD8<Float>.self)
                 - b.loadUnaligned(fromByteOffset: o &+ 32, as: SIMD8<Float>.self)
             s0 += d0 * d0
             s1 += d1 * d1
             i &+= 16
         }
         if i &+ 8 <= dimension {
-            let d = a.loadUnaligned(fromByteOffset: i &* 4, as: SIMD8<Float>.self)
+            let d =
+                a.loadUnaligned(fromByteOffset: i &* 4, as: SIMD8<Float>.self)
                 - b.loadUnaligned(fromByteOffset: i &* 4, as: SIMD8<Float>.self)
             s0 += d * d
             i &+= 8
@@ -42,18 +46,22 @@ public enum FloatAccumulation {
     /// Σ aᵢbᵢ.
     @inlinable
     public static func dot(_ a: UnsafeRawPointer, _ b: UnsafeRawPointer, dimension: Int) -> Float {
-        var s0 = SIMD8<Float>(), s1 = SIMD8<Float>()
+        var s0 = SIMD8<Float>()
+        var s1 = SIMD8<Float>()
         var i = 0
         while i &+ 16 <= dimension {
             let o = i &* 4
-            s0 += a.loadUnaligned(fromByteOffset: o, as: SIMD8<Float>.self)
+            s0 +=
+                a.loadUnaligned(fromByteOffset: o, as: SIMD8<Float>.self)
                 * b.loadUnaligned(fromByteOffset: o, as: SIMD8<Float>.self)
-            s1 += a.loadUnaligned(fromByteOffset: o &+ 32, as: SIMD8<Float>.self)
+            s1 +=
+                a.loadUnaligned(fromByteOffset: o &+ 32, as: SIMD8<Float>.self)
                 * b.loadUnaligned(fromByteOffset: o &+ 32, as: SIMD8<Float>.self)
             i &+= 16
         }
         if i &+ 8 <= dimension {
-            s0 += a.loadUnaligned(fromByteOffset: i &* 4, as: SIMD8<Float>.self)
+            s0 +=
+                a.loadUnaligned(fromByteOffset: i &* 4, as: SIMD8<Float>.self)
                 * b.loadUnaligned(fromByteOffset: i &* 4, as: SIMD8<Float>.self)
             i &+= 8
         }
@@ -68,9 +76,13 @@ public enum FloatAccumulation {
     /// (Σ aᵢbᵢ, Σ aᵢ², Σ bᵢ²) in one pass.
     @inlinable
     public static func dotAndNorms(
-        _ a: UnsafeRawPointer, _ b: UnsafeRawPointer, dimension: Int
+        _ a: UnsafeRawPointer,
+        _ b: UnsafeRawPointer,
+        dimension: Int
     ) -> (dot: Float, normA: Float, normB: Float) {
-        var d = SIMD8<Float>(), na = SIMD8<Float>(), nb = SIMD8<Float>()
+        var d = SIMD8<Float>()
+        var na = SIMD8<Float>()
+        var nb = SIMD8<Float>()
         var i = 0
         while i &+ 8 <= dimension {
             let x = a.loadUnaligned(fromByteOffset: i &* 4, as: SIMD8<Float>.self)
@@ -82,7 +94,8 @@ public enum FloatAccumulation {
         }
         var (dot, normA, normB) = (d.sum(), na.sum(), nb.sum())
         while i < dimension {
-            let x = a.load(fromByteOffset: i &* 4, as: Float.self), y = b.load(fromByteOffset: i &* 4, as: Float.self)
+            let x = a.load(fromByteOffset: i &* 4, as: Float.self)
+            let y = b.load(fromByteOffset: i &* 4, as: Float.self)
             dot += x * y
             normA += x * x
             normB += y * y
@@ -116,7 +129,9 @@ public enum DotFloat32 {
     /// (Σ aᵢbᵢ, Σ aᵢ², Σ bᵢ²) in one pass.
     @inlinable
     public static func dotAndNorms(
-        _ a: UnsafeRawPointer, _ b: UnsafeRawPointer, dimension: Int
+        _ a: UnsafeRawPointer,
+        _ b: UnsafeRawPointer,
+        dimension: Int
     ) -> (dot: Float, normA: Float, normB: Float) {
         if swann_cpu_has_fma() != 0 {
             let r = swann_dot_and_norms_f32_fma(a, b, dimension)
@@ -153,19 +168,22 @@ public enum HalfAccumulation {
     /// Σ (aᵢ − bᵢ)².
     @inlinable
     public static func squaredL2(_ a: UnsafeRawPointer, _ b: UnsafeRawPointer, dimension: Int) -> Float {
-        var s0 = SIMD8<Float>(), s1 = SIMD8<Float>()
+        var s0 = SIMD8<Float>()
+        var s1 = SIMD8<Float>()
         var i = 0
         while i &+ 16 <= dimension {
             let x = HalfFloat.widenPairs(a.loadUnaligned(fromByteOffset: i &* 2, as: SIMD8<UInt32>.self))
             let y = HalfFloat.widenPairs(b.loadUnaligned(fromByteOffset: i &* 2, as: SIMD8<UInt32>.self))
-            let d0 = x.even - y.even, d1 = x.odd - y.odd
+            let d0 = x.even - y.even
+            let d1 = x.odd - y.odd
             s0 += d0 * d0
             s1 += d1 * d1
             i &+= 16
         }
         var total = (s0 + s1).sum()
         while i < dimension {
-            let d = HalfFloat.widen(a.load(fromByteOffset: i &* 2, as: UInt16.self))
+            let d =
+                HalfFloat.widen(a.load(fromByteOffset: i &* 2, as: UInt16.self))
                 - HalfFloat.widen(b.load(fromByteOffset: i &* 2, as: UInt16.self))
             total += d * d
             i &+= 1
@@ -176,9 +194,14 @@ public enum HalfAccumulation {
     /// (Σ aᵢbᵢ, Σ aᵢ², Σ bᵢ²); the norms only when `withNorms`.
     @inlinable @inline(__always)
     public static func dotAndNorms(
-        _ a: UnsafeRawPointer, _ b: UnsafeRawPointer, dimension: Int, withNorms: Bool
+        _ a: UnsafeRawPointer,
+        _ b: UnsafeRawPointer,
+        dimension: Int,
+        withNorms: Bool
     ) -> (dot: Float, normA: Float, normB: Float) {
-        var d = SIMD8<Float>(), na = SIMD8<Float>(), nb = SIMD8<Float>()
+        var d = SIMD8<Float>()
+        var na = SIMD8<Float>()
+        var nb = SIMD8<Float>()
         var i = 0
         while i &+ 16 <= dimension {
             let x = HalfFloat.widenPairs(a.loadUnaligned(fromByteOffset: i &* 2, as: SIMD8<UInt32>.self))
@@ -219,7 +242,10 @@ public enum DotFloat16 {
     /// (Σ aᵢbᵢ, Σ aᵢ², Σ bᵢ²); the norms only when `withNorms`.
     @inlinable @inline(__always)
     public static func dotAndNorms(
-        _ a: UnsafeRawPointer, _ b: UnsafeRawPointer, dimension: Int, withNorms: Bool
+        _ a: UnsafeRawPointer,
+        _ b: UnsafeRawPointer,
+        dimension: Int,
+        withNorms: Bool
     ) -> (dot: Float, normA: Float, normB: Float) {
         if swann_cpu_has_fma() != 0 {
             if withNorms {

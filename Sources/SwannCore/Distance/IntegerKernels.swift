@@ -29,8 +29,23 @@ public enum ByteAccumulation {
     @inlinable @inline(__always)
     static func widen<Scalar: FixedWidthInteger & SIMDScalar>(_ v: SIMD16<Scalar>) -> SIMD16<Int16> {
         SIMD16<Int16>(
-            Int16(v[0]), Int16(v[1]), Int16(v[2]), Int16(v[3]), Int16(v[4]), Int16(v[5]), Int16(v[6]), Int16(v[7]),
-            Int16(v[8]), Int16(v[9]), Int16(v[10]), Int16(v[11]), Int16(v[12]), Int16(v[13]), Int16(v[14]), Int16(v[15]))
+            Int16(v[0]),
+            Int16(v[1]),
+            Int16(v[2]),
+            Int16(v[3]),
+            Int16(v[4]),
+            Int16(v[5]),
+            Int16(v[6]),
+            Int16(v[7]),
+            Int16(v[8]),
+            Int16(v[9]),
+            Int16(v[10]),
+            Int16(v[11]),
+            Int16(v[12]),
+            Int16(v[13]),
+            Int16(v[14]),
+            Int16(v[15])
+        )
     }
 
     /// xᵢyᵢ + xᵢ₊₈yᵢ₊₈ in Int32 lanes: the shape LLVM turns into `pmaddwd` (the pairing does not
@@ -39,22 +54,42 @@ public enum ByteAccumulation {
     static func pairProducts(_ x: SIMD16<Int16>, _ y: SIMD16<Int16>) -> SIMD8<Int32> {
         let xl = SIMD8<Int32>(Int32(x[0]), Int32(x[1]), Int32(x[2]), Int32(x[3]), Int32(x[4]), Int32(x[5]), Int32(x[6]), Int32(x[7]))
         let xh = SIMD8<Int32>(
-            Int32(x[8]), Int32(x[9]), Int32(x[10]), Int32(x[11]), Int32(x[12]), Int32(x[13]), Int32(x[14]), Int32(x[15]))
+            Int32(x[8]),
+            Int32(x[9]),
+            Int32(x[10]),
+            Int32(x[11]),
+            Int32(x[12]),
+            Int32(x[13]),
+            Int32(x[14]),
+            Int32(x[15])
+        )
         let yl = SIMD8<Int32>(Int32(y[0]), Int32(y[1]), Int32(y[2]), Int32(y[3]), Int32(y[4]), Int32(y[5]), Int32(y[6]), Int32(y[7]))
         let yh = SIMD8<Int32>(
-            Int32(y[8]), Int32(y[9]), Int32(y[10]), Int32(y[11]), Int32(y[12]), Int32(y[13]), Int32(y[14]), Int32(y[15]))
+            Int32(y[8]),
+            Int32(y[9]),
+            Int32(y[10]),
+            Int32(y[11]),
+            Int32(y[12]),
+            Int32(y[13]),
+            Int32(y[14]),
+            Int32(y[15])
+        )
         return xl &* yl &+ xh &* yh
     }
 
     /// Σ (aᵢ − bᵢ)², exactly.
     @inlinable @inline(__always)
     public static func squaredL2<Scalar: FixedWidthInteger & SIMDScalar>(
-        _ a: UnsafeRawPointer, _ b: UnsafeRawPointer, dimension: Int, as: Scalar.Type
+        _ a: UnsafeRawPointer,
+        _ b: UnsafeRawPointer,
+        dimension: Int,
+        as: Scalar.Type
     ) -> Int64 {
         var acc = SIMD8<Int32>()
         var i = 0
         while i &+ 16 <= dimension {
-            let d = widen(a.loadUnaligned(fromByteOffset: i, as: SIMD16<Scalar>.self))
+            let d =
+                widen(a.loadUnaligned(fromByteOffset: i, as: SIMD16<Scalar>.self))
                 &- widen(b.loadUnaligned(fromByteOffset: i, as: SIMD16<Scalar>.self))
             acc &+= pairProducts(d, d)
             i &+= 16
@@ -71,9 +106,15 @@ public enum ByteAccumulation {
     /// (Σ aᵢbᵢ, Σ aᵢ², Σ bᵢ²), exactly; the norms only when `withNorms`.
     @inlinable @inline(__always)
     public static func dotAndNorms<Scalar: FixedWidthInteger & SIMDScalar>(
-        _ a: UnsafeRawPointer, _ b: UnsafeRawPointer, dimension: Int, as: Scalar.Type, withNorms: Bool
+        _ a: UnsafeRawPointer,
+        _ b: UnsafeRawPointer,
+        dimension: Int,
+        as: Scalar.Type,
+        withNorms: Bool
     ) -> (dot: Int64, normA: Int64, normB: Int64) {
-        var d = SIMD8<Int32>(), na = SIMD8<Int32>(), nb = SIMD8<Int32>()
+        var d = SIMD8<Int32>()
+        var na = SIMD8<Int32>()
+        var nb = SIMD8<Int32>()
         var i = 0
         while i &+ 16 <= dimension {
             let x = widen(a.loadUnaligned(fromByteOffset: i, as: SIMD16<Scalar>.self))
@@ -87,7 +128,8 @@ public enum ByteAccumulation {
         }
         var (dot, normA, normB) = (dotSum(d, as: Scalar.self), nonNegativeSum(na), nonNegativeSum(nb))
         while i < dimension {
-            let x = Int64(a.load(fromByteOffset: i, as: Scalar.self)), y = Int64(b.load(fromByteOffset: i, as: Scalar.self))
+            let x = Int64(a.load(fromByteOffset: i, as: Scalar.self))
+            let y = Int64(b.load(fromByteOffset: i, as: Scalar.self))
             dot &+= x &* y
             normA &+= x &* x
             normB &+= y &* y

@@ -54,8 +54,14 @@ public struct PostingAssignment: Sendable {
     ///
     /// `Kernel` must be the squared-L2 kernel of the rows' element type.
     public static func assign<Kernel: DistanceKernel>(
-        vectors: VectorMatrix, centroids: VectorMatrix, graph: CentroidGraph, configuration: Configuration,
-        kernel: Kernel.Type, threads: Int, centroidRows: [Int]? = nil, progress: (@Sendable (Int) -> Void)? = nil
+        vectors: VectorMatrix,
+        centroids: VectorMatrix,
+        graph: CentroidGraph,
+        configuration: Configuration,
+        kernel: Kernel.Type,
+        threads: Int,
+        centroidRows: [Int]? = nil,
+        progress: (@Sendable (Int) -> Void)? = nil
     ) -> PostingAssignment {
         let n = vectors.count
         // A centroid that is a data row always gets that row as a primary member, even when the
@@ -79,8 +85,13 @@ public struct PostingAssignment: Sendable {
                     for v in block * blockSize..<min((block + 1) * blockSize, n) {
                         let row = vectors.uncheckedRow(v)
                         var candidates = graph.search(
-                            row, centroids: centroids, beamWidth: configuration.candidateCount, kernel: Kernel.self,
-                            scratch: &scratch, distanceCount: &distanceCount)
+                            row,
+                            centroids: centroids,
+                            beamWidth: configuration.candidateCount,
+                            kernel: Kernel.self,
+                            scratch: &scratch,
+                            distanceCount: &distanceCount
+                        )
                         if let own = headOf[v] {
                             candidates.removeAll { $0.node == own }
                             candidates.insert((own, 0), at: 0)
@@ -91,7 +102,11 @@ public struct PostingAssignment: Sendable {
                             if !chosen.isEmpty, candidate.distance > limit { break }
                             let blocked = chosen.contains { s in
                                 configuration.rngFactor
-                                    * Kernel.distance(centroids.uncheckedRow(candidate.node), centroids.uncheckedRow(s), dimension: centroids.dimension)
+                                    * Kernel.distance(
+                                        centroids.uncheckedRow(candidate.node),
+                                        centroids.uncheckedRow(s),
+                                        dimension: centroids.dimension
+                                    )
                                     <= candidate.distance
                             }
                             if blocked { continue }
@@ -110,7 +125,11 @@ public struct PostingAssignment: Sendable {
 
     /// Groups choices into lists and applies the posting cap.
     static func collect(
-        choices: [UInt32], distances: [Float], vectorCount: Int, centroidCount: Int, configuration: Configuration
+        choices: [UInt32],
+        distances: [Float],
+        vectorCount: Int,
+        centroidCount: Int,
+        configuration: Configuration
     ) -> PostingAssignment {
         let slots = configuration.replicaCount
         var lists = [[Member]](repeating: [], count: centroidCount)
@@ -132,7 +151,10 @@ public struct PostingAssignment: Sendable {
                 let before = lists[c].count
                 lists[c] = lists[c].filter { member in
                     if member.isPrimary { return true }
-                    if replicaBudget > 0 { replicaBudget -= 1; return true }
+                    if replicaBudget > 0 {
+                        replicaBudget -= 1
+                        return true
+                    }
                     return false
                 }
                 dropped += before - lists[c].count

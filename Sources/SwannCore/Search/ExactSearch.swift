@@ -44,8 +44,10 @@ public final class ExactSearch {
         precondition(chunk.dimension == queries.dimension, "dimension \(chunk.dimension) ≠ \(queries.dimension)")
         let base = chunk.elementType == queries.elementType ? chunk : (try! chunk.converted(to: .float32))
         Distance.dispatch(
-            metric: metric, elementType: base.elementType,
-            to: ChunkScan(queries: queries, base: base, firstID: firstID, heaps: heaps, threads: threads))
+            metric: metric,
+            elementType: base.elementType,
+            to: ChunkScan(queries: queries, base: base, firstID: firstID, heaps: heaps, threads: threads)
+        )
     }
 
     /// The neighbours found so far, nearest first.
@@ -63,7 +65,11 @@ public final class ExactSearch {
 
     /// Convenience: the exact `k` nearest of every query in an in-memory base.
     public static func nearest(
-        queries: VectorMatrix, base: VectorMatrix, k: Int, metric: Metric, threads: Int = Parallel.coreCount
+        queries: VectorMatrix,
+        base: VectorMatrix,
+        k: Int,
+        metric: Metric,
+        threads: Int = Parallel.coreCount
     ) -> NeighborTable {
         let search = ExactSearch(queries: queries, baseElementType: base.elementType, k: k, metric: metric, threads: threads)
         search.add(base, firstID: 0)

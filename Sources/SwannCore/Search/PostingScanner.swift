@@ -8,8 +8,16 @@ public enum PostingScanner {
     ///   (a corrupt list: the caller reports it instead of answering).
     @inlinable
     public static func scan<Kernel: DistanceKernel>(
-        query: UnsafeRawPointer, ids: UnsafePointer<UInt32>, vectors: UnsafeRawPointer, count: Int, rowBytes: Int,
-        dimension: Int, vectorCount: Int, kernel: Kernel.Type, seen: inout SeenSet, results: inout TopK
+        query: UnsafeRawPointer,
+        ids: UnsafePointer<UInt32>,
+        vectors: UnsafeRawPointer,
+        count: Int,
+        rowBytes: Int,
+        dimension: Int,
+        vectorCount: Int,
+        kernel: Kernel.Type,
+        seen: inout SeenSet,
+        results: inout TopK
     ) -> Int? {
         var computed = 0
         for i in 0..<count {
@@ -31,7 +39,10 @@ public enum PostingScanner {
     /// (1 for inner product on unit vectors, making it cosine distance). When the nearest
     /// distance is 0 (the query is a centroid), the next positive distance is the basis.
     public static func selectLists(
-        _ candidates: [(node: Int, distance: Float)], maxPostings: Int, maxDistanceRatio: Float?, distanceOffset: Float
+        _ candidates: [(node: Int, distance: Float)],
+        maxPostings: Int,
+        maxDistanceRatio: Float?,
+        distanceOffset: Float
     ) -> [Int] {
         guard let first = candidates.first else { return [] }
         var limit = Float.infinity

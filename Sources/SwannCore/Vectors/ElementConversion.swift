@@ -7,7 +7,10 @@ public enum ElementConversion {
     /// Widens `count` components of `elementType` at `source` into `destination`.
     @inlinable
     public static func widen(
-        _ source: UnsafeRawPointer, elementType: ElementType, count: Int, into destination: UnsafeMutablePointer<Float>
+        _ source: UnsafeRawPointer,
+        elementType: ElementType,
+        count: Int,
+        into destination: UnsafeMutablePointer<Float>
     ) {
         switch elementType {
         case .float32:
@@ -17,7 +20,10 @@ public enum ElementConversion {
             while i &+ 8 <= count {
                 let bits = source.loadUnaligned(fromByteOffset: i &* 2, as: SIMD8<UInt16>.self)
                 UnsafeMutableRawPointer(destination).storeBytes(
-                    of: HalfFloat.widen(bits), toByteOffset: i &* 4, as: SIMD8<Float>.self)
+                    of: HalfFloat.widen(bits),
+                    toByteOffset: i &* 4,
+                    as: SIMD8<Float>.self
+                )
                 i &+= 8
             }
             while i < count {
@@ -37,7 +43,10 @@ public enum ElementConversion {
     /// round to nearest and clamp to their range.
     @inlinable
     public static func narrow(
-        _ source: UnsafePointer<Float>, count: Int, to elementType: ElementType, into destination: UnsafeMutableRawPointer
+        _ source: UnsafePointer<Float>,
+        count: Int,
+        to elementType: ElementType,
+        into destination: UnsafeMutableRawPointer
     ) {
         switch elementType {
         case .float32:
@@ -78,8 +87,15 @@ public enum HalfFloat {
         // registers. `replacing(with:where:)` and lane-wise conversions are avoided on purpose:
         // they compiled to scalar per-lane code (measured 33 ns per component).
         let h = SIMD8<UInt32>(
-            UInt32(half[0]), UInt32(half[1]), UInt32(half[2]), UInt32(half[3]),
-            UInt32(half[4]), UInt32(half[5]), UInt32(half[6]), UInt32(half[7]))
+            UInt32(half[0]),
+            UInt32(half[1]),
+            UInt32(half[2]),
+            UInt32(half[3]),
+            UInt32(half[4]),
+            UInt32(half[5]),
+            UInt32(half[6]),
+            UInt32(half[7])
+        )
         let exponent = h & 0x7C00
         // All-ones lanes where the half is zero/subnormal (exponent 0) or Inf/NaN (exponent 31).
         let subnormal = 0 &- ((exponent &- 1) &>> 31)
@@ -101,8 +117,15 @@ public enum HalfFloat {
     @inlinable @inline(__always)
     public static func widenFinite(_ half: SIMD8<UInt16>) -> SIMD8<Float> {
         let h = SIMD8<UInt32>(
-            UInt32(half[0]), UInt32(half[1]), UInt32(half[2]), UInt32(half[3]),
-            UInt32(half[4]), UInt32(half[5]), UInt32(half[6]), UInt32(half[7]))
+            UInt32(half[0]),
+            UInt32(half[1]),
+            UInt32(half[2]),
+            UInt32(half[3]),
+            UInt32(half[4]),
+            UInt32(half[5]),
+            UInt32(half[6]),
+            UInt32(half[7])
+        )
         let magnitude = unsafeBitCast((h & 0x7FFF) &<< 13, to: SIMD8<Float>.self) * 0x1p112
         return unsafeBitCast(unsafeBitCast(magnitude, to: SIMD8<UInt32>.self) | ((h & 0x8000) &<< 16), to: SIMD8<Float>.self)
     }

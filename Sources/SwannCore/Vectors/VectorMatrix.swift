@@ -82,7 +82,8 @@ public final class VectorMatrix: @unchecked Sendable {
 
     /// Builds a matrix from `Float` rows, storing them as `elementType` (rounded and clamped).
     public static func from(
-        _ rows: [[Float]], elementType: ElementType = .float32
+        _ rows: [[Float]],
+        elementType: ElementType = .float32
     ) throws(SizeError) -> VectorMatrix {
         let dimension = rows.first?.count ?? 1
         let matrix = try VectorMatrix(elementType: elementType, count: rows.count, dimension: dimension)
@@ -92,8 +93,11 @@ public final class VectorMatrix: @unchecked Sendable {
             }
             values.withUnsafeBufferPointer { buffer in
                 ElementConversion.narrow(
-                    buffer.baseAddress!, count: dimension, to: elementType,
-                    into: matrix.storage + i * matrix.rowBytes)
+                    buffer.baseAddress!,
+                    count: dimension,
+                    to: elementType,
+                    into: matrix.storage + i * matrix.rowBytes
+                )
             }
         }
         return matrix

@@ -1,6 +1,6 @@
-public import Hummingbird
 import CoreMetrics
 import Foundation
+public import Hummingbird
 
 /// An HTTP error answered as `{"error": {"code": "...", "message": "..."}}`.
 ///
@@ -40,15 +40,16 @@ public struct APIError: HTTPResponseError, CustomStringConvertible {
 
 extension APIError {
     init(_ error: ServiceError) {
-        let status: HTTPResponse.Status = switch error.code {
-        case .invalidRequest: .badRequest
-        case .tooLarge: .contentTooLarge
-        case .overloaded: .serviceUnavailable
-        case .timeout: .serviceUnavailable
-        case .notReady: .serviceUnavailable
-        case .internalError: .internalServerError
-        case .unavailable: .serviceUnavailable
-        }
+        let status: HTTPResponse.Status =
+            switch error.code {
+            case .invalidRequest: .badRequest
+            case .tooLarge: .contentTooLarge
+            case .overloaded: .serviceUnavailable
+            case .timeout: .serviceUnavailable
+            case .notReady: .serviceUnavailable
+            case .internalError: .internalServerError
+            case .unavailable: .serviceUnavailable
+            }
         var headers: HTTPFields = [:]
         if status == .serviceUnavailable { headers[.retryAfter] = "1" }
         self.init(status, code: error.code.rawValue, error.message, headers: headers)

@@ -18,7 +18,8 @@ extension Decoder {
         let container = try container(keyedBy: JSONKey.self)
         for key in container.allKeys where !allowed.contains(key.stringValue) {
             throw APIError.invalidJSON(
-                "unknown field \"\(key.stringValue)\" in \(object); known fields: \(allowed.joined(separator: ", "))")
+                "unknown field \"\(key.stringValue)\" in \(object); known fields: \(allowed.joined(separator: ", "))"
+            )
         }
         return container
     }
@@ -84,8 +85,10 @@ package struct BatchSearchBody: Decodable {
         let dimension = queries.first?.count ?? 0
         if let row = queries.firstIndex(where: { $0.count != dimension }) {
             throw APIError(
-                .badRequest, code: ServiceError.Code.invalidRequest.rawValue,
-                "queries[\(row)] has dimension \(queries[row].count), queries[0] has \(dimension)")
+                .badRequest,
+                code: ServiceError.Code.invalidRequest.rawValue,
+                "queries[\(row)] has dimension \(queries[row].count), queries[0] has \(dimension)"
+            )
         }
         let k = try c.decode(Int.self, "k", alias: "limit") ?? 10
         let params = try c.decode(ParamsBody.self, "params")?.overrides ?? .init()
@@ -117,8 +120,12 @@ struct StatsJSON: Encodable {
     }
 
     enum CodingKeys: String, CodingKey {
-        case postingsRead = "postings_read", bytesRead = "bytes_read", distancesComputed = "distances_computed"
-        case centroidMs = "centroid_ms", ioMs = "io_ms", scanMs = "scan_ms"
+        case postingsRead = "postings_read"
+        case bytesRead = "bytes_read"
+        case distancesComputed = "distances_computed"
+        case centroidMs = "centroid_ms"
+        case ioMs = "io_ms"
+        case scanMs = "scan_ms"
     }
 }
 
@@ -129,7 +136,11 @@ struct SearchResponseJSON: Encodable {
     /// Present (true) only when a router answered without some shards.
     var partial: Bool?
 
-    enum CodingKeys: String, CodingKey { case results, tookMs = "took_ms", stats, partial }
+    enum CodingKeys: String, CodingKey {
+        case results
+        case tookMs = "took_ms"
+        case stats, partial
+    }
 }
 
 struct BatchSearchResponseJSON: Encodable {
@@ -138,5 +149,9 @@ struct BatchSearchResponseJSON: Encodable {
     var stats: [StatsJSON]?
     var partial: Bool?
 
-    enum CodingKeys: String, CodingKey { case results, tookMs = "took_ms", stats, partial }
+    enum CodingKeys: String, CodingKey {
+        case results
+        case tookMs = "took_ms"
+        case stats, partial
+    }
 }

@@ -1,5 +1,5 @@
-public import Hummingbird
 import Foundation
+public import Hummingbird
 import Swann
 import SwannProtocol
 
@@ -35,8 +35,11 @@ public enum HTTPAPI {
             return try json(
                 SearchResponseJSON(
                     results: response.neighbors.map { HitJSON(id: $0.id, distance: $0.distance) },
-                    tookMs: milliseconds(since: started), stats: body.withStats ? StatsJSON(response.statistics) : nil,
-                    partial: response.partial ? true : nil))
+                    tookMs: milliseconds(since: started),
+                    stats: body.withStats ? StatsJSON(response.statistics) : nil,
+                    partial: response.partial ? true : nil
+                )
+            )
         }
         router.post("/v1/search/batch") { request, _ in
             let started = ContinuousClock.now
@@ -45,8 +48,11 @@ public enum HTTPAPI {
             return try json(
                 BatchSearchResponseJSON(
                     results: responses.map { $0.neighbors.map { HitJSON(id: $0.id, distance: $0.distance) } },
-                    tookMs: milliseconds(since: started), stats: body.withStats ? responses.map { StatsJSON($0.statistics) } : nil,
-                    partial: responses.contains(where: \.partial) ? true : nil))
+                    tookMs: milliseconds(since: started),
+                    stats: body.withStats ? responses.map { StatsJSON($0.statistics) } : nil,
+                    partial: responses.contains(where: \.partial) ? true : nil
+                )
+            )
         }
         router.get("/v1/index") { _, _ in
             try json(try service.indexInfo())
@@ -63,13 +69,18 @@ public enum HTTPAPI {
         }
         router.get("/metrics") { _, _ in
             Response(
-                status: .ok, headers: [.contentType: "text/plain; version=0.0.4; charset=utf-8"],
-                body: .init(byteBuffer: ByteBuffer(bytes: service.metrics.exposition())))
+                status: .ok,
+                headers: [.contentType: "text/plain; version=0.0.4; charset=utf-8"],
+                body: .init(byteBuffer: ByteBuffer(bytes: service.metrics.exposition()))
+            )
         }
-        addMethodNotAllowed(to: router, routes: [
-            "/v1/search": .post, "/v1/search/batch": .post, "/v1/index": .get,
-            "/healthz": .get, "/readyz": .get, "/metrics": .get,
-        ])
+        addMethodNotAllowed(
+            to: router,
+            routes: [
+                "/v1/search": .post, "/v1/search/batch": .post, "/v1/index": .get,
+                "/healthz": .get, "/readyz": .get, "/metrics": .get,
+            ]
+        )
         return router
     }
 
@@ -80,8 +91,11 @@ public enum HTTPAPI {
             for method in [HTTPRequest.Method.get, .post, .put, .delete, .patch] where method != allowed {
                 router.on(RouterPath(path), method: method) { request, _ -> Response in
                     throw APIError(
-                        .methodNotAllowed, code: "method_not_allowed", "\(path) accepts \(allowed) only, not \(request.method)",
-                        headers: [.allow: allowed.rawValue])
+                        .methodNotAllowed,
+                        code: "method_not_allowed",
+                        "\(path) accepts \(allowed) only, not \(request.method)",
+                        headers: [.allow: allowed.rawValue]
+                    )
                 }
             }
         }
@@ -91,8 +105,10 @@ public enum HTTPAPI {
     static func decode<T: Decodable>(_ type: T.Type, from request: Request, limit: Int) async throws -> T {
         if let contentType = request.headers[.contentType], !contentType.lowercased().hasPrefix("application/json") {
             throw APIError(
-                .unsupportedMediaType, code: "unsupported_media_type",
-                "Content-Type must be application/json, got \(contentType) (with curl: -H 'Content-Type: application/json')")
+                .unsupportedMediaType,
+                code: "unsupported_media_type",
+                "Content-Type must be application/json, got \(contentType) (with curl: -H 'Content-Type: application/json')"
+            )
         }
         if let length = request.headers[.contentLength].flatMap(Int.init), length > limit {
             throw APIError(.contentTooLarge, code: "body_too_large", "the body has \(length) bytes; this server accepts at most \(limit)")
@@ -139,8 +155,12 @@ struct APIKeyMiddleware<Context: RequestContext>: RouterMiddleware {
     func handle(_ request: Request, context: Context, next: (Request, Context) async throws -> Response) async throws -> Response {
         if openRoutes.contains(request.uri.path) { return try await next(request, context) }
         guard let header = request.headers[.authorization] else {
-            throw APIError(.unauthorized, code: "unauthorized", "this server requires an API key: Authorization: Bearer <key>",
-                           headers: [.wwwAuthenticate: "Bearer"])
+            throw APIError(
+                .unauthorized,
+                code: "unauthorized",
+                "this server requires an API key: Authorization: Bearer <key>",
+                headers: [.wwwAuthenticate: "Bearer"]
+            )
         }
         guard let token = Self.bearerToken(header), keys.matches(token) else {
             throw APIError(.unauthorized, code: "unauthorized", "the API key is not valid", headers: [.wwwAuthenticate: "Bearer"])

@@ -118,7 +118,9 @@ public final class ShardRouter: SearchBackend, Service {
 
     public func search(_ request: SearchRequest) async throws(ServiceError) -> SearchResponse {
         try validate(k: request.k, dimension: request.vector.count)
-        let answers = try await fanOut { client throws(SwannClientError) in [try await client.search(request.vector, k: request.k, overrides: request.overrides)] }
+        let answers = try await fanOut { client throws(SwannClientError) in
+            [try await client.search(request.vector, k: request.k, overrides: request.overrides)]
+        }
         return merge(answers.map { $0?[0] }, k: request.k)
     }
 
@@ -188,7 +190,8 @@ public final class ShardRouter: SearchBackend, Service {
                 if case .server(let code) = error.code, code == .invalidQuery {
                     throw ServiceError(.invalidRequest, error.message)
                 }
-                CoreMetrics.Counter(label: "swann_shard_errors_total", dimensions: [("shard", endpoints[shard])], factory: metrics.factory).increment()
+                CoreMetrics.Counter(label: "swann_shard_errors_total", dimensions: [("shard", endpoints[shard])], factory: metrics.factory)
+                    .increment()
                 logger.warning("shard \(endpoints[shard]) failed: \(error)")
                 up.withLock { $0[shard] = false }
                 missing.append("\(endpoints[shard]) (\(error))")

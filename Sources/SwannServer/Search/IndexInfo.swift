@@ -58,9 +58,20 @@ public struct IndexInfo: Sendable, Codable, Equatable {
     }
 
     enum CodingKeys: String, CodingKey {
-        case dimension, metric, elementType = "element_type", vectorCount = "vector_count", centroidCount = "centroid_count"
-        case postingEntryCount = "posting_entry_count", copiesPerVector = "copies_per_vector", shard, hasIDMap = "has_id_map"
-        case residentBytes = "resident_bytes", postingFileBytes = "posting_file_bytes", formatVersion = "format_version", writer
-        case build, searchDefaults = "search_defaults", shards
+        case dimension, metric
+        case elementType = "element_type"
+        case vectorCount = "vector_count"
+        case centroidCount = "centroid_count"
+        case postingEntryCount = "posting_entry_count"
+        case copiesPerVector = "copies_per_vector"
+        case shard
+        case hasIDMap = "has_id_map"
+        case residentBytes = "resident_bytes"
+        case postingFileBytes = "posting_file_bytes"
+        case formatVersion = "format_version"
+        case writer
+        case build
+        case searchDefaults = "search_defaults"
+        case shards
     }
 }

@@ -1,8 +1,8 @@
-public import Swann
-public import SwannProtocol
-public import NIOPosix
 import CoreMetrics
 import Metrics
+public import NIOPosix
+public import Swann
+public import SwannProtocol
 import Synchronization
 
 /// What both front ends call: validates requests against the index and the server's limits,
@@ -95,7 +95,8 @@ public final class SearchService: SearchBackend {
     public func search(_ request: SearchRequest) async throws(ServiceError) -> SearchResponse {
         let index = try readyIndex()
         let parameters = try validate(k: request.k, dimension: request.vector.count, overrides: request.overrides, index: index)
-        let vector = request.vector, k = request.k
+        let vector = request.vector
+        let k = request.k
         let responses = try await run(jobs: 1) { _ throws(ServiceError) in
             do throws(SearchError) {
                 let result = try index.searchWithStatistics(vector, k: k, parameters: parameters)
@@ -117,7 +118,10 @@ public final class SearchService: SearchBackend {
         let parameters = try validate(k: request.k, dimension: request.dimension, overrides: request.overrides, index: index)
         let chunks = min(configuration.searchThreads, request.queryCount)
         let perChunk = (request.queryCount + chunks - 1) / chunks
-        let k = request.k, dimension = request.dimension, vectors = request.vectors, count = request.queryCount
+        let k = request.k
+        let dimension = request.dimension
+        let vectors = request.vectors
+        let count = request.queryCount
         return try await run(jobs: chunks) { chunk throws(ServiceError) in
             var responses: [SearchResponse] = []
             for q in chunk * perChunk..<min(count, (chunk + 1) * perChunk) {
@@ -134,7 +138,10 @@ public final class SearchService: SearchBackend {
     }
 
     private func validate(
-        k: Int, dimension: Int, overrides: SearchParameters.Overrides, index: Index
+        k: Int,
+        dimension: Int,
+        overrides: SearchParameters.Overrides,
+        index: Index
     ) throws(ServiceError) -> SearchParameters {
         guard dimension == index.dimension else {
             throw ServiceError(.invalidRequest, "query has dimension \(dimension), the index has \(index.dimension)")
@@ -149,13 +156,17 @@ public final class SearchService: SearchBackend {
     /// Runs `jobs` pool jobs (job i gets i) and concatenates their results in order, after
     /// admission control; records search metrics.
     private func run(
-        jobs: Int, _ body: @escaping @Sendable (Int) throws(ServiceError) -> [SearchResponse]
+        jobs: Int,
+        _ body: @escaping @Sendable (Int) throws(ServiceError) -> [SearchResponse]
     ) async throws(ServiceError) -> [SearchResponse] {
         let admitted = pending.wrappingAdd(jobs, ordering: .relaxed).newValue
         defer { pending.wrappingSubtract(jobs, ordering: .relaxed) }
         guard admitted <= configuration.maxPendingSearches else {
             metrics.recordRejection(.overloaded)
-            throw ServiceError(.overloaded, "\(admitted - jobs) searches are already queued or running (limit \(configuration.maxPendingSearches)); retry later")
+            throw ServiceError(
+                .overloaded,
+                "\(admitted - jobs) searches are already queued or running (limit \(configuration.maxPendingSearches)); retry later"
+            )
         }
         let clock = ContinuousClock()
         let deadline = clock.now + configuration.requestTimeout

@@ -1,12 +1,12 @@
+import CoreMetrics
+import Foundation
 public import Logging
 public import NIOCore
 import NIOPosix
 public import NIOSSL
 public import ServiceLifecycle
-import Foundation
 import Swann
 import SwannProtocol
-import CoreMetrics
 import Synchronization
 
 /// The binary TCP front end (docs/PROTOCOL.md): length-prefixed frames, pipelined by request id.
@@ -30,7 +30,8 @@ public struct TCPServer: Service {
     /// - Parameters:
     ///   - tls: wraps every connection in TLS when given.
     ///   - onListening: called with the bound address (port 0 resolves here).
-    public init(service: any SearchBackend, tls: NIOSSLContext?, logger: Logger, onListening: @escaping @Sendable (SocketAddress) -> Void = { _ in }) {
+    public init(service: any SearchBackend, tls: NIOSSLContext?, logger: Logger, onListening: @escaping @Sendable (SocketAddress) -> Void = { _ in })
+    {
         self.service = service
         self.tls = tls
         self.logger = logger
@@ -44,7 +45,8 @@ public struct TCPServer: Service {
     public func run() async throws {
         let configuration = configuration
         let idle = TimeAmount(configuration.idleTimeout)
-        let tls = tls, frameBudget = frameBudget
+        let tls = tls
+        let frameBudget = frameBudget
         let listener = try await ServerBootstrap(group: MultiThreadedEventLoopGroup.singleton)
             .serverChannelOption(.backlog, value: 256)
             .serverChannelOption(.socketOption(.so_reuseaddr), value: 1)
@@ -57,9 +59,13 @@ public struct TCPServer: Service {
                     try pipeline.addHandler(CloseOnIdle())
                     let progress = FrameProgress()
                     try pipeline.addHandler(
-                        ByteToMessageHandler(ConnectionFrameDecoder(configuration: configuration, budget: frameBudget, progress: progress)))
+                        ByteToMessageHandler(ConnectionFrameDecoder(configuration: configuration, budget: frameBudget, progress: progress))
+                    )
                     try pipeline.addHandler(FrameDeadlineHandler(progress: progress, deadline: configuration.readTimeout))
-                    return AcceptedConnection(channel: try NIOAsyncChannel<Frame, ByteBuffer>(wrappingChannelSynchronously: channel), progress: progress)
+                    return AcceptedConnection(
+                        channel: try NIOAsyncChannel<Frame, ByteBuffer>(wrappingChannelSynchronously: channel),
+                        progress: progress
+                    )
                 }
             }
         if let address = listener.channel.localAddress { onListening(address) }
@@ -88,7 +94,12 @@ public struct TCPServer: Service {
         do {
             try await connection.executeThenClose { inbound, outbound in
                 guard open <= configuration.maxConnections else {
-                    let refusal = Frame.error(.overloaded, "too many connections (limit \(configuration.maxConnections))", answering: .ping, requestID: 0)
+                    let refusal = Frame.error(
+                        .overloaded,
+                        "too many connections (limit \(configuration.maxConnections))",
+                        answering: .ping,
+                        requestID: 0
+                    )
                     try await outbound.write(refusal.encoded())
                     return
                 }
@@ -151,7 +162,14 @@ public struct TCPServer: Service {
             return close ? .replyAndClose(reply) : .reply(reply)
         }
         if header.type.isResponse || ![.hello, .search, .batchSearch, .info, .ping].contains(header.type) {
-            return finish(.error(.unknownType, "unknown frame type 0x\(String(header.type.rawValue, radix: 16))", answering: header.type, requestID: header.requestID))
+            return finish(
+                .error(
+                    .unknownType,
+                    "unknown frame type 0x\(String(header.type.rawValue, radix: 16))",
+                    answering: header.type,
+                    requestID: header.requestID
+                )
+            )
         }
         if header.type == .hello {
             guard keys.isEmpty || keys.matches(String(buffer: frame.body)) else {
@@ -166,7 +184,14 @@ public struct TCPServer: Service {
             return finish(Frame(type: FrameType.ping.response, requestID: header.requestID, body: ByteBuffer()))
         }
         guard session.authenticated else {
-            return finish(.error(.unauthorized, "this server requires an API key: send a hello frame first", answering: header.type, requestID: header.requestID))
+            return finish(
+                .error(
+                    .unauthorized,
+                    "this server requires an API key: send a hello frame first",
+                    answering: header.type,
+                    requestID: header.requestID
+                )
+            )
         }
         if header.type == .info {
             do {

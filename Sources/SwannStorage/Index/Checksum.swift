@@ -14,7 +14,10 @@ public enum Checksum {
     public static func of(_ bytes: UnsafeRawBufferPointer) -> UInt64 {
         guard let base = bytes.baseAddress else { return offset }
         let count = bytes.count
-        var h0 = offset, h1 = offset ^ 1, h2 = offset ^ 2, h3 = offset ^ 3
+        var h0 = offset
+        var h1 = offset ^ 1
+        var h2 = offset ^ 2
+        var h3 = offset ^ 3
         var i = 0
         while i &+ 32 <= count {
             h0 = (h0 ^ base.loadUnaligned(fromByteOffset: i, as: UInt64.self)) &* prime

@@ -34,7 +34,11 @@ public final class ExactRowStore: Sendable {
     /// in any order; stops early when `each` returns false. Rows are valid during their call
     /// only. With a `batch` and O_DIRECT the reads are in flight together.
     public func read(
-        count: Int, row: (Int) -> Int, into buffer: PostingBuffer, batch: ReadBatch?, each: (Int, UnsafeRawPointer) -> Bool
+        count: Int,
+        row: (Int) -> Int,
+        into buffer: PostingBuffer,
+        batch: ReadBatch?,
+        each: (Int, UnsafeRawPointer) -> Bool
     ) throws(IndexError) {
         guard directIO, let batch, count > 1 else {
             for i in 0..<count {
@@ -46,8 +50,14 @@ public final class ExactRowStore: Sendable {
         batch.reads.removeAll(keepingCapacity: true)
         for i in 0..<count {
             let span = span(of: row(i))
-            batch.reads.append(ReadBatch.Read(
-                offset: span.start, bytes: span.bytes, minimum: span.skip + rowBytes, destination: buffer.base + i * bufferBytes))
+            batch.reads.append(
+                ReadBatch.Read(
+                    offset: span.start,
+                    bytes: span.bytes,
+                    minimum: span.skip + rowBytes,
+                    destination: buffer.base + i * bufferBytes
+                )
+            )
         }
         try batch.perform(on: file, what: { "row \(row($0))" }) { (i: Int) throws(IndexError) -> Bool in
             each(i, UnsafeRawPointer(buffer.base + i * bufferBytes + span(of: row(i)).skip))

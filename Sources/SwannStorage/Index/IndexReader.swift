@@ -1,5 +1,5 @@
-public import SwannCore
 import Foundation
+public import SwannCore
 import SystemPackage
 
 /// The in-memory part of an opened index: everything but the posting lists.
@@ -32,14 +32,25 @@ public enum IndexReader {
         let manifest = try readManifest(path)
         let centroidFile = try load(path, IndexLayout.centroids, manifest: manifest)
         let (centroidRows, centroids) = try decodeCentroids(centroidFile, path: path + "/" + IndexLayout.centroids, manifest: manifest)
-        let graph = try decodeGraph(try load(path, IndexLayout.graph, manifest: manifest), path: path + "/" + IndexLayout.graph, nodes: centroids.count)
+        let graph = try decodeGraph(
+            try load(path, IndexLayout.graph, manifest: manifest),
+            path: path + "/" + IndexLayout.graph,
+            nodes: centroids.count
+        )
         let directory = try decodeDirectory(
-            try load(path, IndexLayout.directory, manifest: manifest), path: path + "/" + IndexLayout.directory,
-            manifest: manifest, postingsBytes: try postingsSize(path, manifest: manifest))
+            try load(path, IndexLayout.directory, manifest: manifest),
+            path: path + "/" + IndexLayout.directory,
+            manifest: manifest,
+            postingsBytes: try postingsSize(path, manifest: manifest)
+        )
         if manifest.quantization != nil { try checkExactRows(path, manifest: manifest) }
         var idMap: [UInt64]?
         if manifest.hasIDMap {
-            idMap = try decodeIDMap(try load(path, IndexLayout.idMap, manifest: manifest), path: path + "/" + IndexLayout.idMap, count: manifest.vectorCount)
+            idMap = try decodeIDMap(
+                try load(path, IndexLayout.idMap, manifest: manifest),
+                path: path + "/" + IndexLayout.idMap,
+                count: manifest.vectorCount
+            )
         }
         return IndexHeader(manifest: manifest, centroidRows: centroidRows, centroids: centroids, graph: graph, directory: directory, idMap: idMap)
     }
@@ -56,8 +67,11 @@ public enum IndexReader {
         }
         guard IndexManifest.readableFormatVersions.contains(version.formatVersion) else {
             throw IndexError(
-                .unsupportedVersion, path: file,
-                detail: "index format version \(version.formatVersion) is not supported by this build (reads versions \(IndexManifest.readableFormatVersions.map(String.init).joined(separator: " and ")))")
+                .unsupportedVersion,
+                path: file,
+                detail:
+                    "index format version \(version.formatVersion) is not supported by this build (reads versions \(IndexManifest.readableFormatVersions.map(String.init).joined(separator: " and ")))"
+            )
         }
         do {
             let manifest = try JSONDecoder().decode(IndexManifest.self, from: data)
@@ -70,8 +84,10 @@ public enum IndexReader {
             let quantized = manifest.formatVersion == IndexManifest.quantizedFormatVersion
             guard quantized == (manifest.quantization != nil), !quantized || manifest.elementType == .int8 else {
                 throw IndexError(
-                    .inconsistent, path: file,
-                    detail: "format version \(manifest.formatVersion) does not match its quantization field (int8 codes need version 2 and a step)")
+                    .inconsistent,
+                    path: file,
+                    detail: "format version \(manifest.formatVersion) does not match its quantization field (int8 codes need version 2 and a step)"
+                )
             }
             if let step = manifest.quantization?.step, !(step.isFinite && step > 0) {
                 throw IndexError(.inconsistent, path: file, detail: "quantization step \(step) is not a positive number")
@@ -95,7 +111,11 @@ public enum IndexReader {
             throw IndexError(.truncated, path: path, offset: min(bytes, entry.bytes), detail: "expected \(entry.bytes) bytes, found \(bytes)")
         }
         guard FileChecksum.hex(checksum) == entry.checksum else {
-            throw IndexError(.checksumMismatch, path: path, detail: "checksum \(FileChecksum.hex(checksum)) does not match the manifest's \(entry.checksum): the file is corrupt")
+            throw IndexError(
+                .checksumMismatch,
+                path: path,
+                detail: "checksum \(FileChecksum.hex(checksum)) does not match the manifest's \(entry.checksum): the file is corrupt"
+            )
         }
     }
 
@@ -118,11 +138,20 @@ public enum IndexReader {
         }
         let bytes = Array(data)
         guard Int64(bytes.count) == entry.bytes else {
-            throw IndexError(.truncated, path: file, offset: min(Int64(bytes.count), entry.bytes), detail: "expected \(entry.bytes) bytes, found \(bytes.count)")
+            throw IndexError(
+                .truncated,
+                path: file,
+                offset: min(Int64(bytes.count), entry.bytes),
+                detail: "expected \(entry.bytes) bytes, found \(bytes.count)"
+            )
         }
         let checksum = FileChecksum.hex(FileChecksum.compute(bytes))
         guard checksum == entry.checksum else {
-            throw IndexError(.checksumMismatch, path: file, detail: "checksum \(checksum) does not match the manifest's \(entry.checksum): the file is corrupt")
+            throw IndexError(
+                .checksumMismatch,
+                path: file,
+                detail: "checksum \(checksum) does not match the manifest's \(entry.checksum): the file is corrupt"
+            )
         }
         return bytes
     }
@@ -146,7 +175,9 @@ public enum IndexReader {
         var head = [UInt8](repeating: 0, count: SectionHeader.size)
         let n = try? head.withUnsafeMutableBytes { try descriptor.read(fromAbsoluteOffset: 0, into: $0) }
         guard n == SectionHeader.size else { throw IndexError(.truncated, path: file, offset: 0, detail: "no header") }
-        let decoded = head.withUnsafeBytes { raw in Result { () throws(IndexError) in try SectionHeader.decode(raw, expectedMagic: "SWNVECTS", path: file) } }
+        let decoded = head.withUnsafeBytes { raw in
+            Result { () throws(IndexError) in try SectionHeader.decode(raw, expectedMagic: "SWNVECTS", path: file) }
+        }
         let h = try decoded.get()
         let rowBytes = manifest.dimension * 4
         guard h.elementType == .float32, Int(h.dimension) == manifest.dimension, h.count == UInt64(manifest.vectorCount),
@@ -173,12 +204,17 @@ public enum IndexReader {
     }
 
     static func header(_ bytes: [UInt8], magic: String, path: String) throws(IndexError) -> SectionHeader {
-        let result = bytes.withUnsafeBytes { raw in Result { () throws(IndexError) in try SectionHeader.decode(raw, expectedMagic: magic, path: path) } }
+        let result = bytes.withUnsafeBytes { raw in
+            Result { () throws(IndexError) in try SectionHeader.decode(raw, expectedMagic: magic, path: path) }
+        }
         let header = try result.get()
         guard UInt64(bytes.count) == UInt64(header.headerSize) + header.payloadBytes else {
             throw IndexError(
-                .truncated, path: path, offset: Int64(min(UInt64(bytes.count), UInt64(header.headerSize) + header.payloadBytes)),
-                detail: "expected \(UInt64(header.headerSize) + header.payloadBytes) bytes, found \(bytes.count)")
+                .truncated,
+                path: path,
+                offset: Int64(min(UInt64(bytes.count), UInt64(header.headerSize) + header.payloadBytes)),
+                detail: "expected \(UInt64(header.headerSize) + header.payloadBytes) bytes, found \(bytes.count)"
+            )
         }
         return header
     }
@@ -204,7 +240,12 @@ public enum IndexReader {
             matrix.mutableRawBytes.copyMemory(from: UnsafeRawBufferPointer(rebasing: raw[(64 + rowsBytes)...]))
         }
         if let bad = rows.firstIndex(where: { Int($0) >= manifest.vectorCount }) {
-            throw IndexError(.inconsistent, path: path, offset: Int64(64 + bad * 4), detail: "centroid \(bad) names row \(rows[bad]) ≥ \(manifest.vectorCount)")
+            throw IndexError(
+                .inconsistent,
+                path: path,
+                offset: Int64(64 + bad * 4),
+                detail: "centroid \(bad) names row \(rows[bad]) ≥ \(manifest.vectorCount)"
+            )
         }
         return (rows, matrix)
     }
@@ -213,7 +254,12 @@ public enum IndexReader {
         let h = try header(bytes, magic: "SWNGRAPH", path: path)
         let (slots, overflow) = Int(h.count).multipliedReportingOverflow(by: Int(h.aux1))
         guard h.count == UInt64(nodes), !overflow, h.payloadBytes == UInt64(slots) * 4 else {
-            throw IndexError(.inconsistent, path: path, offset: 24, detail: "graph of \(h.count) nodes × degree \(h.aux1) does not match \(nodes) centroids")
+            throw IndexError(
+                .inconsistent,
+                path: path,
+                offset: 24,
+                detail: "graph of \(h.count) nodes × degree \(h.aux1) does not match \(nodes) centroids"
+            )
         }
         let neighbors = bytes.withUnsafeBytes { raw in
             (0..<slots).map { UInt32(littleEndian: raw.loadUnaligned(fromByteOffset: 64 + $0 * 4, as: UInt32.self)) }
@@ -223,7 +269,8 @@ public enum IndexReader {
         }
     }
 
-    static func decodeDirectory(_ bytes: [UInt8], path: String, manifest: IndexManifest, postingsBytes: Int64) throws(IndexError) -> [PostingLocation] {
+    static func decodeDirectory(_ bytes: [UInt8], path: String, manifest: IndexManifest, postingsBytes: Int64) throws(IndexError) -> [PostingLocation]
+    {
         let h = try header(bytes, magic: "SWNPDIR1", path: path)
         let count = manifest.centroidCount
         guard h.count == UInt64(count), h.payloadBytes == UInt64(count * IndexLayout.directoryEntrySize) else {
@@ -240,15 +287,20 @@ public enum IndexReader {
                     offset: Int64(bitPattern: UInt64(littleEndian: raw.loadUnaligned(fromByteOffset: at, as: UInt64.self))),
                     byteCount: Int(UInt32(littleEndian: raw.loadUnaligned(fromByteOffset: at + 8, as: UInt32.self))),
                     entryCount: Int(UInt32(littleEndian: raw.loadUnaligned(fromByteOffset: at + 12, as: UInt32.self))),
-                    checksum: UInt64(littleEndian: raw.loadUnaligned(fromByteOffset: at + 16, as: UInt64.self)))
+                    checksum: UInt64(littleEndian: raw.loadUnaligned(fromByteOffset: at + 16, as: UInt64.self))
+                )
             }
             guard location.offset >= Int64(IndexLayout.pageSize), location.offset % Int64(IndexLayout.pageSize) == 0,
                 location.byteCount == location.entryCount * (4 + rowBytes),
                 location.offset + Int64(IndexLayout.align(location.byteCount, to: IndexLayout.pageSize)) <= postingsBytes
             else {
                 throw IndexError(
-                    .inconsistent, path: path, offset: Int64(at),
-                    detail: "list \(i) (offset \(location.offset), \(location.byteCount) bytes, \(location.entryCount) entries) is not a valid page-aligned extent of \(IndexLayout.postings)")
+                    .inconsistent,
+                    path: path,
+                    offset: Int64(at),
+                    detail:
+                        "list \(i) (offset \(location.offset), \(location.byteCount) bytes, \(location.entryCount) entries) is not a valid page-aligned extent of \(IndexLayout.postings)"
+                )
             }
             total += location.entryCount
             locations.append(location)
@@ -264,6 +316,8 @@ public enum IndexReader {
         guard h.count == UInt64(count), h.payloadBytes == UInt64(count) * 8 else {
             throw IndexError(.inconsistent, path: path, offset: 24, detail: "expected \(count) ids, found \(h.count)")
         }
-        return bytes.withUnsafeBytes { raw in (0..<count).map { UInt64(littleEndian: raw.loadUnaligned(fromByteOffset: 64 + $0 * 8, as: UInt64.self)) } }
+        return bytes.withUnsafeBytes { raw in
+            (0..<count).map { UInt64(littleEndian: raw.loadUnaligned(fromByteOffset: 64 + $0 * 8, as: UInt64.self)) }
+        }
     }
 }

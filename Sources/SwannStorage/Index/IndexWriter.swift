@@ -1,6 +1,6 @@
-public import SwannCore
 import CSwannLinuxAIO
 import Foundation
+public import SwannCore
 import SystemPackage
 
 /// Everything a finished build hands to the writer.
@@ -22,8 +22,14 @@ public struct IndexContents {
     public var exactRows: VectorMatrix?
 
     public init(
-        manifest: IndexManifest, centroidRows: [UInt32], centroids: VectorMatrix, graph: CentroidGraph,
-        lists: [[PostingAssignment.Member]], vectors: VectorMatrix, idMap: [UInt64]?, exactRows: VectorMatrix? = nil
+        manifest: IndexManifest,
+        centroidRows: [UInt32],
+        centroids: VectorMatrix,
+        graph: CentroidGraph,
+        lists: [[PostingAssignment.Member]],
+        vectors: VectorMatrix,
+        idMap: [UInt64]?,
+        exactRows: VectorMatrix? = nil
     ) {
         self.manifest = manifest
         self.centroidRows = centroidRows
@@ -111,8 +117,11 @@ public enum IndexWriter {
         // not the build's own input.
         guard isIndex(path) else {
             throw IndexError(
-                .alreadyExists, path: path,
-                detail: "exists and is not a Swann index (no readable \(IndexLayout.manifest)); --force replaces only an index, so remove it yourself or choose another --output")
+                .alreadyExists,
+                path: path,
+                detail:
+                    "exists and is not a Swann index (no readable \(IndexLayout.manifest)); --force replaces only an index, so remove it yourself or choose another --output"
+            )
         }
     }
 
@@ -166,7 +175,8 @@ public enum IndexWriter {
         }
         // No renameat2 (not Linux, or a file system without it): two renames, with the old
         // index parked where the next build of this name finds and removes it.
-        let parked = URL(fileURLWithPath: path).deletingLastPathComponent().path
+        let parked =
+            URL(fileURLWithPath: path).deletingLastPathComponent().path
             + "/.\(URL(fileURLWithPath: path).lastPathComponent).old-\(getpid())"
         guard rename(path, parked) == 0 else {
             throw IndexError(.ioFailure, path: path, detail: "cannot move the old index aside: \(String(cString: strerror(errno)))")
@@ -192,8 +202,11 @@ public enum IndexWriter {
         let descriptor: FileDescriptor
         do {
             descriptor = try FileDescriptor.open(
-                FilePath(path), .readWrite, options: [.create, .truncate, .closeOnExec],
-                permissions: [.ownerReadWrite, .groupRead, .otherRead])
+                FilePath(path),
+                .readWrite,
+                options: [.create, .truncate, .closeOnExec],
+                permissions: [.ownerReadWrite, .groupRead, .otherRead]
+            )
         } catch {
             throw IndexError(.ioFailure, path: path, detail: "cannot create: \(error)")
         }
@@ -206,7 +219,10 @@ public enum IndexWriter {
         }
         let (bytes, checksum) = try FileChecksum.compute(descriptor: descriptor, path: path)
         return IndexManifest.FileEntry(
-            name: URL(fileURLWithPath: path).lastPathComponent, bytes: bytes, checksum: FileChecksum.hex(checksum))
+            name: URL(fileURLWithPath: path).lastPathComponent,
+            bytes: bytes,
+            checksum: FileChecksum.hex(checksum)
+        )
     }
 
     /// Runs a write that reports `VectorFileError`s and re-raises them as `IndexError`s

@@ -39,14 +39,23 @@ public final class PositionalFile: Sendable {
     /// once `minimum` bytes are in (an O_DIRECT read rounded up past the last page).
     /// - Parameter what: names the data in errors ("list 7", "row 42"); built only on failure.
     public func read(
-        into destination: UnsafeMutableRawPointer, bytes: Int, at offset: Int, minimum: Int? = nil, what: @autoclosure () -> String
+        into destination: UnsafeMutableRawPointer,
+        bytes: Int,
+        at offset: Int,
+        minimum: Int? = nil,
+        what: @autoclosure () -> String
     ) throws(IndexError) {
         var done = 0
         while done < bytes {
             let n = pread(descriptor.rawValue, destination + done, bytes - done, off_t(offset + done))
             if n < 0 {
                 if errno == EINTR { continue }
-                throw IndexError(.ioFailure, path: path, offset: Int64(offset + done), detail: "read of \(what()) failed: \(String(cString: strerror(errno)))")
+                throw IndexError(
+                    .ioFailure,
+                    path: path,
+                    offset: Int64(offset + done),
+                    detail: "read of \(what()) failed: \(String(cString: strerror(errno)))"
+                )
             }
             if n == 0 {
                 if done >= (minimum ?? bytes) { return }

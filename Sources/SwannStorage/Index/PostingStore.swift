@@ -50,13 +50,21 @@ public protocol PostingStore: Sendable {
     /// O_DIRECT the reads are in flight together; otherwise one after another into `buffer`.
     /// - Parameter verify: whether to check list i's checksum.
     func read(
-        _ lists: [Int], into buffer: PostingBuffer, batch: ReadBatch?, verify: (Int) -> Bool, each: (Int, PostingView) -> Bool
+        _ lists: [Int],
+        into buffer: PostingBuffer,
+        batch: ReadBatch?,
+        verify: (Int) -> Bool,
+        each: (Int, PostingView) -> Bool
     ) throws(IndexError)
 }
 
 extension PostingStore {
     public func read(
-        _ lists: [Int], into buffer: PostingBuffer, batch: ReadBatch?, verify: (Int) -> Bool, each: (Int, PostingView) -> Bool
+        _ lists: [Int],
+        into buffer: PostingBuffer,
+        batch: ReadBatch?,
+        verify: (Int) -> Bool,
+        each: (Int, PostingView) -> Bool
     ) throws(IndexError) {
         try readOneByOne(lists, into: buffer, verify: verify, each: each)
     }
@@ -74,13 +82,18 @@ extension PostingStore {
             let sum = Checksum.of(UnsafeRawBufferPointer(start: base, count: location.byteCount))
             guard sum == location.checksum else {
                 throw IndexError(
-                    .checksumMismatch, path: path, offset: location.offset,
-                    detail: "posting list \(list) is corrupt (checksum \(FileChecksum.hex(sum)), expected \(FileChecksum.hex(location.checksum)))")
+                    .checksumMismatch,
+                    path: path,
+                    offset: location.offset,
+                    detail: "posting list \(list) is corrupt (checksum \(FileChecksum.hex(sum)), expected \(FileChecksum.hex(location.checksum)))"
+                )
             }
         }
         return PostingView(
             ids: UnsafePointer(base.assumingMemoryBound(to: UInt32.self)),
-            vectors: UnsafeRawPointer(base + location.entryCount * 4), count: location.entryCount)
+            vectors: UnsafeRawPointer(base + location.entryCount * 4),
+            count: location.entryCount
+        )
     }
 }
 
@@ -108,7 +121,11 @@ public final class FilePostingStore: PostingStore {
     }
 
     public func read(
-        _ lists: [Int], into buffer: PostingBuffer, batch: ReadBatch?, verify: (Int) -> Bool, each: (Int, PostingView) -> Bool
+        _ lists: [Int],
+        into buffer: PostingBuffer,
+        batch: ReadBatch?,
+        verify: (Int) -> Bool,
+        each: (Int, PostingView) -> Bool
     ) throws(IndexError) {
         // Through the page cache a read is a copy: submitting it costs more than it saves.
         guard directIO, let batch, lists.count > 1 else {
@@ -122,8 +139,14 @@ public final class FilePostingStore: PostingStore {
         for list in lists {
             let location = locations[list]
             let bytes = IndexLayout.align(location.byteCount, to: IndexLayout.pageSize)
-            batch.reads.append(ReadBatch.Read(
-                offset: Int(location.offset), bytes: bytes, minimum: location.byteCount, destination: buffer.base + start))
+            batch.reads.append(
+                ReadBatch.Read(
+                    offset: Int(location.offset),
+                    bytes: bytes,
+                    minimum: location.byteCount,
+                    destination: buffer.base + start
+                )
+            )
             start += bytes
         }
         try batch.perform(on: file, what: { "list \(lists[$0])" }) { (i: Int) throws(IndexError) -> Bool in

@@ -68,7 +68,9 @@ public final class ReadBatch {
     /// - Parameter what: names read i in errors ("list 7"); called only on failure.
     /// - Throws: the first `IndexError` of a read (failed or short) or of `completed`.
     public func perform(
-        on file: PositionalFile, what: (Int) -> String, completed: (Int) throws(IndexError) -> Bool
+        on file: PositionalFile,
+        what: (Int) -> String,
+        completed: (Int) throws(IndexError) -> Bool
     ) throws(IndexError) {
         var next = 0
         var inFlight = 0
@@ -84,8 +86,13 @@ public final class ReadBatch {
                 let slot = freeSlots.removeLast()
                 let read = reads[next]
                 swann_aio_prepare_read(
-                    requests + slot, file.descriptor.rawValue, read.destination, UInt64(read.bytes), Int64(read.offset),
-                    UInt64(next) << 32 | UInt64(slot))
+                    requests + slot,
+                    file.descriptor.rawValue,
+                    read.destination,
+                    UInt64(read.bytes),
+                    Int64(read.offset),
+                    UInt64(next) << 32 | UInt64(slot)
+                )
                 submissions[prepared] = requests + slot
                 prepared += 1
                 next += 1
@@ -137,12 +144,18 @@ public final class ReadBatch {
                 if failure != nil || stopped { continue }
                 if result < 0 {
                     failure = IndexError(
-                        .ioFailure, path: file.path, offset: Int64(read.offset),
-                        detail: "read of \(what(index)) failed: \(String(cString: strerror(Int32(-result))))")
+                        .ioFailure,
+                        path: file.path,
+                        offset: Int64(read.offset),
+                        detail: "read of \(what(index)) failed: \(String(cString: strerror(Int32(-result))))"
+                    )
                 } else if result < read.minimum {
                     failure = IndexError(
-                        .truncated, path: file.path, offset: Int64(read.offset + Int(result)),
-                        detail: "\(what(index)) ends early: the file was cut short")
+                        .truncated,
+                        path: file.path,
+                        offset: Int64(read.offset + Int(result)),
+                        detail: "\(what(index)) ends early: the file was cut short"
+                    )
                 } else {
                     finish(index)
                 }

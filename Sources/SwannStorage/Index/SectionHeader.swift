@@ -77,8 +77,11 @@ public struct SectionHeader: Sendable, Hashable {
         header.version = load(8, UInt32.self)
         guard header.version == UInt32(IndexManifest.currentFormatVersion) else {
             throw IndexError(
-                .unsupportedVersion, path: path, offset: 8,
-                detail: "format version \(header.version) is not supported (this build reads version \(IndexManifest.currentFormatVersion))")
+                .unsupportedVersion,
+                path: path,
+                offset: 8,
+                detail: "format version \(header.version) is not supported (this build reads version \(IndexManifest.currentFormatVersion))"
+            )
         }
         header.headerSize = load(12, UInt32.self)
         switch bytes[16] {

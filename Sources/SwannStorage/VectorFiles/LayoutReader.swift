@@ -36,20 +36,36 @@ struct LayoutReader {
         guard size % Int64(stride) == 0 else {
             let rows = size / Int64(stride)
             throw VectorFileError(
-                .truncated, path: path, offset: rows * Int64(stride),
+                .truncated,
+                path: path,
+                offset: rows * Int64(stride),
                 expected: "rows of \(stride) bytes (4 + \(dimension) × \(scalar.byteWidth))",
-                found: "\(size % Int64(stride)) bytes left over after \(rows) rows")
+                found: "\(size % Int64(stride)) bytes left over after \(rows) rows"
+            )
         }
         return VectorFileLayout(
-            format: format, scalar: scalar, count: Int(size / Int64(stride)), dimension: dimension, dataOffset: 0,
-            rowStride: stride, rowPrefix: 4, hasTrailingDistances: false, fileSize: size)
+            format: format,
+            scalar: scalar,
+            count: Int(size / Int64(stride)),
+            dimension: dimension,
+            dataOffset: 0,
+            rowStride: stride,
+            rowPrefix: 4,
+            hasTrailingDistances: false,
+            fileSize: size
+        )
     }
 
     private func bigANN(format: VectorFileFormat, size: Int64) throws(VectorFileError) -> VectorFileLayout {
         let scalar = format.impliedScalar!
         guard size >= 8 else {
             throw VectorFileError(
-                .truncated, path: path, offset: 0, expected: "an 8-byte header (count, dimension)", found: "\(size) bytes")
+                .truncated,
+                path: path,
+                offset: 0,
+                expected: "an 8-byte header (count, dimension)",
+                found: "\(size) bytes"
+            )
         }
         let count = Int(try readInteger(at: 0, as: UInt32.self))
         let dimension = Int(try readInteger(at: 4, as: UInt32.self))
@@ -60,12 +76,24 @@ struct LayoutReader {
             trailing = true  // big-ann ground truth: ids, then float32 distances
         } else if size != 8 + payload {
             throw VectorFileError(
-                size < 8 + payload ? .truncated : .sizeMismatch, path: path, offset: min(size, 8 + payload),
-                expected: "\(8 + payload) bytes for \(count) × \(dimension) \(scalar)", found: "\(size) bytes")
+                size < 8 + payload ? .truncated : .sizeMismatch,
+                path: path,
+                offset: min(size, 8 + payload),
+                expected: "\(8 + payload) bytes for \(count) × \(dimension) \(scalar)",
+                found: "\(size) bytes"
+            )
         }
         return VectorFileLayout(
-            format: format, scalar: scalar, count: count, dimension: dimension, dataOffset: 8,
-            rowStride: dimension * scalar.byteWidth, rowPrefix: 0, hasTrailingDistances: trailing, fileSize: size)
+            format: format,
+            scalar: scalar,
+            count: count,
+            dimension: dimension,
+            dataOffset: 8,
+            rowStride: dimension * scalar.byteWidth,
+            rowPrefix: 0,
+            hasTrailingDistances: trailing,
+            fileSize: size
+        )
     }
 
     private func numpy(size: Int64) throws(VectorFileError) -> VectorFileLayout {
@@ -76,8 +104,12 @@ struct LayoutReader {
         try read(at: 0, into: &prefix, count: Int(min(12, size)))
         guard prefix[0..<6] == [0x93, 0x4E, 0x55, 0x4D, 0x50, 0x59] else {
             throw VectorFileError(
-                .badHeader, path: path, offset: 0, expected: "the magic \\x93NUMPY",
-                found: prefix[0..<6].map { String($0, radix: 16) }.joined(separator: " "))
+                .badHeader,
+                path: path,
+                offset: 0,
+                expected: "the magic \\x93NUMPY",
+                found: prefix[0..<6].map { String($0, radix: 16) }.joined(separator: " ")
+            )
         }
         let major = prefix[6]
         let headerLength: Int
@@ -97,8 +129,12 @@ struct LayoutReader {
         }
         guard headerStart + Int64(headerLength) <= size, headerLength <= 1 << 20 else {
             throw VectorFileError(
-                .truncated, path: path, offset: headerStart, expected: "a header of \(headerLength) bytes",
-                found: "\(size - headerStart) bytes")
+                .truncated,
+                path: path,
+                offset: headerStart,
+                expected: "a header of \(headerLength) bytes",
+                found: "\(size - headerStart) bytes"
+            )
         }
         var headerBytes = [UInt8](repeating: 0, count: headerLength)
         try read(at: headerStart, into: &headerBytes, count: headerLength)
@@ -109,26 +145,44 @@ struct LayoutReader {
         let (payload, overflow) = Int64(header.count).multipliedReportingOverflow(by: rowBytes)
         guard !overflow, payload <= size else {
             throw VectorFileError(
-                .truncated, path: path, offset: size,
+                .truncated,
+                path: path,
+                offset: size,
                 expected: "\(header.count) rows of \(rowBytes) bytes for shape (\(header.count), \(header.dimension)) of \(header.scalar)",
-                found: "\(size) bytes")
+                found: "\(size) bytes"
+            )
         }
         guard size == dataOffset + payload else {
             throw VectorFileError(
-                size < dataOffset + payload ? .truncated : .sizeMismatch, path: path, offset: min(size, dataOffset + payload),
+                size < dataOffset + payload ? .truncated : .sizeMismatch,
+                path: path,
+                offset: min(size, dataOffset + payload),
                 expected: "\(dataOffset + payload) bytes for shape (\(header.count), \(header.dimension)) of \(header.scalar)",
-                found: "\(size) bytes")
+                found: "\(size) bytes"
+            )
         }
         return VectorFileLayout(
-            format: .npy, scalar: header.scalar, count: header.count, dimension: header.dimension, dataOffset: dataOffset,
-            rowStride: header.dimension * header.scalar.byteWidth, rowPrefix: 0, hasTrailingDistances: false, fileSize: size)
+            format: .npy,
+            scalar: header.scalar,
+            count: header.count,
+            dimension: header.dimension,
+            dataOffset: dataOffset,
+            rowStride: header.dimension * header.scalar.byteWidth,
+            rowPrefix: 0,
+            hasTrailingDistances: false,
+            fileSize: size
+        )
     }
 
     private func checkDimension(_ dimension: Int, at offset: Int64) throws(VectorFileError) {
         guard dimension >= 1, dimension <= VectorMatrix.maximumDimension else {
             throw VectorFileError(
-                .badDimension, path: path, offset: offset, expected: "a dimension in 1...\(VectorMatrix.maximumDimension)",
-                found: "\(dimension)")
+                .badDimension,
+                path: path,
+                offset: offset,
+                expected: "a dimension in 1...\(VectorMatrix.maximumDimension)",
+                found: "\(dimension)"
+            )
         }
     }
 
@@ -165,7 +219,9 @@ struct NumpyHeader {
         func fail(_ expected: String) -> VectorFileError {
             VectorFileError(.badHeader, path: path, offset: offset + Int64(parser.position), expected: expected, found: text)
         }
-        var descr: String?, fortran: Bool?, shape: [Int]?
+        var descr: String?
+        var fortran: Bool?
+        var shape: [Int]?
         guard parser.take("{") else { throw fail("'{' opening the header dictionary") }
         while !parser.take("}") {
             guard let key = parser.string() else { throw fail("a quoted key or '}'") }
@@ -203,8 +259,12 @@ struct NumpyHeader {
         case "<u8": scalar = .uint64
         default:
             throw VectorFileError(
-                .unsupportedType, path: path, offset: offset,
-                expected: "dtype <f4, <f2, |i1, |u1, <i4 (or <i8/<u8 for ids; little-endian)", found: "'\(descr)'")
+                .unsupportedType,
+                path: path,
+                offset: offset,
+                expected: "dtype <f4, <f2, |i1, |u1, <i4 (or <i8/<u8 for ids; little-endian)",
+                found: "'\(descr)'"
+            )
         }
         guard !fortran else {
             throw VectorFileError(.fortranOrder, path: path, offset: offset, expected: "fortran_order False", found: "True")
@@ -214,8 +274,12 @@ struct NumpyHeader {
         case 2: return NumpyHeader(scalar: scalar, count: shape[0], dimension: shape[1])
         default:
             throw VectorFileError(
-                .badHeader, path: path, offset: offset, expected: "a 1-D (ids) or 2-D (rows, dimension) shape",
-                found: "(\(shape.map(String.init).joined(separator: ", ")))")
+                .badHeader,
+                path: path,
+                offset: offset,
+                expected: "a 1-D (ids) or 2-D (rows, dimension) shape",
+                found: "(\(shape.map(String.init).joined(separator: ", ")))"
+            )
         }
     }
 }

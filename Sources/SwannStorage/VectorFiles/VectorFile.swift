@@ -42,10 +42,12 @@ public final class VectorFile: Sendable {
     public init(path: String, format: VectorFileFormat? = nil) throws(VectorFileError) {
         guard let format = format ?? VectorFileFormat(path: path) else {
             throw VectorFileError(
-                .unknownFormat, path: path,
+                .unknownFormat,
+                path: path,
                 expected: "an extension among " + VectorFileFormat.allCases.map { "." + $0.rawValue }.joined(separator: " ")
                     + " (or --format)",
-                found: "'\(path.split(separator: "/").last.map(String.init) ?? path)'")
+                found: "'\(path.split(separator: "/").last.map(String.init) ?? path)'"
+            )
         }
         let descriptor: FileDescriptor
         do {
@@ -76,8 +78,11 @@ public final class VectorFile: Sendable {
     public func readVectors(rows: Range<Int>? = nil) throws(VectorFileError) -> VectorMatrix {
         guard let elementType = layout.scalar.elementType else {
             throw VectorFileError(
-                .wrongScalarType, path: path, expected: "vectors of float32, float16, int8 or uint8",
-                found: "int32 components (an id or ground-truth file)")
+                .wrongScalarType,
+                path: path,
+                expected: "vectors of float32, float16, int8 or uint8",
+                found: "int32 components (an id or ground-truth file)"
+            )
         }
         let rows = rows ?? 0..<layout.count
         precondition(rows.lowerBound >= 0 && rows.upperBound <= layout.count, "rows \(rows) out of 0..<\(layout.count)")
@@ -94,7 +99,8 @@ public final class VectorFile: Sendable {
     /// Calls `body(chunk, firstRow)` for consecutive chunks of at most `rowsPerChunk` rows, so a
     /// file larger than memory can be scanned with bounded memory.
     public func forEachChunk(
-        rowsPerChunk: Int, _ body: (VectorMatrix, Int) throws -> Void
+        rowsPerChunk: Int,
+        _ body: (VectorMatrix, Int) throws -> Void
     ) throws {
         precondition(rowsPerChunk >= 1)
         var start = 0
@@ -110,8 +116,11 @@ public final class VectorFile: Sendable {
     public func readNeighbors() throws(VectorFileError) -> NeighborTable {
         guard layout.scalar == .int32 else {
             throw VectorFileError(
-                .wrongScalarType, path: path, expected: "int32 ids (.ivecs, .ibin or int32 .npy)",
-                found: "\(layout.scalar) components")
+                .wrongScalarType,
+                path: path,
+                expected: "int32 ids (.ivecs, .ibin or int32 .npy)",
+                found: "\(layout.scalar) components"
+            )
         }
         let n = layout.count * layout.dimension
         var raw = [Int32](repeating: 0, count: n)
@@ -127,8 +136,11 @@ public final class VectorFile: Sendable {
             }
         }
         return NeighborTable(
-            queryCount: layout.count, k: layout.dimension, ids: raw.map { Int64(Int32(littleEndian: $0)) },
-            distances: distances)
+            queryCount: layout.count,
+            k: layout.dimension,
+            ids: raw.map { Int64(Int32(littleEndian: $0)) },
+            distances: distances
+        )
     }
 
     /// Reads a one-column id file: int32 (`.ivecs`, `.ibin`, `.npy`) or int64/uint64 (`.npy`).
@@ -175,12 +187,18 @@ public final class VectorFile: Sendable {
                 let prefix = Int32(littleEndian: scratch.loadUnaligned(fromByteOffset: i * layout.rowStride, as: Int32.self))
                 guard prefix == layout.dimension else {
                     throw VectorFileError(
-                        .inconsistentDimension, path: path, offset: offset + Int64(i * layout.rowStride),
-                        expected: "row \(row + i) of dimension \(layout.dimension)", found: "\(prefix)")
+                        .inconsistentDimension,
+                        path: path,
+                        offset: offset + Int64(i * layout.rowStride),
+                        expected: "row \(row + i) of dimension \(layout.dimension)",
+                        found: "\(prefix)"
+                    )
                 }
                 let target = (row + i - rows.lowerBound) * rowBytes
                 destination.baseAddress!.advanced(by: target).copyMemory(
-                    from: scratch.baseAddress!.advanced(by: i * layout.rowStride + 4), byteCount: rowBytes)
+                    from: scratch.baseAddress!.advanced(by: i * layout.rowStride + 4),
+                    byteCount: rowBytes
+                )
             }
             row += batch
         }
@@ -193,14 +211,19 @@ public final class VectorFile: Sendable {
             do {
                 n = try descriptor.read(
                     fromAbsoluteOffset: offset + Int64(done),
-                    into: UnsafeMutableRawBufferPointer(rebasing: buffer[done...]))
+                    into: UnsafeMutableRawBufferPointer(rebasing: buffer[done...])
+                )
             } catch {
                 throw VectorFileError(.ioFailure, path: path, offset: offset + Int64(done), found: "\(error)")
             }
             guard n > 0 else {
                 throw VectorFileError(
-                    .truncated, path: path, offset: offset + Int64(done),
-                    expected: "\(buffer.count - done) more bytes", found: "end of file")
+                    .truncated,
+                    path: path,
+                    offset: offset + Int64(done),
+                    expected: "\(buffer.count - done) more bytes",
+                    found: "end of file"
+                )
             }
             done += n
         }

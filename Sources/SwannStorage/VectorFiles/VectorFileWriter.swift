@@ -23,8 +23,11 @@ public enum VectorFileWriter {
         let scalar = FileScalar(matrix.elementType)
         guard format == .npy || format.impliedScalar == scalar else {
             throw VectorFileError(
-                .wrongScalarType, path: path, expected: "\(format.impliedScalar!) components for .\(format)",
-                found: "\(scalar) (use .npy, or the matching extension)")
+                .wrongScalarType,
+                path: path,
+                expected: "\(format.impliedScalar!) components for .\(format)",
+                found: "\(scalar) (use .npy, or the matching extension)"
+            )
         }
         try atomically(path) { file throws(VectorFileError) in
             try writeHeader(file, format: format, scalar: scalar, count: matrix.count, dimension: matrix.dimension)
@@ -78,15 +81,21 @@ public enum VectorFileWriter {
     private static func resolve(_ format: VectorFileFormat?, path: String) throws(VectorFileError) -> VectorFileFormat {
         guard let format = format ?? VectorFileFormat(path: path) else {
             throw VectorFileError(
-                .unknownFormat, path: path,
+                .unknownFormat,
+                path: path,
                 expected: "an extension among " + VectorFileFormat.allCases.map { "." + $0.rawValue }.joined(separator: " "),
-                found: "'\(path)'")
+                found: "'\(path)'"
+            )
         }
         return format
     }
 
     private static func writeHeader(
-        _ file: OutputFile, format: VectorFileFormat, scalar: FileScalar, count: Int, dimension: Int
+        _ file: OutputFile,
+        format: VectorFileFormat,
+        scalar: FileScalar,
+        count: Int,
+        dimension: Int
     ) throws(VectorFileError) {
         switch format {
         case .fbin, .u8bin, .i8bin, .ibin:
@@ -103,15 +112,16 @@ public enum VectorFileWriter {
 
     /// A version 1.0 header padded so the data starts on a 64-byte boundary.
     static func numpyHeader(scalar: FileScalar, count: Int, dimension: Int) -> [UInt8] {
-        let descr = switch scalar {
-        case .float32: "<f4"
-        case .float16: "<f2"
-        case .int8: "|i1"
-        case .uint8: "|u1"
-        case .int32: "<i4"
-        case .int64: "<i8"
-        case .uint64: "<u8"
-        }
+        let descr =
+            switch scalar {
+            case .float32: "<f4"
+            case .float16: "<f2"
+            case .int8: "|i1"
+            case .uint8: "|u1"
+            case .int32: "<i4"
+            case .int64: "<i8"
+            case .uint64: "<u8"
+            }
         var dict = "{'descr': '\(descr)', 'fortran_order': False, 'shape': (\(count), \(dimension)), }"
         let unpadded = 10 + dict.utf8.count + 1
         dict += String(repeating: " ", count: (64 - unpadded % 64) % 64) + "\n"
@@ -124,7 +134,11 @@ public enum VectorFileWriter {
         let descriptor: FileDescriptor
         do {
             descriptor = try FileDescriptor.open(
-                FilePath(temporary), .writeOnly, options: [.create, .truncate, .closeOnExec], permissions: [.ownerReadWrite, .groupRead, .otherRead])
+                FilePath(temporary),
+                .writeOnly,
+                options: [.create, .truncate, .closeOnExec],
+                permissions: [.ownerReadWrite, .groupRead, .otherRead]
+            )
         } catch {
             throw VectorFileError(.cannotOpen, path: path, found: "cannot create \(temporary): \(error)")
         }

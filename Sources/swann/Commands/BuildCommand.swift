@@ -7,7 +7,8 @@ struct BuildCommand: AsyncParsableCommand {
     static let configuration = CommandConfiguration(
         commandName: "build",
         abstract: "Build a SPANN index from a vector file.",
-        discussion: "Knobs are explained in docs/PARAMETERS.md. The index appears under --output only when complete.")
+        discussion: "Knobs are explained in docs/PARAMETERS.md. The index appears under --output only when complete."
+    )
 
     @Argument(help: "The vector file (.fvecs .bvecs .fbin .u8bin .i8bin .npy).")
     var vectors: String
@@ -19,9 +20,12 @@ struct BuildCommand: AsyncParsableCommand {
     var format: VectorFileFormat?
     @Option(help: "User ids, one per vector: a text file (one per line), .ivecs, .ibin, or .npy (int32, int64, uint64).")
     var ids: String?
-    @Option(help: ArgumentHelp(
-        "How float input is stored in the postings: f32 (as given), f16 (float32 input; half the bytes read per query) or int8 (codes, a quarter of the bytes; the exact rows are kept once, for re-ranking).",
-        valueName: "f32|f16|int8"))
+    @Option(
+        help: ArgumentHelp(
+            "How float input is stored in the postings: f32 (as given), f16 (float32 input; half the bytes read per query) or int8 (codes, a quarter of the bytes; the exact rows are kept once, for re-ranking).",
+            valueName: "f32|f16|int8"
+        )
+    )
     var store: StoredType?
     @Option(help: "Fraction of the vectors that become centroids (0.01...1).")
     var centroidRatio = 0.16
@@ -70,7 +74,13 @@ struct BuildCommand: AsyncParsableCommand {
         let input = try VectorFile(path: vectors, format: format)
         var options = IndexBuilder.Options()
         options.metric = metric
-        options.storeAs = store.map { switch $0 { case .f16: .float16; case .f32: .float32; case .int8: .int8 } }
+        options.storeAs = store.map {
+            switch $0 {
+            case .f16: .float16
+            case .f32: .float32
+            case .int8: .int8
+            }
+        }
         options.configuration.heads.centroidRatio = centroidRatio
         options.configuration.heads.seed = seed
         options.configuration.graph.seed = seed
@@ -97,10 +107,17 @@ struct BuildCommand: AsyncParsableCommand {
         } else {
             let total = manifest.buildSeconds.values.reduce(0, +)
             let copies = Double(manifest.postingEntryCount) / Double(manifest.vectorCount)
-            print(String(
-                format: "built %@: %d vectors, %d centroids, %.2f copies per vector, %@ on disk, %.1f s",
-                output, manifest.vectorCount, manifest.centroidCount, copies,
-                formatBytes(manifest.files.reduce(0) { $0 + $1.bytes }), total))
+            print(
+                String(
+                    format: "built %@: %d vectors, %d centroids, %.2f copies per vector, %@ on disk, %.1f s",
+                    output,
+                    manifest.vectorCount,
+                    manifest.centroidCount,
+                    copies,
+                    formatBytes(manifest.files.reduce(0) { $0 + $1.bytes }),
+                    total
+                )
+            )
             if manifest.skippedRows > 0 { print("skipped \(manifest.skippedRows) rows with NaN or infinity") }
         }
     }
@@ -167,7 +184,6 @@ final class ProgressReporter: Sendable {
         FileHandle.standardError.write(Data(text.utf8))
     }
 }
-
 
 /// Peak memory of this process, from /proc (Linux) or getrusage.
 enum ResourceUsage {

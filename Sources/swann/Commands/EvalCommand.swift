@@ -10,7 +10,8 @@ struct EvalCommand: AsyncParsableCommand {
             Queries run one at a time on each of --threads threads (default 1, the single-thread \
             latency figure). --sweep max-postings=4,8,16 repeats the run per value; also \
             search-candidates= and max-distance-ratio= (use 'none' to disable pruning).
-            """)
+            """
+    )
 
     @Argument(help: "The index directory.")
     var index: String
@@ -77,15 +78,29 @@ struct EvalCommand: AsyncParsableCommand {
                 print(String(decoding: try encoder.encode(point), as: UTF8.self))
             } else {
                 let name = label.map { "\($0.key)=\($0.value)" }.joined(separator: " ")
-                print(String(
-                    format: "%-22@ %9.4f %8.0f %9.3f %8.3f %8.3f %11.1f %8.1f", name, point.recall, point.qps, point.mean_ms,
-                    point.p50_ms, point.p99_ms, point.postings_per_query, point.bytes_per_query / 1024))
+                print(
+                    String(
+                        format: "%-22@ %9.4f %8.0f %9.3f %8.3f %8.3f %11.1f %8.1f",
+                        name,
+                        point.recall,
+                        point.qps,
+                        point.mean_ms,
+                        point.p50_ms,
+                        point.p99_ms,
+                        point.postings_per_query,
+                        point.bytes_per_query / 1024
+                    )
+                )
             }
         }
     }
 
     private func measure(
-        _ index: Index, queries: VectorMatrix, truth: NeighborTable, parameters: SearchParameters, label: [String: String]
+        _ index: Index,
+        queries: VectorMatrix,
+        truth: NeighborTable,
+        parameters: SearchParameters,
+        label: [String: String]
     ) throws -> Point {
         let n = queries.count
         let clock = ContinuousClock()
@@ -113,18 +128,29 @@ struct EvalCommand: AsyncParsableCommand {
         let recall = truth.recall(of: NeighborTable(queryCount: n, k: k, ids: ids, distances: []), at: k)
         let sorted = latencies.sorted()
         return Point(
-            params: label, recall: recall, qps: Double(n) / elapsed, mean_ms: sorted.reduce(0, +) / Double(n),
-            p50_ms: sorted[n / 2], p99_ms: sorted[min(n - 1, Int(Double(n) * 0.99))],
-            postings_per_query: Double(statistics.postingsRead) / Double(n), bytes_per_query: Double(statistics.bytesRead) / Double(n),
+            params: label,
+            recall: recall,
+            qps: Double(n) / elapsed,
+            mean_ms: sorted.reduce(0, +) / Double(n),
+            p50_ms: sorted[n / 2],
+            p99_ms: sorted[min(n - 1, Int(Double(n) * 0.99))],
+            postings_per_query: Double(statistics.postingsRead) / Double(n),
+            bytes_per_query: Double(statistics.bytesRead) / Double(n),
             distances_per_query: Double(statistics.distancesComputed) / Double(n),
-            centroid_ms: statistics.centroidSeconds * 1000 / Double(n), io_ms: statistics.ioSeconds * 1000 / Double(n),
-            scan_ms: statistics.scanSeconds * 1000 / Double(n))
+            centroid_ms: statistics.centroidSeconds * 1000 / Double(n),
+            io_ms: statistics.ioSeconds * 1000 / Double(n),
+            scan_ms: statistics.scanSeconds * 1000 / Double(n)
+        )
     }
 }
 
 /// `--sweep knob=v1,v2,…`.
 struct Sweep {
-    enum Knob: String { case maxPostings = "max-postings", searchCandidates = "search-candidates", maxDistanceRatio = "max-distance-ratio" }
+    enum Knob: String {
+        case maxPostings = "max-postings"
+        case searchCandidates = "search-candidates"
+        case maxDistanceRatio = "max-distance-ratio"
+    }
     let knob: Knob
     let values: [String]
 
@@ -140,7 +166,9 @@ struct Sweep {
             case .maxPostings, .searchCandidates:
                 guard let v = Int(value), v >= 1 else { throw ValidationError("--sweep \(knob.rawValue): '\(value)' is not a positive integer") }
             case .maxDistanceRatio:
-                guard value == "none" || (Float(value) ?? 0) >= 1 else { throw ValidationError("--sweep max-distance-ratio: '\(value)' is not ≥ 1 or 'none'") }
+                guard value == "none" || (Float(value) ?? 0) >= 1 else {
+                    throw ValidationError("--sweep max-distance-ratio: '\(value)' is not ≥ 1 or 'none'")
+                }
             }
         }
     }

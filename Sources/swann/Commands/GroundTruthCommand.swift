@@ -9,7 +9,8 @@ struct GroundTruthCommand: AsyncParsableCommand {
         discussion: """
             The output format follows the extension: .ivecs (TEXMEX), .ibin (big-ann: ids then float32 \
             distances) or .npy (int32 ids). The base is scanned in chunks, so it may be larger than memory.
-            """)
+            """
+    )
 
     @Argument(help: "The base vectors.")
     var base: String
@@ -48,12 +49,25 @@ struct GroundTruthCommand: AsyncParsableCommand {
         let baseFile = try VectorFile(path: base, format: format)
         let queryFile = try VectorFile(path: queries, format: queryFormat)
         let (table, report) = try GroundTruth.compute(
-            base: baseFile, queries: queryFile, k: k, metric: metric, threads: threading.resolved)
+            base: baseFile,
+            queries: queryFile,
+            k: k,
+            metric: metric,
+            threads: threading.resolved
+        )
         try VectorFileWriter.write(table, to: output)
-        writeError(String(
-            format: "%d queries × %d base vectors, k = %d, %@: %.2f s (%.0f queries/s); wrote %@",
-            report.queries, report.baseVectors, k, metric.rawValue, report.seconds,
-            Double(report.queries) / max(report.seconds, 1e-9), output))
+        writeError(
+            String(
+                format: "%d queries × %d base vectors, k = %d, %@: %.2f s (%.0f queries/s); wrote %@",
+                report.queries,
+                report.baseVectors,
+                k,
+                metric.rawValue,
+                report.seconds,
+                Double(report.queries) / max(report.seconds, 1e-9),
+                output
+            )
+        )
         if show > 0 { try showNeighbors(table) }
     }
 

@@ -5,7 +5,8 @@ import Swann
 struct InfoCommand: AsyncParsableCommand {
     static let configuration = CommandConfiguration(
         commandName: "info",
-        abstract: "Describe a vector file: count, dimension, element type, size, value and norm statistics.")
+        abstract: "Describe a vector file: count, dimension, element type, size, value and norm statistics."
+    )
 
     @Argument(help: "A vector file (or, once indexes exist, an index directory).")
     var path: String
@@ -37,9 +38,14 @@ struct InfoCommand: AsyncParsableCommand {
         }
         let file = try VectorFile(path: path, format: format)
         var report = Report(
-            path: path, format: file.layout.format.rawValue, elementType: file.layout.scalar.rawValue,
-            count: file.count, dimension: file.dimension, fileBytes: file.layout.fileSize,
-            payloadBytes: file.layout.payloadBytes)
+            path: path,
+            format: file.layout.format.rawValue,
+            elementType: file.layout.scalar.rawValue,
+            count: file.count,
+            dimension: file.dimension,
+            fileBytes: file.layout.fileSize,
+            payloadBytes: file.layout.payloadBytes
+        )
         if file.layout.scalar.elementType == nil {
             let ids = file.layout.scalar == .int32 ? try file.readNeighbors().ids : try file.readIDs().map { Int64(bitPattern: $0) }
             report.minimumId = ids.min()
@@ -83,7 +89,9 @@ struct InfoCommand: AsyncParsableCommand {
         }
         let sorted = lengths.sorted()
         let report = IndexReport(
-            path: path, manifest: m, servingMemoryBytes: index.residentBytes,
+            path: path,
+            manifest: m,
+            servingMemoryBytes: index.residentBytes,
             diskBytes: Dictionary(uniqueKeysWithValues: m.files.map { ($0.name, $0.bytes) }),
             copiesPerVector: Double(m.postingEntryCount) / Double(m.vectorCount),
             postingLengthHistogram: buckets.keys.sorted().map { [$0, buckets[$0]!] },
@@ -91,7 +99,8 @@ struct InfoCommand: AsyncParsableCommand {
                 "min": Double(sorted.first ?? 0), "p50": Double(sorted[sorted.count / 2]),
                 "p99": Double(sorted[min(sorted.count - 1, sorted.count * 99 / 100)]), "max": Double(sorted.last ?? 0),
                 "mean": Double(m.postingEntryCount) / Double(max(1, lengths.count)),
-            ])
+            ]
+        )
         if json {
             let encoder = JSONEncoder()
             encoder.outputFormatting = [.prettyPrinted, .sortedKeys]
@@ -99,21 +108,39 @@ struct InfoCommand: AsyncParsableCommand {
             return
         }
         print("index:          \(path) (format \(m.formatVersion), written by \(m.writer))")
-        print("vectors:        \(m.vectorCount) × \(m.dimension) \(m.elementType) (input \(m.inputElementType)), metric \(m.metric)\(m.normalized ? ", normalised" : "")")
+        print(
+            "vectors:        \(m.vectorCount) × \(m.dimension) \(m.elementType) (input \(m.inputElementType)), metric \(m.metric)\(m.normalized ? ", normalised" : "")"
+        )
         if m.shard.count > 1 { print("shard:          \(m.shard.index) of \(m.shard.count)") }
         print("centroids:      \(m.centroidCount) (\(String(format: "%.1f", 100 * Double(m.centroidCount) / Double(m.vectorCount)))% of vectors)")
         print("serving memory: \(formatBytes(Int64(report.servingMemoryBytes))) (centroids, graph, posting directory, id map)")
         for file in m.files { print("  \(file.name.padding(toLength: 14, withPad: " ", startingAt: 0)) \(formatBytes(file.bytes))") }
-        print(String(format: "copies:         %.2f per vector; ", report.copiesPerVector)
-            + m.copyHistogram.enumerated().filter { $0.element > 0 }.map { "\($0.offset)×: \($0.element)" }.joined(separator: ", "))
-        if m.replicasDroppedByLimit > 0 { print("posting cap:    \(m.replicasDroppedByLimit) replicas dropped at \(m.build.assignment.postingLimit) entries") }
-        print(String(format: "posting length: min %.0f, p50 %.0f, mean %.1f, p99 %.0f, max %.0f", report.postingLength["min"]!,
-                     report.postingLength["p50"]!, report.postingLength["mean"]!, report.postingLength["p99"]!, report.postingLength["max"]!))
+        print(
+            String(format: "copies:         %.2f per vector; ", report.copiesPerVector)
+                + m.copyHistogram.enumerated().filter { $0.element > 0 }.map { "\($0.offset)×: \($0.element)" }.joined(separator: ", ")
+        )
+        if m.replicasDroppedByLimit > 0 {
+            print("posting cap:    \(m.replicasDroppedByLimit) replicas dropped at \(m.build.assignment.postingLimit) entries")
+        }
+        print(
+            String(
+                format: "posting length: min %.0f, p50 %.0f, mean %.1f, p99 %.0f, max %.0f",
+                report.postingLength["min"]!,
+                report.postingLength["p50"]!,
+                report.postingLength["mean"]!,
+                report.postingLength["p99"]!,
+                report.postingLength["max"]!
+            )
+        )
         print("histogram:      " + report.postingLengthHistogram.map { "≤\($0[0]): \($0[1])" }.joined(separator: ", "))
         let b = m.build
-        print("build:          centroid ratio \(b.heads.centroidRatio), replicas \(b.assignment.replicaCount), closure ε \(b.assignment.closureEpsilon), RNG factor \(b.assignment.rngFactor), posting limit \(b.assignment.postingLimit), graph degree \(b.graph.degree), seed \(b.heads.seed)")
+        print(
+            "build:          centroid ratio \(b.heads.centroidRatio), replicas \(b.assignment.replicaCount), closure ε \(b.assignment.closureEpsilon), RNG factor \(b.assignment.rngFactor), posting limit \(b.assignment.postingLimit), graph degree \(b.graph.degree), seed \(b.heads.seed)"
+        )
         let s = m.searchDefaults
-        print("search:         max postings \(s.maxPostings), search candidates \(s.searchCandidates), max distance ratio \(s.maxDistanceRatio.map { "\($0)" } ?? "off")")
+        print(
+            "search:         max postings \(s.maxPostings), search candidates \(s.searchCandidates), max distance ratio \(s.maxDistanceRatio.map { "\($0)" } ?? "off")"
+        )
     }
 
     private func printText(_ r: Report) {

@@ -12,11 +12,14 @@ struct RouteCommand: AsyncParsableCommand {
             Every query goes to every shard over the TCP protocol; their top-k are merged. A shard that does not \
             answer within --shard-timeout makes the request fail with 503, or, with --partial, the answer comes \
             from the other shards and is marked "partial": true. Options are also read from SWANN_<NAME>.
-            """)
+            """
+    )
 
     static let environmentOptions = EnvironmentDefaults(
         options: ServerOptions.environmentOptions + ["shards", "shard-timeout", "retries", "health-interval", "shard-api-key-file", "shard-ca"],
-        flags: ServerOptions.environmentFlags + ["partial"], positional: nil)
+        flags: ServerOptions.environmentFlags + ["partial"],
+        positional: nil
+    )
 
     @Option(help: "Comma-separated host:port of every shard's TCP port.")
     var shards: String
@@ -48,17 +51,22 @@ struct RouteCommand: AsyncParsableCommand {
     func run() async throws {
         let configuration = try server.configuration()
         let key = try shardAPIKeyFile.map { try readKeys($0).sorted()[0] }
-        var options = ShardRouter.Options(shards: endpoints.map { endpoint in
-            var client = ClientConfiguration(endpoint: endpoint)!
-            client.timeout = .milliseconds(Int(shardTimeout * 1000))
-            client.connectTimeout = client.timeout
-            client.apiKey = key
-            if let shardCA { client.tls = .init(trustRootsPath: shardCA) }
-            return client
-        })
+        var options = ShardRouter.Options(
+            shards: endpoints.map { endpoint in
+                var client = ClientConfiguration(endpoint: endpoint)!
+                client.timeout = .milliseconds(Int(shardTimeout * 1000))
+                client.connectTimeout = client.timeout
+                client.apiKey = key
+                if let shardCA { client.tls = .init(trustRootsPath: shardCA) }
+                return client
+            }
+        )
         options.allowPartialResults = partial
         options.retries = retries
         options.healthInterval = .milliseconds(Int(healthInterval * 1000))
-        try await server.run(SwannServer(backend: .shards(options), configuration: configuration, logger: server.logger), tls: configuration.tls != nil)
+        try await server.run(
+            SwannServer(backend: .shards(options), configuration: configuration, logger: server.logger),
+            tls: configuration.tls != nil
+        )
     }
 }

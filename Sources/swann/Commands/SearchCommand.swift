@@ -4,7 +4,9 @@ import Swann
 
 struct SearchCommand: AsyncParsableCommand {
     static let configuration = CommandConfiguration(
-        commandName: "search", abstract: "Search an index with a file of queries.")
+        commandName: "search",
+        abstract: "Search an index with a file of queries."
+    )
 
     @Argument(help: "The index directory.")
     var index: String
@@ -41,7 +43,12 @@ struct SearchCommand: AsyncParsableCommand {
         let opened = try Index.open(at: index, options: search.openOptions)
         let queryMatrix = try loadQueries(queries, format: queryFormat, index: opened)
         guard k <= opened.count else { throw ValidationError("-k \(k) exceeds the \(opened.count) vectors in the index") }
-        let (table, _) = try opened.search(queryMatrix, k: k, parameters: search.parameters(defaults: opened.defaultParameters), threads: threading.resolved)
+        let (table, _) = try opened.search(
+            queryMatrix,
+            k: k,
+            parameters: search.parameters(defaults: opened.defaultParameters),
+            threads: threading.resolved
+        )
         if let output {
             if output.hasSuffix(".json") {
                 try writeJSON(table, to: output)
@@ -63,7 +70,10 @@ struct SearchCommand: AsyncParsableCommand {
     }
 
     private func writeJSON(_ table: NeighborTable, to path: String) throws {
-        struct Hit: Encodable { var id: Int64; var distance: Float }
+        struct Hit: Encodable {
+            var id: Int64
+            var distance: Float
+        }
         let rows = (0..<table.queryCount).map { q in
             (0..<table.k).compactMap { j -> Hit? in
                 table.ids[q * table.k + j] < 0 ? nil : Hit(id: table.ids[q * table.k + j], distance: table.distances[q * table.k + j])

@@ -13,10 +13,14 @@ struct ServeCommand: AsyncParsableCommand {
             SWANN_INSECURE=1); the index directory as SWANN_INDEX. Command-line flags win.
             Without API keys the server binds only to loopback unless --insecure is given.
             SIGTERM or SIGINT stops accepting, finishes requests in flight and exits 0.
-            """)
+            """
+    )
 
     static let environmentOptions = EnvironmentDefaults(
-        options: ServerOptions.environmentOptions + ["io"], flags: ServerOptions.environmentFlags + ["direct-io"], positional: "index")
+        options: ServerOptions.environmentOptions + ["io"],
+        flags: ServerOptions.environmentFlags + ["direct-io"],
+        positional: "index"
+    )
 
     @Argument(help: "The index directory.")
     var index: String

@@ -9,7 +9,8 @@ struct ServerOptions: ParsableArguments {
     /// The long names that `SWANN_*` variables may supply.
     static let environmentOptions = [
         "host", "port", "tcp-port", "max-body", "max-frame", "max-batch", "max-k", "max-pending", "threads",
-        "request-timeout", "idle-timeout", "read-timeout", "max-buffered-frames", "max-connections", "api-key-file", "tls-cert", "tls-key", "log-level",
+        "request-timeout", "idle-timeout", "read-timeout", "max-buffered-frames", "max-connections", "api-key-file", "tls-cert", "tls-key",
+        "log-level",
     ]
     static let environmentFlags = ["insecure", "no-tcp"]
 
@@ -121,8 +122,10 @@ func readKeys(_ path: String) throws -> Set<String> {
     do { text = try String(contentsOfFile: path, encoding: .utf8) } catch {
         throw ValidationError("\(path): cannot read the API key file (\(error.localizedDescription))")
     }
-    let keys = Set(text.split(whereSeparator: \.isNewline).map { $0.trimmingCharacters(in: .whitespaces) }
-        .filter { !$0.isEmpty && !$0.hasPrefix("#") })
+    let keys = Set(
+        text.split(whereSeparator: \.isNewline).map { $0.trimmingCharacters(in: .whitespaces) }
+            .filter { !$0.isEmpty && !$0.hasPrefix("#") }
+    )
     guard !keys.isEmpty else { throw ValidationError("\(path): the API key file holds no keys") }
     return keys
 }
@@ -139,7 +142,9 @@ struct ByteCount: ExpressibleByArgument, Sendable {
 
     init?(argument: String) {
         let text = argument.trimmingCharacters(in: .whitespaces)
-        let units: [(String, Int)] = [("GiB", 1 << 30), ("MiB", 1 << 20), ("KiB", 1 << 10), ("GB", 1 << 30), ("MB", 1 << 20), ("KB", 1 << 10), ("B", 1)]
+        let units: [(String, Int)] = [
+            ("GiB", 1 << 30), ("MiB", 1 << 20), ("KiB", 1 << 10), ("GB", 1 << 30), ("MB", 1 << 20), ("KB", 1 << 10), ("B", 1),
+        ]
         for (suffix, scale) in units where text.hasSuffix(suffix) {
             guard let value = Int(text.dropLast(suffix.count)), value > 0, value <= Int.max / scale else { return nil }
             bytes = value * scale
