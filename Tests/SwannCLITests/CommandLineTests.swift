@@ -37,6 +37,17 @@ struct CommandLineTests {
         #expect(!result.stderr.isEmpty)
     }
 
+    /// Once refused only after the whole build, when the manifest could not hold ∞.
+    @Test func infiniteBuildKnobsAreRefusedUpFront() throws {
+        let output = CLI.temporaryDirectory() + "/never.swann"
+        for knob in ["--closure-epsilon", "--rng-factor"] {
+            let result = try CLI.run(["build", CLI.example + "/queries.npy", "--output", output, knob, "inf"])
+            #expect(result.status == 2, "\(knob): \(result.stderr)")
+            #expect(result.stderr.contains("finite"), "\(result.stderr)")
+        }
+        #expect(!FileManager.default.fileExists(atPath: output))
+    }
+
     @Test func runtimeErrorsExitWith1AndNameTheFile() throws {
         let dir = CLI.temporaryDirectory()
         FileManager.default.createFile(atPath: dir + "/bad.fbin", contents: Data([1, 0, 0, 0, 4, 0, 0, 0, 0]))

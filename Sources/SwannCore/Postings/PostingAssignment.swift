@@ -26,8 +26,12 @@ public struct PostingAssignment: Sendable {
 
         public func validate() throws(ConfigurationError) {
             guard (1...32).contains(replicaCount) else { throw ConfigurationError("replicas \(replicaCount) is outside 1...32") }
-            guard closureEpsilon >= 0 else { throw ConfigurationError("closure epsilon \(closureEpsilon) must be ≥ 0") }
-            guard rngFactor >= 0 else { throw ConfigurationError("rng factor \(rngFactor) must be ≥ 0") }
+            // Finite too: the manifest records them, and JSON has no ∞ (`inf` once failed only
+            // when the finished build was written).
+            guard closureEpsilon >= 0, closureEpsilon.isFinite else {
+                throw ConfigurationError("closure epsilon \(closureEpsilon) must be finite and ≥ 0")
+            }
+            guard rngFactor >= 0, rngFactor.isFinite else { throw ConfigurationError("rng factor \(rngFactor) must be finite and ≥ 0") }
             guard candidateCount >= replicaCount else {
                 throw ConfigurationError("centroid candidates \(candidateCount) must be ≥ replicas \(replicaCount)")
             }

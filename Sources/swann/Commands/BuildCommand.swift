@@ -60,7 +60,9 @@ struct BuildCommand: AsyncParsableCommand {
         guard (1...32).contains(replicas) else { throw ValidationError("--replicas must be in 1...32, got \(replicas)") }
         guard postingLimit >= 1 else { throw ValidationError("--posting-limit must be at least 1") }
         guard (2...256).contains(graphDegree) else { throw ValidationError("--graph-degree must be in 2...256") }
-        guard closureEpsilon >= 0, rngFactor >= 0 else { throw ValidationError("--closure-epsilon and --rng-factor must be ≥ 0") }
+        guard closureEpsilon >= 0, closureEpsilon.isFinite, rngFactor >= 0, rngFactor.isFinite else {
+            throw ValidationError("--closure-epsilon and --rng-factor must be finite and ≥ 0, got \(closureEpsilon) and \(rngFactor)")
+        }
         if let shard, parseShard(shard) == nil { throw ValidationError("--shard must look like i/N with 0 ≤ i < N, got '\(shard)'") }
     }
 
