@@ -13,6 +13,9 @@ enum ServerFixture {
     /// A ready service over the example index.
     static func service(_ adjust: (inout ServerConfiguration) -> Void = { _ in }) -> SearchService {
         var configuration = ServerConfiguration()
+        // Free ports: fixed ones collide with anything else on the machine.
+        configuration.httpPort = 0
+        configuration.tcpPort = 0
         adjust(&configuration)
         let service = SearchService(configuration: configuration)
         service.attach(index)

@@ -250,17 +250,7 @@ struct TCPServerTests {
     /// frames still unread. Now every fully sent frame is answered.
     @Test func gracefulShutdownAnswersEveryPipelinedSearch() async throws {
         for round in 0..<8 {
-            let service = ServerFixture.service()
-            var configuration = service.configuration
-            configuration.tcpPort = 0
-            let (ports, continuation) = AsyncStream<Int>.makeStream()
-            let logger = Logger(label: "swann-test")
-            let server = TCPServer(service: service, tls: nil, logger: logger) { continuation.yield($0.port ?? 0) }
-            let group = ServiceGroup(services: [server], logger: logger)
-            try await withThrowingTaskGroup(of: Void.self) { tasks in
-                tasks.addTask { try await group.run() }
-                var iterator = ports.makeAsyncIterator()
-                let port = try #require(await iterator.next())
+            try await withTCPServerGroup(ServerFixture.service()) { (port: Int, group: ServiceGroup) async throws -> Void in
                 try await withRawConnection(port: port) { reader, writer in
                     // A ping first, so the connection is accepted and served before shutdown
                     // (one still in the listener's backlog is reset when the listener closes).
@@ -280,7 +270,6 @@ struct TCPServerTests {
                     }
                     #expect(answered.count == 64, "round \(round): \(answered.count) of 64 answered")
                 }
-                try await tasks.waitForAll()
             }
         }
     }

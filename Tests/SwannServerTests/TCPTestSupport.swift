@@ -13,8 +13,16 @@ func withTCPServer<T: Sendable>(
     tls: NIOSSLContext? = nil,
     _ body: @Sendable (Int) async throws -> T
 ) async throws -> T {
-    var configuration = service.configuration
-    configuration.tcpPort = 0
+    try await withTCPServerGroup(service, tls: tls) { port, _ in try await body(port) }
+}
+
+/// `withTCPServer`, with the service group too, for tests that shut the server down themselves.
+func withTCPServerGroup<T: Sendable>(
+    _ service: SearchService,
+    tls: NIOSSLContext? = nil,
+    _ body: @Sendable (Int, ServiceGroup) async throws -> T
+) async throws -> T {
+    precondition(service.configuration.tcpPort == 0, "tests listen on a free port (ServerFixture.service sets 0)")
     let (ports, continuation) = AsyncStream<Int>.makeStream()
     let logger = Logger(label: "swann-test")
     let server = TCPServer(service: service, tls: tls, logger: logger) { continuation.yield($0.port ?? 0) }
@@ -24,7 +32,7 @@ func withTCPServer<T: Sendable>(
         var iterator = ports.makeAsyncIterator()
         let port = await iterator.next()!
         do {
-            let result = try await body(port)
+            let result = try await body(port, group)
             await group.triggerGracefulShutdown()
             try await tasks.waitForAll()
             return result
