@@ -247,7 +247,8 @@ struct TCPServerTests {
     }
 
     /// SIGTERM once dropped a few of 64 pipelined searches: the input side was closed with
-    /// frames still unread. Now every fully sent frame is answered.
+    /// frames still unread. Now every fully sent frame is answered (or, late in a long drain,
+    /// refused with an error frame).
     @Test func gracefulShutdownAnswersEveryPipelinedSearch() async throws {
         for round in 0..<8 {
             try await withTCPServerGroup(ServerFixture.service()) { (port: Int, group: ServiceGroup) async throws -> Void in
@@ -265,7 +266,11 @@ struct TCPServerTests {
                     await group.triggerGracefulShutdown()
                     var answered = Set<UInt32>()
                     while let reply = try await reader.next() {
-                        #expect(reply.header.status == 0, "round \(round): \(String(buffer: reply.body))")
+                        // Answered, or (on a slow machine, after 2 s of draining) refused.
+                        let refused =
+                            reply.header.status == ProtocolErrorCode.notReady.rawValue
+                            && String(buffer: reply.body).contains("shutting down")
+                        #expect(reply.header.status == 0 || refused, "round \(round): \(String(buffer: reply.body))")
                         answered.insert(reply.header.requestID)
                     }
                     #expect(answered.count == 64, "round \(round): \(answered.count) of 64 answered")

@@ -110,6 +110,12 @@ final class FrameProgress: @unchecked Sendable {
     private(set) var pendingBytes = 0
     private let lastActivity = Atomic<UInt64>(NIODeadline.now().uptimeNanoseconds)
     private let running = Atomic<Int>(0)
+    private let refusing = Atomic<Bool>(false)
+
+    /// Set late in a drain: requests are answered with an error instead of run.
+    var isRefusingNewRequests: Bool { refusing.load(ordering: .relaxed) }
+
+    func refuseNewRequests() { refusing.store(true, ordering: .relaxed) }
 
     /// Bytes arrived, a frame was taken or a request finished.
     func noteActivity() {
@@ -154,9 +160,11 @@ final class FrameProgress: @unchecked Sendable {
 /// connection slot for ever.
 ///
 /// On graceful shutdown (`DrainEvent`) it closes the connection's input only once the peer has
-/// sent nothing for `quietPeriod` (at most `maxDrain` after the event): closing it at once
-/// dropped frames the peer had fully sent but the server had not read yet, which then got no
-/// answer. Frames read while draining are answered as usual.
+/// sent nothing for `quietPeriod` and no request is running: closing it at once dropped frames
+/// the peer had fully sent but the server had not read yet, which then got no answer. Frames
+/// read in the first `servingDrain` are answered as usual; later ones get a quick "shutting
+/// down" error instead of a search, so a long backlog still ends soon. After `maxDrain` the
+/// input is closed whatever the peer does.
 final class FrameDeadlineHandler: ChannelInboundHandler {
     typealias InboundIn = NIOAny
 
@@ -164,7 +172,8 @@ final class FrameDeadlineHandler: ChannelInboundHandler {
     struct DrainEvent: Sendable {}
 
     static let quietPeriod = TimeAmount.milliseconds(100)
-    static let maxDrain = TimeAmount.seconds(2)
+    static let servingDrain = TimeAmount.seconds(2)
+    static let maxDrain = TimeAmount.seconds(10)
 
     private let progress: FrameProgress
     private let deadline: TimeAmount
@@ -205,6 +214,7 @@ final class FrameDeadlineHandler: ChannelInboundHandler {
         let loopBound = NIOLoopBound(context, eventLoop: context.eventLoop)
         drain = context.eventLoop.scheduleRepeatedTask(initialDelay: Self.quietPeriod, delay: .milliseconds(50)) { task in
             let now = NIODeadline.now()
+            if now - started >= Self.servingDrain { progress.refuseNewRequests() }
             guard progress.isQuiet(for: Self.quietPeriod) || now - started >= Self.maxDrain else { return }
             task.cancel()
             loopBound.value.close(mode: .input, promise: nil)

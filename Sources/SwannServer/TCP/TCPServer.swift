@@ -111,6 +111,16 @@ public struct TCPServer: Service {
                             for try await frame in inbound {
                                 progress.noteActivity()
                                 let request: TCPRequest
+                                if progress.isRefusingNewRequests {
+                                    let refusal = Frame.error(
+                                        .notReady,
+                                        "the server is shutting down; retry on another server",
+                                        answering: frame.header.type,
+                                        requestID: frame.header.requestID
+                                    )
+                                    try await outbound.write(refusal.encoded())
+                                    continue
+                                }
                                 switch admit(frame, session: &session) {
                                 case .reply(let reply):
                                     try await outbound.write(reply.encoded())
