@@ -70,7 +70,9 @@ final class ServerProcess {
         try process.run()
         let deadline = Date().addingTimeInterval(60)
         var pending = ""
-        while !lines.contains(where: { $0.contains("ready:") }) {
+        // "ready:" can come before a listener's line (a router is ready at once): wait for all.
+        let expected = ["ready:", "HTTP listening on "] + (arguments.contains("--no-tcp") ? [] : ["TCP listening on "])
+        while !expected.allSatisfy({ marker in lines.contains { $0.contains(marker) } }) {
             guard Date() < deadline, process.isRunning else { throw CocoaError(.executableLoad) }
             let data = output.fileHandleForReading.availableData
             if data.isEmpty { continue }
