@@ -139,4 +139,34 @@ struct CommandLineTests {
         let leftovers = try FileManager.default.contentsOfDirectory(atPath: dir).filter { $0.hasPrefix(".") }
         #expect(leftovers.isEmpty, "\(leftovers)")
     }
+
+    /// SIGKILL at random moments of a `--force` rebuild: the name always holds a whole index
+    /// (the old one or the new one) that opens and searches, never nothing or half of one.
+    @Test func killedForceBuildsLeaveAWholeIndexUnderTheName() throws {
+        let dir = CLI.temporaryDirectory()
+        let input = CLI.example + "/queries.npy"
+        let output = dir + "/idx"
+        #expect(try CLI.run(["build", input, "--output", output, "--centroid-ratio", "0.05"]).status == 0)
+        let query = try VectorFile(path: input).readVectors(rows: 0..<1).floats(at: 0)
+        var rng = SplitMix64(seed: 11)
+        for round in 0..<10 {
+            let process = Process()
+            process.executableURL = CLI.executable
+            process.arguments = ["build", input, "--output", output, "--force", "--centroid-ratio", round % 2 == 0 ? "0.2" : "0.05"]
+            process.standardOutput = FileHandle.nullDevice
+            process.standardError = FileHandle.nullDevice
+            try process.run()
+            // A build of these 1,000 rows takes a few hundred ms: kill anywhere in 0...600 ms.
+            usleep(UInt32(rng.next() % 600_000))
+            kill(process.processIdentifier, SIGKILL)
+            process.waitUntilExit()
+            let index = try Index.open(at: output)
+            #expect(index.count == 1_000, "round \(round)")
+            #expect(try index.search(query, k: 3).count == 3, "round \(round)")
+        }
+        // The next build clears what killed ones left behind.
+        #expect(try CLI.run(["build", input, "--output", output, "--force"]).status == 0)
+        let leftovers = try FileManager.default.contentsOfDirectory(atPath: dir).filter { $0.hasPrefix(".") }
+        #expect(leftovers.isEmpty, "\(leftovers)")
+    }
 }

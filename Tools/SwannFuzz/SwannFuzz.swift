@@ -104,6 +104,14 @@ enum FuzzTarget: String, CaseIterable {
         _ = try? index.searchWithStatistics(vector, k: k, parameters: overrides.applied(to: index.defaultParameters))
     }
 
+    /// Each query of a small batch (larger ones only cost time: the server caps them anyway).
+    static func search(_ request: BatchSearchRequest) {
+        guard request.dimension > 0, (1...16).contains(request.queryCount) else { return }
+        for q in 0..<request.queryCount {
+            search(Array(request.vectors[q * request.dimension..<(q + 1) * request.dimension]), k: request.k, overrides: request.overrides)
+        }
+    }
+
     /// TCP bytes: frames one at a time, each body decoded as its type's request and response.
     static func frames(_ bytes: UnsafeBufferPointer<UInt8>) {
         var buffer = ByteBuffer(bytes: bytes)
@@ -116,12 +124,7 @@ enum FuzzTarget: String, CaseIterable {
                     search(request.vector, k: request.k, overrides: request.overrides)
                 }
             case .batchSearch:
-                if let request = try? BatchSearchRequest.decode(from: &body), request.queryCount > 0, request.queryCount <= 16 {
-                    for q in 0..<request.queryCount {
-                        let row = Array(request.vectors[q * request.dimension..<(q + 1) * request.dimension])
-                        search(row, k: request.k, overrides: request.overrides)
-                    }
-                }
+                if let request = try? BatchSearchRequest.decode(from: &body) { search(request) }
             case .search.response:
                 _ = try? SearchResponse.decode(from: &body)
             case .batchSearch.response:
@@ -141,12 +144,8 @@ enum FuzzTarget: String, CaseIterable {
             if let request = try? HTTPAPI.decodeJSON(SearchBody.self, from: body).request {
                 search(request.vector, k: request.k, overrides: request.overrides)
             }
-        } else if let request = try? HTTPAPI.decodeJSON(BatchSearchBody.self, from: body).request,
-            request.queryCount > 0, request.queryCount <= 16, request.dimension > 0
-        {
-            for q in 0..<request.queryCount {
-                search(Array(request.vectors[q * request.dimension..<(q + 1) * request.dimension]), k: request.k, overrides: request.overrides)
-            }
+        } else if let request = try? HTTPAPI.decodeJSON(BatchSearchBody.self, from: body).request {
+            search(request)
         }
     }
 
