@@ -113,7 +113,9 @@ let package = Package(
         .testTarget(name: "SwannStorageTests", dependencies: ["SwannStorage"], swiftSettings: strict),
         // Fixtures shared by the test targets (the bundled example, tie-tolerant comparison).
         .target(name: "SwannTestSupport", dependencies: ["Swann"], path: "Tests/SwannTestSupport", swiftSettings: strict),
-        .testTarget(name: "SwannTests", dependencies: ["Swann", "SwannTestSupport"], swiftSettings: strict),
+        // Counts mallocs per thread in the test executable (the allocation-free query path's test).
+        .target(name: "CSwannAllocationCounter", path: "Tests/CSwannAllocationCounter"),
+        .testTarget(name: "SwannTests", dependencies: ["Swann", "SwannTestSupport", "CSwannAllocationCounter"], swiftSettings: strict),
         .testTarget(
             name: "SwannServerTests",
             dependencies: [

@@ -13,18 +13,42 @@ extension Index {
 
     /// Like `search(_:k:parameters:)`, with what the query cost.
     public func searchWithStatistics(_ query: [Float], k: Int, parameters: SearchParameters? = nil) throws(SearchError) -> SearchResult {
+        var neighbors: [Neighbor] = []
+        let statistics = try query.withUnsafeBufferPointer { buffer throws(SearchError) in
+            try search(buffer, k: k, parameters: parameters, into: &neighbors)
+        }
+        return SearchResult(neighbors: neighbors, statistics: statistics)
+    }
+
+    /// The `k` nearest neighbours of `query`, written into `neighbors` (its contents replaced,
+    /// its storage reused), nearest first.
+    ///
+    /// The form for a service's hot loop: once a thread's first queries have grown the index's
+    /// scratch memory and `neighbors` to k, a search allocates nothing (a test counts mallocs).
+    /// - Returns: what the query cost.
+    /// - Throws: `SearchError` for a bad query, k or parameters, or a corrupt posting list;
+    ///   `neighbors` is then empty.
+    public func search(
+        _ query: UnsafeBufferPointer<Float>,
+        k: Int,
+        parameters: SearchParameters? = nil,
+        into neighbors: inout [Neighbor]
+    ) throws(SearchError) -> SearchStatistics {
+        neighbors.removeAll(keepingCapacity: true)
         let parameters = parameters ?? defaultParameters
         try validate(k: k, parameters: parameters)
         let scratch = takeScratch()
         defer { returnScratch(scratch) }
-        return try query.withUnsafeBufferPointer { buffer throws(SearchError) in
-            try search(buffer, k: k, parameters: parameters, scratch: scratch)
-        }
+        let statistics = try search(query, k: k, parameters: parameters, scratch: scratch)
+        neighbors.append(contentsOf: scratch.neighbors)
+        return statistics
     }
 
     /// Searches every row of `queries` on up to `threads` threads.
-    /// - Returns: a `queries.count × k` table (ids −1 where fewer than k were found), per-query
-    ///   statistics, and per-query errors (nil where the query succeeded).
+    /// - Returns: a `queries.count × k` table (ids −1 where fewer than k were found) and
+    ///   per-query statistics.
+    /// - Throws: the first query's `SearchError` if any query fails (a corrupt posting list;
+    ///   the queries themselves are checked before any is searched where possible).
     public func search(
         _ queries: VectorMatrix,
         k: Int,
@@ -51,14 +75,13 @@ extension Index {
                             defer { self.returnScratch(scratch) }
                             ElementConversion.widen(queries.row(q), elementType: queries.elementType, count: queries.dimension, into: &scratch.input)
                             do throws(SearchError) {
-                                let result = try scratch.input.withUnsafeBufferPointer { buffer throws(SearchError) in
+                                statisticsOut[q] = try scratch.input.withUnsafeBufferPointer { buffer throws(SearchError) in
                                     try self.search(buffer, k: k, parameters: parameters, scratch: scratch)
                                 }
-                                for (j, neighbor) in result.neighbors.enumerated() {
+                                for (j, neighbor) in scratch.neighbors.enumerated() {
                                     idOut[q * k + j] = neighbor.id
                                     distanceOut[q * k + j] = neighbor.distance
                                 }
-                                statisticsOut[q] = result.statistics
                             } catch {
                                 errorOut[q] = error
                             }
@@ -128,43 +151,158 @@ extension Index {
         }
     }
 
+    /// Searches with `scratch`, leaving the answer in `scratch.neighbors` (user ids, the user's
+    /// metric).
     func search(
         _ query: UnsafeBufferPointer<Float>,
         k: Int,
         parameters: SearchParameters,
         scratch: SearchScratch
-    ) throws(SearchError) -> SearchResult {
+    ) throws(SearchError) -> SearchStatistics {
+        scratch.neighbors.removeAll(keepingCapacity: true)
         try prepare(query, into: scratch)
-        let outcome = Distance.dispatch(
+        let statistics = try Distance.dispatch(
             metric: kernelMetric,
             elementType: manifest.elementType,
             to: QueryRun(index: self, k: k, parameters: parameters, scratch: scratch)
-        )
-        var result = try outcome.get()
-        for i in result.neighbors.indices {
-            let row = Int(result.neighbors[i].id)
-            result.neighbors[i].id = header.idMap.map { Int64(bitPattern: $0[row]) } ?? Int64(row)
-            result.neighbors[i].distance += reportedOffset
+        ).get()
+        let offset = reportedOffset
+        for i in scratch.neighbors.indices {
+            let row = Int(scratch.neighbors[i].id)
+            scratch.neighbors[i].id = header.idMap.map { Int64(bitPattern: $0[row]) } ?? Int64(row)
+            scratch.neighbors[i].distance += offset
             // The last line of defence for the range checks above: an ∞ would rank wrongly and
             // cannot be written as JSON.
-            guard result.neighbors[i].distance.isFinite else {
+            guard scratch.neighbors[i].distance.isFinite else {
+                scratch.neighbors.removeAll(keepingCapacity: true)
                 throw SearchError(.outOfRange, "this query's distances overflow float32; scale the query down")
             }
         }
-        return result
+        return statistics
     }
 }
 
-/// The centroid candidates for one query: a graph walk over the int8 navigation codes, then
-/// the candidates re-ranked by exact float32 distance (specialised for one float32 kernel).
+/// One query, specialised for its posting kernel: choose the lists (centroid search and
+/// pruning), scan them, and re-rank with exact rows where the postings hold codes. Leaves the
+/// nearest first in `scratch.neighbors` (row numbers, kernel distances).
+struct QueryRun: KernelConsumer {
+    let index: Index
+    let k: Int
+    let parameters: SearchParameters
+    let scratch: SearchScratch
+
+    func run<Kernel: DistanceKernel>(_ kernel: Kernel.Type) -> Result<SearchStatistics, SearchError> {
+        let clock = ContinuousClock()
+        var statistics = SearchStatistics()
+        let started = clock.now
+        statistics.distancesComputed += chooseLists()
+        statistics.centroidSeconds = (clock.now - started).seconds
+        do throws(SearchError) {
+            scratch.nearest.reset(k: index.exactRows == nil ? k : Index.rerankDepth(k: k))
+            try scanLists(Kernel.self, statistics: &statistics)
+            guard let rows = index.exactRows else {
+                scratch.nearest.drainSorted(into: &scratch.neighbors)
+                return .success(statistics)
+            }
+            scratch.nearest.drainSorted(into: &scratch.rerankCandidates)
+            let rerank = Rerank<Kernel>(index: index, rows: rows, k: k, scratch: scratch)
+            statistics.add(try Distance.dispatch(metric: index.kernelMetric, elementType: .float32, to: rerank).get())
+        } catch {
+            return .failure(error)
+        }
+        return .success(statistics)
+    }
+
+    /// Fills `scratch.lists` with the lists to read; returns the centroid distances computed.
+    func chooseLists() -> Int {
+        let computed = scratch.floats.withUnsafeBufferPointer { floatQuery in
+            Distance.dispatch(
+                metric: index.kernelMetric,
+                elementType: .float32,
+                to: CentroidSearch(query: floatQuery.baseAddress!, index: index, beamWidth: parameters.effectiveSearchCandidates, scratch: scratch)
+            )
+        }
+        // Ratio pruning needs non-negative distances: raw inner product has none, so it is skipped.
+        let ratio = index.kernelMetric == .innerProduct && !index.manifest.normalized ? nil : parameters.maxDistanceRatio
+        ListSelection.select(
+            scratch.candidates,
+            maxPostings: parameters.maxPostings,
+            maxDistanceRatio: ratio,
+            distanceOffset: index.reportedOffset,
+            into: &scratch.lists
+        )
+        return computed
+    }
+
+    /// Reads `scratch.lists` and scans them into `scratch.nearest`.
+    func scanLists<Kernel: DistanceKernel>(_ kernel: Kernel.Type, statistics: inout SearchStatistics) throws(SearchError) {
+        let clock = ContinuousClock()
+        let directory = index.header.directory
+        // Posting rows are in the stored type, which differs from the centroids' (float32) when
+        // the postings hold int8 codes.
+        let scanner = PostingScanner<Kernel>(
+            query: scratch.query.row(0),
+            dimension: index.dimension,
+            rowBytes: index.dimension * index.manifest.elementType.byteWidth,
+            vectorCount: index.count
+        )
+        let checksums = parameters.checksums
+        let verified = index.verified
+        // A local function, not a closure in a `let`: a stored closure escapes, and its context
+        // was the one malloc left per query.
+        func verify(_ list: Int) -> Bool {
+            switch checksums {
+            case .everyRead: true
+            case .firstRead: !verified.contains(list)
+            case .never: false
+            }
+        }
+        scratch.seen.removeAll()
+        var corruptList: Int?
+        var now = clock.now
+        do {
+            try index.store.read(scratch.lists, into: scratch.buffer, verify: verify) { list, view in
+                let read = clock.now
+                statistics.ioSeconds += (read - now).seconds
+                if verify(list) { verified.insert(list) }
+                statistics.postingsRead += 1
+                statistics.bytesRead += directory[list].byteCount
+                guard
+                    let computed = scanner.scan(
+                        ids: view.ids,
+                        vectors: view.vectors,
+                        count: view.count,
+                        seen: &scratch.seen,
+                        results: &scratch.nearest
+                    )
+                else {
+                    corruptList = list
+                    return false
+                }
+                statistics.distancesComputed += computed
+                now = clock.now
+                statistics.scanSeconds += (now - read).seconds
+                return true
+            }
+        } catch {
+            throw SearchError(error.code == .checksumMismatch ? .indexCorrupt : .ioFailure, error.description)
+        }
+        if let corruptList {
+            throw SearchError(.indexCorrupt, "\(index.path)/\(IndexLayout.postings): list \(corruptList) holds a vector id ≥ \(index.count)")
+        }
+    }
+}
+
+/// The centroid candidates for one query, into `scratch.candidates`: a graph walk over the
+/// int8 navigation codes, then the candidates re-ranked by exact float32 distance (specialised
+/// for one float32 kernel). Returns the number of distances computed.
 struct CentroidSearch: KernelConsumer {
     let query: UnsafePointer<Float>
     let index: Index
     let beamWidth: Int
     let scratch: SearchScratch
 
-    /// The candidates, nearest first by exact distance, and the number of distances computed.
-    func run<Kernel: DistanceKernel>(_ kernel: Kernel.Type) -> ([(node: Int, distance: Float)], Int) {
+    func run<Kernel: DistanceKernel>(_ kernel: Kernel.Type) -> Int {
         let navigation = index.navigation
         let codes = scratch.navigationQuery.mutableRawBytes.baseAddress!
         navigation.encode(query, into: codes)
@@ -175,21 +313,66 @@ struct CentroidSearch: KernelConsumer {
             beamWidth: beamWidth,
             scratch: scratch
         )
-        var (candidates, count) = Distance.dispatch(metric: Kernel.metric, elementType: .int8, to: walk)
+        var count = Distance.dispatch(metric: Kernel.metric, elementType: .int8, to: walk)
         let exact = KernelNodeDistance(query: UnsafeRawPointer(query), rows: index.centroids, kernel: Kernel.self)
-        for candidate in candidates { exact.prefetchHead(of: candidate.node) }
-        for i in candidates.indices {
-            if i + 1 < candidates.count { exact.prefetchRest(of: candidates[i + 1].node) }
-            candidates[i].distance = exact.distance(to: candidates[i].node)
+        let candidateCount = scratch.candidates.count
+        scratch.candidates.withUnsafeMutableBufferPointer { candidates in
+            for candidate in candidates { exact.prefetchHead(of: candidate.node) }
+            for i in 0..<candidateCount {
+                if i + 1 < candidateCount { exact.prefetchRest(of: candidates[i + 1].node) }
+                candidates[i].distance = exact.distance(to: candidates[i].node)
+            }
+            Self.sortByDistance(candidates)
         }
-        count += candidates.count
-        candidates.sort { $0.distance < $1.distance || ($0.distance == $1.distance && $0.node < $1.node) }
-        return (candidates, count)
+        count += candidateCount
+        return count
+    }
+
+    /// Insertion sort by (distance, node): the beam arrives sorted by code distance, so the exact
+    /// distances are nearly in order and this is close to one pass; `Array.sort` (a merge sort)
+    /// would allocate its buffer on every query.
+    static func sortByDistance(_ candidates: UnsafeMutableBufferPointer<(node: Int, distance: Float)>) {
+        guard candidates.count > 1 else { return }
+        for i in 1..<candidates.count {
+            let moving = candidates[i]
+            var j = i
+            while j > 0,
+                moving.distance < candidates[j - 1].distance
+                    || (moving.distance == candidates[j - 1].distance && moving.node < candidates[j - 1].node)
+            {
+                candidates[j] = candidates[j - 1]
+                j -= 1
+            }
+            candidates[j] = moving
+        }
     }
 }
 
-/// Re-ranks the best candidates found on int8 codes with their exact float32 rows
-/// (`Index.rerankDepth`), specialised for the code kernel and one float32 kernel.
+/// The graph walk over the navigation codes into `scratch.candidates`, specialised for one int8
+/// kernel; returns the number of distances computed.
+struct NavigationWalk: KernelConsumer {
+    let query: UnsafeRawPointer
+    let codes: VectorMatrix
+    let graph: CentroidGraph
+    let beamWidth: Int
+    let scratch: SearchScratch
+
+    func run<Kernel: DistanceKernel>(_ kernel: Kernel.Type) -> Int {
+        var count = 0
+        graph.search(
+            KernelNodeDistance(query: query, rows: codes, kernel: Kernel.self),
+            beamWidth: beamWidth,
+            scratch: &scratch.graph,
+            distanceCount: &count,
+            into: &scratch.candidates
+        )
+        return count
+    }
+}
+
+/// Re-ranks the best candidates found on int8 codes (`scratch.rerankCandidates`, `Index.rerankDepth`)
+/// with their exact float32 rows into `scratch.neighbors`, specialised for the code kernel and one
+/// float32 kernel.
 ///
 /// Each row read back is encoded again and its code distance must equal the one the scan
 /// computed from `postings.bin` (checksummed): a `vectors.bin` row that was corrupted beyond
@@ -197,23 +380,23 @@ struct CentroidSearch: KernelConsumer {
 struct Rerank<CodeKernel: DistanceKernel>: KernelConsumer {
     let index: Index
     let rows: ExactRowStore
-    let candidates: [Neighbor]
     let k: Int
     let scratch: SearchScratch
-    var statistics: SearchStatistics
 
-    func run<Kernel: DistanceKernel>(_ kernel: Kernel.Type) -> Result<SearchResult, SearchError> {
-        var statistics = statistics
-        var results = TopK(k: k)
+    /// Returns what re-ranking cost.
+    func run<Kernel: DistanceKernel>(_ kernel: Kernel.Type) -> Result<SearchStatistics, SearchError> {
+        var statistics = SearchStatistics()
         let clock = ContinuousClock()
+        var mark = clock.now
         let dimension = index.dimension
         let quantizer = index.manifest.quantization!
         let query = scratch.query.row(0)
         let rowCodes = scratch.rowCodes.mutableRawBytes.baseAddress!
-        var mark = clock.now
+        let candidates = scratch.rerankCandidates
+        scratch.nearest.reset(k: k)
         var corruptRow: Int64?
         do {
-            try rows.read(count: candidates.count, row: { Int(candidates[$0].id) }, into: scratch.rowBuffer, batch: scratch.batch) { i, row in
+            try rows.read(count: candidates.count, row: { Int(candidates[$0].id) }, into: scratch.rowBuffer) { i, row in
                 let read = clock.now
                 statistics.ioSeconds += (read - mark).seconds
                 statistics.bytesRead += rows.rowBytes
@@ -225,7 +408,7 @@ struct Rerank<CodeKernel: DistanceKernel>: KernelConsumer {
                 }
                 let distance = scratch.floats.withUnsafeBytes { Kernel.distance($0.baseAddress!, row, dimension: dimension) }
                 statistics.distancesComputed += 1
-                if distance <= results.threshold { results.insert(distance, id: candidate.id) }
+                if distance <= scratch.nearest.threshold { scratch.nearest.insert(distance, id: candidate.id) }
                 mark = clock.now
                 statistics.scanSeconds += (mark - read).seconds
                 return true
@@ -241,119 +424,7 @@ struct Rerank<CodeKernel: DistanceKernel>: KernelConsumer {
                 )
             )
         }
-        return .success(SearchResult(neighbors: results.sorted(), statistics: statistics))
+        scratch.nearest.drainSorted(into: &scratch.neighbors)
+        return .success(statistics)
     }
-}
-
-/// The graph walk over the navigation codes, specialised for one int8 kernel.
-struct NavigationWalk: KernelConsumer {
-    let query: UnsafeRawPointer
-    let codes: VectorMatrix
-    let graph: CentroidGraph
-    let beamWidth: Int
-    let scratch: SearchScratch
-
-    func run<Kernel: DistanceKernel>(_ kernel: Kernel.Type) -> ([(node: Int, distance: Float)], Int) {
-        var count = 0
-        let candidates = graph.search(
-            KernelNodeDistance(query: query, rows: codes, kernel: Kernel.self),
-            beamWidth: beamWidth,
-            scratch: &scratch.graph,
-            distanceCount: &count
-        )
-        return (candidates, count)
-    }
-}
-
-/// One query, specialised for one kernel.
-struct QueryRun: KernelConsumer {
-    let index: Index
-    let k: Int
-    let parameters: SearchParameters
-    let scratch: SearchScratch
-
-    func run<Kernel: DistanceKernel>(_ kernel: Kernel.Type) -> Result<SearchResult, SearchError> {
-        let header = index.header
-        let clock = ContinuousClock()
-        var statistics = SearchStatistics()
-        let query = scratch.query.row(0)
-        let started = clock.now
-        let beamWidth = parameters.effectiveSearchCandidates
-        let (candidates, centroidDistances) = scratch.floats.withUnsafeBufferPointer { floatQuery in
-            Distance.dispatch(
-                metric: index.kernelMetric,
-                elementType: .float32,
-                to: CentroidSearch(query: floatQuery.baseAddress!, index: index, beamWidth: beamWidth, scratch: scratch)
-            )
-        }
-        statistics.distancesComputed += centroidDistances
-        // Ratio pruning needs non-negative distances: raw inner product has none, so it is skipped.
-        let ratio = index.kernelMetric == .innerProduct && !index.manifest.normalized ? nil : parameters.maxDistanceRatio
-        let lists = PostingScanner.selectLists(
-            candidates,
-            maxPostings: parameters.maxPostings,
-            maxDistanceRatio: ratio,
-            distanceOffset: index.reportedOffset
-        )
-        var now = clock.now
-        statistics.centroidSeconds = seconds(now - started)
-        scratch.seen.removeAll()
-        var results = TopK(k: index.exactRows == nil ? k : Index.rerankDepth(k: k))
-        // Posting rows are in the stored type, which differs from the centroids' (float32) when
-        // the postings hold int8 codes.
-        let rowBytes = index.dimension * index.manifest.elementType.byteWidth
-        let checksums = parameters.checksums
-        let verify = { (list: Int) -> Bool in
-            switch checksums {
-            case .everyRead: true
-            case .firstRead: !index.verified.contains(list)
-            case .never: false
-            }
-        }
-        var corruptList: Int?
-        do {
-            try index.store.read(lists, into: scratch.buffer, batch: scratch.batch, verify: verify) { list, view in
-                let read = clock.now
-                statistics.ioSeconds += seconds(read - now)
-                if verify(list) { index.verified.insert(list) }
-                statistics.postingsRead += 1
-                statistics.bytesRead += header.directory[list].byteCount
-                guard
-                    let computed = PostingScanner.scan(
-                        query: query,
-                        ids: view.ids,
-                        vectors: view.vectors,
-                        count: view.count,
-                        rowBytes: rowBytes,
-                        dimension: header.centroids.dimension,
-                        vectorCount: index.count,
-                        kernel: Kernel.self,
-                        seen: &scratch.seen,
-                        results: &results
-                    )
-                else {
-                    corruptList = list
-                    return false
-                }
-                statistics.distancesComputed += computed
-                now = clock.now
-                statistics.scanSeconds += seconds(now - read)
-                return true
-            }
-        } catch {
-            return .failure(SearchError(error.code == .checksumMismatch ? .indexCorrupt : .ioFailure, error.description))
-        }
-        if let corruptList {
-            return .failure(
-                SearchError(.indexCorrupt, "\(index.path)/\(IndexLayout.postings): list \(corruptList) holds a vector id ≥ \(index.count)")
-            )
-        }
-        guard let rows = index.exactRows else {
-            return .success(SearchResult(neighbors: results.sorted(), statistics: statistics))
-        }
-        let rerank = Rerank<Kernel>(index: index, rows: rows, candidates: results.sorted(), k: k, scratch: scratch, statistics: statistics)
-        return Distance.dispatch(metric: index.kernelMetric, elementType: .float32, to: rerank)
-    }
-
-    func seconds(_ duration: Duration) -> Double { duration.seconds }
 }

@@ -5,8 +5,9 @@ import Synchronization
 /// An opened SPANN index: centroids and their graph in memory, posting lists on disk.
 ///
 /// Immutable and `Sendable`: share one instance across tasks and threads. Each search takes
-/// its scratch memory (visited sets, read buffer, top-k heap) from a small pool, so concurrent
-/// searches never contend on anything but that pool's lock, and per-call `SearchParameters`
+/// its scratch memory (visited sets, read buffer, candidate and list arrays, top-k heap) from a
+/// small pool, so concurrent searches never contend on anything but that pool's lock, a warm
+/// query allocates nothing (`search(_:k:parameters:into:)`), and per-call `SearchParameters`
 /// never touch shared state.
 ///
 /// ```swift
@@ -31,8 +32,6 @@ public final class Index: Sendable {
     /// The exact rows for re-ranking, when the postings hold int8 codes.
     let exactRows: ExactRowStore?
     let scratchPool: Mutex<[SearchScratch]>
-    /// Whether reads bypass the page cache, so that a query's reads go out together (`ReadBatch`).
-    let directIO: Bool
     /// Lists whose checksum has been verified (for `ChecksumPolicy.firstRead`).
     let verified: VerifiedLists
 
@@ -85,7 +84,6 @@ public final class Index: Sendable {
         self.exactRows = exactRows
         self.defaultParameters = header.manifest.searchDefaults
         self.scratchPool = Mutex([])
-        self.directIO = (store as? FilePostingStore)?.directIO ?? false
         self.verified = VerifiedLists(count: header.directory.count)
     }
 
@@ -116,7 +114,7 @@ public final class Index: Sendable {
     var reportedOffset: Float { manifest.normalized ? 1 : 0 }
 
     func takeScratch() -> SearchScratch {
-        scratchPool.withLock { $0.popLast() } ?? SearchScratch(header: header, batchReads: directIO)
+        scratchPool.withLock { $0.popLast() } ?? SearchScratch(header: header)
     }
 
     func returnScratch(_ scratch: SearchScratch) {
@@ -124,7 +122,8 @@ public final class Index: Sendable {
     }
 }
 
-/// Per-search memory, reused across queries by one thread at a time.
+/// Per-search memory, reused across queries by one thread at a time: after the first queries
+/// have grown its arrays, a query allocates nothing.
 final class SearchScratch: @unchecked Sendable {
     var graph: GraphSearchScratch
     var seen: SeenSet
@@ -138,13 +137,20 @@ final class SearchScratch: @unchecked Sendable {
     var navigationQuery: VectorMatrix
     /// The query as normalised floats, before conversion to the stored type.
     var floats: [Float]
-    /// Many O_DIRECT reads in flight (nil through the page cache, or without kernel AIO).
-    let batch: ReadBatch?
     /// A batch query widened from its matrix row (kept apart from `floats`, which `prepare` writes).
     var input: [Float]
+    /// The centroid candidates of the graph walk, nearest first.
+    var candidates: [(node: Int, distance: Float)] = []
+    /// The posting lists the query reads.
+    var lists: [Int] = []
+    /// The nearest entries found in the postings (k, or the re-rank depth).
+    var nearest = TopK(k: 1)
+    /// The posting scan's best candidates, nearest first, before re-ranking.
+    var rerankCandidates: [Neighbor] = []
+    /// The answer, nearest first, in user ids and the user's metric.
+    var neighbors: [Neighbor] = []
 
-    init(header: IndexHeader, batchReads: Bool) {
-        batch = batchReads ? ReadBatch() : nil
+    init(header: IndexHeader) {
         graph = GraphSearchScratch(nodeCount: header.centroids.count)
         seen = SeenSet(capacity: header.manifest.vectorCount)
         query = try! VectorMatrix(elementType: header.manifest.elementType, count: 1, dimension: header.manifest.dimension)

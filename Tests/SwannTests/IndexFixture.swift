@@ -10,12 +10,8 @@ enum IndexFixture {
         return path
     }()
 
-    static let examplePath: String = {
-        let path = directory + "/minilm-10k.swann"
-        let input = try! VectorFile(path: BundledExample.base)
-        try! IndexBuilder(options: IndexBuilder.Options()).build(from: input, to: path)
-        return path
-    }()
+    /// The bundled example's index at defaults (built once per test run, shared with other targets).
+    static var examplePath: String { BundledExample.index }
 
     static let queries: VectorMatrix = try! VectorFile(path: BundledExample.queries).readVectors()
     static let truth: NeighborTable = try! VectorFile(path: BundledExample.truth).readNeighbors()

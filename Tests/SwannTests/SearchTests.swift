@@ -104,7 +104,7 @@ struct SearchTests {
             }
             let ratio: Float? = rng.next() % 3 == 0 ? nil : 1 + rng.nextUnitFloat() * 3
             let maxPostings = Int(rng.next() % 10) + 1
-            let lists = PostingScanner.selectLists(candidates, maxPostings: maxPostings, maxDistanceRatio: ratio, distanceOffset: 0)
+            let lists = ListSelection.select(candidates, maxPostings: maxPostings, maxDistanceRatio: ratio, distanceOffset: 0)
             #expect(lists.first == candidates[0].node)
             #expect(lists.count <= maxPostings)
             if let ratio {

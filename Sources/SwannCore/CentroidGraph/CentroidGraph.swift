@@ -119,6 +119,21 @@ extension CentroidGraph {
         scratch: inout GraphSearchScratch,
         distanceCount: inout Int
     ) -> [(node: Int, distance: Float)] {
+        var candidates: [(node: Int, distance: Float)] = []
+        search(measure, beamWidth: beamWidth, scratch: &scratch, distanceCount: &distanceCount, into: &candidates)
+        return candidates
+    }
+
+    /// Greedy beam search measuring with `measure`, writing the candidates into `candidates`
+    /// (its contents replaced, its storage reused: the query path allocates nothing here).
+    @inlinable
+    public func search<Measure: NodeDistance>(
+        _ measure: Measure,
+        beamWidth: Int,
+        scratch: inout GraphSearchScratch,
+        distanceCount: inout Int,
+        into candidates: inout [(node: Int, distance: Float)]
+    ) {
         neighbors.withUnsafeBufferPointer { slots in
             Self.search(
                 measure,
@@ -127,7 +142,8 @@ extension CentroidGraph {
                 entryPoint: entryPoint,
                 beamWidth: beamWidth,
                 scratch: &scratch,
-                distanceCount: &distanceCount
+                distanceCount: &distanceCount,
+                into: &candidates
             )
         }
     }
@@ -147,6 +163,32 @@ extension CentroidGraph {
         scratch: inout GraphSearchScratch,
         distanceCount: inout Int
     ) -> [(node: Int, distance: Float)] {
+        var candidates: [(node: Int, distance: Float)] = []
+        search(
+            measure,
+            neighbors: neighbors,
+            degree: degree,
+            entryPoint: entryPoint,
+            beamWidth: beamWidth,
+            scratch: &scratch,
+            distanceCount: &distanceCount,
+            into: &candidates
+        )
+        return candidates
+    }
+
+    /// The beam search over raw adjacency, writing into `candidates`.
+    @inlinable
+    static func search<Measure: NodeDistance>(
+        _ measure: Measure,
+        neighbors: UnsafeBufferPointer<UInt32>,
+        degree: Int,
+        entryPoint: Int,
+        beamWidth: Int,
+        scratch: inout GraphSearchScratch,
+        distanceCount: inout Int,
+        into candidates: inout [(node: Int, distance: Float)]
+    ) {
         let width = max(1, beamWidth)
         scratch.visited.removeAll()
         if scratch.beam.count < width &+ 1 {
@@ -200,10 +242,11 @@ extension CentroidGraph {
             }
         }
         distanceCount &+= computed
-        return scratch.beam.withUnsafeBufferPointer { beam in
-            (0..<size).map { i in
+        candidates.removeAll(keepingCapacity: true)
+        scratch.beam.withUnsafeBufferPointer { beam in
+            for i in 0..<size {
                 let node = beam[i].node
-                return (Int(node < 0 ? ~node : node), beam[i].distance)
+                candidates.append((Int(node < 0 ? ~node : node), beam[i].distance))
             }
         }
     }

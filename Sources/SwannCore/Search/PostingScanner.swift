@@ -1,21 +1,34 @@
-/// Exact distances of one query against one posting list (faiss's `InvertedListScanner`).
+/// Exact distances of one query against posting lists (faiss's `InvertedListScanner`), built once
+/// per query and specialised for one kernel.
 ///
 /// Replicas make the same vector appear in several lists; `seen` skips every id after its first
 /// occurrence in a query, so each vector costs one distance however many lists hold it.
-public enum PostingScanner {
+public struct PostingScanner<Kernel: DistanceKernel> {
+    /// The query in the postings' stored type.
+    public let query: UnsafeRawPointer
+    public let dimension: Int
+    /// Bytes per stored row.
+    public let rowBytes: Int
+    /// Ids at or above this mark a corrupt list.
+    public let vectorCount: Int
+
+    /// A scanner for `query` (a row of the postings' element type).
+    @inlinable
+    public init(query: UnsafeRawPointer, dimension: Int, rowBytes: Int, vectorCount: Int) {
+        self.query = query
+        self.dimension = dimension
+        self.rowBytes = rowBytes
+        self.vectorCount = vectorCount
+    }
+
     /// Scans `count` entries (`ids[i]` with its row at `vectors + i × rowBytes`) into `results`.
     /// - Returns: the number of distances computed, or nil if an id is ≥ `vectorCount`
     ///   (a corrupt list: the caller reports it instead of answering).
     @inlinable
-    public static func scan<Kernel: DistanceKernel>(
-        query: UnsafeRawPointer,
+    public func scan(
         ids: UnsafePointer<UInt32>,
         vectors: UnsafeRawPointer,
         count: Int,
-        rowBytes: Int,
-        dimension: Int,
-        vectorCount: Int,
-        kernel: Kernel.Type,
         seen: inout SeenSet,
         results: inout TopK
     ) -> Int? {
@@ -30,31 +43,47 @@ public enum PostingScanner {
         }
         return computed
     }
+}
 
+/// Which posting lists a query reads (SPANN's query-aware dynamic pruning).
+public enum ListSelection {
     /// Which lists to read: the nearest centroid's always, then others in ascending distance
-    /// while within `maxDistanceRatio ×` the nearest distance (query-aware dynamic pruning),
-    /// at most `maxPostings`.
+    /// while within `maxDistanceRatio ×` the nearest distance, at most `maxPostings`; written
+    /// into `lists` (its contents replaced, its storage reused).
     ///
     /// `distanceOffset` is added before the ratio test so that distances are non-negative
     /// (1 for inner product on unit vectors, making it cosine distance). When the nearest
     /// distance is 0 (the query is a centroid), the next positive distance is the basis.
-    public static func selectLists(
+    public static func select(
         _ candidates: [(node: Int, distance: Float)],
         maxPostings: Int,
         maxDistanceRatio: Float?,
-        distanceOffset: Float
-    ) -> [Int] {
-        guard let first = candidates.first else { return [] }
+        distanceOffset: Float,
+        into lists: inout [Int]
+    ) {
+        lists.removeAll(keepingCapacity: true)
+        guard let first = candidates.first else { return }
         var limit = Float.infinity
         if let ratio = maxDistanceRatio {
             let basis = candidates.lazy.map { $0.distance + distanceOffset }.first { $0 > 0 } ?? 0
             limit = basis * ratio
         }
-        var lists = [first.node]
+        lists.append(first.node)
         for candidate in candidates.dropFirst() {
             guard lists.count < maxPostings, candidate.distance + distanceOffset <= limit else { break }
             lists.append(candidate.node)
         }
+    }
+
+    /// `select(_:maxPostings:maxDistanceRatio:distanceOffset:into:)` into a new array.
+    public static func select(
+        _ candidates: [(node: Int, distance: Float)],
+        maxPostings: Int,
+        maxDistanceRatio: Float?,
+        distanceOffset: Float
+    ) -> [Int] {
+        var lists: [Int] = []
+        select(candidates, maxPostings: maxPostings, maxDistanceRatio: maxDistanceRatio, distanceOffset: distanceOffset, into: &lists)
         return lists
     }
 }

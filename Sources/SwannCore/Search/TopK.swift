@@ -6,7 +6,7 @@
 /// Ties on distance are broken by the smaller id, so results are deterministic.
 public struct TopK: Sendable {
     /// How many results are kept.
-    public let k: Int
+    public private(set) var k: Int
     @usableFromInline var distances: [Float]
     @usableFromInline var ids: [Int64]
     /// The distance a candidate must beat to enter: +∞ until `k` results are held.
@@ -32,6 +32,17 @@ public struct TopK: Sendable {
         distances.removeAll(keepingCapacity: true)
         ids.removeAll(keepingCapacity: true)
         _threshold = .infinity
+    }
+
+    /// Forgets every result and keeps the `k` nearest from now on, reusing the storage (a
+    /// search's scratch keeps one collector across queries whose k differ).
+    /// - Precondition: `k >= 1`.
+    public mutating func reset(k: Int) {
+        precondition(k >= 1, "k must be at least 1")
+        removeAll()
+        self.k = k
+        distances.reserveCapacity(k)
+        ids.reserveCapacity(k)
     }
 
     @inlinable @inline(__always)
@@ -90,8 +101,30 @@ public struct TopK: Sendable {
 
     /// The held results, nearest first (ties by id).
     public func sorted() -> [Neighbor] {
-        zip(distances, ids).map { Neighbor(id: $0.1, distance: $0.0) }
-            .sorted { ($0.distance, $0.id) < ($1.distance, $1.id) }
+        var copy = self
+        var neighbors: [Neighbor] = []
+        copy.drainSorted(into: &neighbors)
+        return neighbors
+    }
+
+    /// Moves the held results into `neighbors` (replacing its contents), nearest first with ties
+    /// by id, and leaves the collector empty. Pops the heap from its worst end, so it needs no
+    /// memory beyond `neighbors`' capacity: the query path reuses both.
+    public mutating func drainSorted(into neighbors: inout [Neighbor]) {
+        let n = distances.count
+        neighbors.removeAll(keepingCapacity: true)
+        neighbors.append(contentsOf: repeatElement(Neighbor(id: 0, distance: 0), count: n))
+        var last = n - 1
+        while last >= 0 {
+            neighbors[last] = Neighbor(id: ids[0], distance: distances[0])
+            distances.swapAt(0, last)
+            ids.swapAt(0, last)
+            distances.removeLast()
+            ids.removeLast()
+            siftDown(0)
+            last -= 1
+        }
+        _threshold = .infinity
     }
 }
 

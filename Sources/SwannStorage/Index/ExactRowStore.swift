@@ -8,12 +8,15 @@ public final class ExactRowStore: Sendable {
     public let rowBytes: Int
     public let count: Int
     private let file: PositionalFile
+    /// With O_DIRECT, a query's row reads go out together through one of these.
+    private let batches: ReadBatchPool?
 
     /// Opens `vectors.bin` of an index whose header `IndexReader.open` has checked.
     public init(indexPath: String, header: IndexHeader, directIO: Bool) throws(IndexError) {
         file = try PositionalFile(path: indexPath + "/" + IndexLayout.vectors, directIO: directIO)
         rowBytes = header.manifest.dimension * 4
         count = header.manifest.vectorCount
+        batches = directIO ? ReadBatchPool() : nil
     }
 
     public var path: String { file.path }
@@ -32,20 +35,35 @@ public final class ExactRowStore: Sendable {
 
     /// Reads `count` rows (`row(i)` for i in 0..<count) and calls `each(i, row bytes)` for each,
     /// in any order; stops early when `each` returns false. Rows are valid during their call
-    /// only. With a `batch` and O_DIRECT the reads are in flight together.
+    /// only. With O_DIRECT (and kernel AIO) the reads are in flight together.
     public func read(
         count: Int,
         row: (Int) -> Int,
         into buffer: PostingBuffer,
-        batch: ReadBatch?,
         each: (Int, UnsafeRawPointer) -> Bool
     ) throws(IndexError) {
-        guard directIO, let batch, count > 1 else {
-            for i in 0..<count {
-                guard each(i, try read(row(i), into: buffer)) else { return }
-            }
-            return
+        guard let batches, count > 1 else {
+            return try readOneByOne(count: count, row: row, into: buffer, each: each)
         }
+        try batches.withBatch { (batch) throws(IndexError) in
+            guard let batch else { return try readOneByOne(count: count, row: row, into: buffer, each: each) }
+            try read(count: count, row: row, into: buffer, batch: batch, each: each)
+        }
+    }
+
+    private func readOneByOne(count: Int, row: (Int) -> Int, into buffer: PostingBuffer, each: (Int, UnsafeRawPointer) -> Bool) throws(IndexError) {
+        for i in 0..<count {
+            guard each(i, try read(row(i), into: buffer)) else { return }
+        }
+    }
+
+    private func read(
+        count: Int,
+        row: (Int) -> Int,
+        into buffer: PostingBuffer,
+        batch: ReadBatch,
+        each: (Int, UnsafeRawPointer) -> Bool
+    ) throws(IndexError) {
         buffer.reserve(count * bufferBytes)
         batch.reads.removeAll(keepingCapacity: true)
         for i in 0..<count {

@@ -46,13 +46,13 @@ public protocol PostingStore: Sendable {
     ///   match the list's checksum.
     func read(_ list: Int, into buffer: PostingBuffer, verify: Bool) throws(IndexError) -> PostingView
     /// Reads every list of `lists` and calls `each(list, view)` for it, in any order; stops early
-    /// when `each` returns false. Views are valid during their call only. With a `batch` and
-    /// O_DIRECT the reads are in flight together; otherwise one after another into `buffer`.
+    /// when `each` returns false. Views are valid during their call only. A store may have the
+    /// reads in flight together (O_DIRECT with kernel AIO); otherwise they go one after another
+    /// into `buffer`.
     /// - Parameter verify: whether to check list i's checksum.
     func read(
         _ lists: [Int],
         into buffer: PostingBuffer,
-        batch: ReadBatch?,
         verify: (Int) -> Bool,
         each: (Int, PostingView) -> Bool
     ) throws(IndexError)
@@ -62,7 +62,6 @@ extension PostingStore {
     public func read(
         _ lists: [Int],
         into buffer: PostingBuffer,
-        batch: ReadBatch?,
         verify: (Int) -> Bool,
         each: (Int, PostingView) -> Bool
     ) throws(IndexError) {
@@ -102,11 +101,14 @@ extension PostingStore {
 public final class FilePostingStore: PostingStore {
     public let locations: [PostingLocation]
     private let file: PositionalFile
+    /// With O_DIRECT, a query's reads go out together through one of these.
+    private let batches: ReadBatchPool?
 
     /// Opens the posting file of an index.
     public init(indexPath: String, header: IndexHeader, directIO: Bool) throws(IndexError) {
         file = try PositionalFile(path: indexPath + "/" + IndexLayout.postings, directIO: directIO)
         locations = header.directory
+        batches = directIO ? ReadBatchPool() : nil
     }
 
     public var path: String { file.path }
@@ -123,14 +125,26 @@ public final class FilePostingStore: PostingStore {
     public func read(
         _ lists: [Int],
         into buffer: PostingBuffer,
-        batch: ReadBatch?,
         verify: (Int) -> Bool,
         each: (Int, PostingView) -> Bool
     ) throws(IndexError) {
         // Through the page cache a read is a copy: submitting it costs more than it saves.
-        guard directIO, let batch, lists.count > 1 else {
+        guard let batches, lists.count > 1 else {
             return try readOneByOne(lists, into: buffer, verify: verify, each: each)
         }
+        try batches.withBatch { (batch) throws(IndexError) in
+            guard let batch else { return try readOneByOne(lists, into: buffer, verify: verify, each: each) }
+            try read(lists, into: buffer, batch: batch, verify: verify, each: each)
+        }
+    }
+
+    private func read(
+        _ lists: [Int],
+        into buffer: PostingBuffer,
+        batch: ReadBatch,
+        verify: (Int) -> Bool,
+        each: (Int, PostingView) -> Bool
+    ) throws(IndexError) {
         var total = 0
         for list in lists { total += IndexLayout.align(locations[list].byteCount, to: IndexLayout.pageSize) }
         buffer.reserve(total)

@@ -1,4 +1,5 @@
 import CSwannLinuxAIO
+import Synchronization
 import SystemPackage
 
 #if canImport(Glibc)
@@ -15,8 +16,9 @@ import Darwin
 /// Linux, or the system-wide `fs.aio-max-nr` is used up) `init` returns nil and callers read
 /// one request at a time.
 ///
-/// One per searching thread; not thread-safe.
-public final class ReadBatch {
+/// Used by one thread at a time (a `ReadBatchPool` hands each out to one caller); `Sendable` only
+/// so that the pool can pass it between threads.
+public final class ReadBatch: @unchecked Sendable {
     /// One read: `bytes` at `offset` into `destination`; at least `minimum` bytes must arrive
     /// (less than `bytes` only where an O_DIRECT read is rounded past the end of the file).
     public struct Read {
@@ -162,5 +164,23 @@ public final class ReadBatch {
             }
         }
         if let failure { throw failure }
+    }
+}
+
+/// The `ReadBatch`es of one O_DIRECT file, lent to one read call at a time: a store owns its
+/// batches, so callers neither create nor pass them. A batch holds a kernel AIO context (a
+/// system-wide resource, `fs.aio-max-nr`), so the pool keeps at most `limit` idle ones.
+final class ReadBatchPool: Sendable {
+    private let idle = Mutex<[ReadBatch]>([])
+    private let limit = 64
+
+    /// Runs `body` with a batch from the pool (or a new one; nil where kernel AIO is
+    /// unavailable), then takes it back.
+    func withBatch<Result>(_ body: (ReadBatch?) throws(IndexError) -> Result) throws(IndexError) -> Result {
+        let batch = idle.withLock { $0.popLast() } ?? ReadBatch()
+        defer {
+            if let batch { idle.withLock { if $0.count < limit { $0.append(batch) } } }
+        }
+        return try body(batch)
     }
 }
