@@ -66,10 +66,12 @@ public final class SwannClient: Sendable {
         }
     }
 
-    /// The server's index description (the JSON of `GET /v1/index`).
-    public func indexInfo() async throws(SwannClientError) -> [UInt8] {
+    /// The server's index description (what `GET /v1/index` answers).
+    public func indexInfo() async throws(SwannClientError) -> IndexInfo {
         let reply = try await call(.info, body: ByteBuffer())
-        return Array(reply.readableBytesView)
+        do { return try JSONDecoder().decode(IndexInfo.self, from: Data(reply.readableBytesView)) } catch {
+            throw SwannClientError(.protocolViolation, "info response: \(error)")
+        }
     }
 
     /// Round trip with an empty frame; throws when the server does not answer.
@@ -163,12 +165,7 @@ public final class SwannClient: Sendable {
         } catch {
             return group.next().makeFailedFuture(SwannClientError(.connectionFailed, "TLS settings: \(error)"))
         }
-        let timeout = TimeAmount.nanoseconds(
-            Int64(
-                Double(configuration.connectTimeout.components.seconds) * 1e9
-                    + Double(configuration.connectTimeout.components.attoseconds) * 1e-9
-            )
-        )
+        let timeout = TimeAmount(configuration.connectTimeout)
         let connected = ClientBootstrap(group: group)
             .connectTimeout(timeout)
             .channelOption(.socketOption(.tcp_nodelay), value: 1)
@@ -220,8 +217,7 @@ final class ResponseRouter: ChannelDuplexHandler {
         let id = request.frame.header.requestID
         pending[id] = request.promise
         let loopBound = NIOLoopBound(self, eventLoop: context.eventLoop)
-        let nanoseconds = Int64(Double(request.timeout.components.seconds) * 1e9 + Double(request.timeout.components.attoseconds) * 1e-9)
-        context.eventLoop.scheduleTask(in: .nanoseconds(nanoseconds)) {
+        context.eventLoop.scheduleTask(in: TimeAmount(request.timeout)) {
             loopBound.value.pending.removeValue(forKey: id)?.fail(SwannClientError(.timeout, "no answer within \(request.timeout)"))
         }
         context.write(wrapOutboundOut(request.frame.encoded(allocator: context.channel.allocator)), promise: promise)

@@ -6,6 +6,7 @@ public import NIOCore
 import NIOSSL
 public import ServiceLifecycle
 public import Swann
+import SwannProtocol
 
 /// `swann serve` and `swann route`: a backend (one index, or a fan-out over shard servers)
 /// behind the HTTP/JSON and binary TCP front ends, in one `ServiceGroup` that shuts down
@@ -80,7 +81,7 @@ public struct SwannServer: Sendable {
                 }
             )
         }
-        let http1 = HTTPServerBuilder.http1(configuration: .init(idleTimeout: .nanoseconds(Int64(configuration.idleTimeout.seconds * 1e9))))
+        let http1 = HTTPServerBuilder.http1(configuration: .init(idleTimeout: TimeAmount(configuration.idleTimeout)))
         let app = Application(
             router: HTTPAPI.router(service: backend),
             server: try tls.map { try .tls(http1, tlsConfiguration: $0) } ?? http1,

@@ -61,9 +61,10 @@ struct RouterTests {
         #expect(routedRecall >= singleRecall - 0.01, "routed \(routedRecall) vs unsharded \(singleRecall)")
 
         // The HTTP side and /v1/index describe the union.
-        let info = try JSONSerialization.jsonObject(with: Data(try await client.indexInfo())) as! [String: Any]
-        #expect(info["vector_count"] as? Int == 10_000)
-        #expect((info["shards"] as? [String])?.count == 3)
+        let info = try await client.indexInfo()
+        #expect(info.vectorCount == 10_000)
+        #expect(info.shards?.count == 3)
+        #expect(info.shard == ShardPosition(index: 0, count: 1))
         await client.close()
         for shard in shardClients { await shard.close() }
     }

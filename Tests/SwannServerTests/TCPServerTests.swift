@@ -26,8 +26,9 @@ struct TCPServerTests {
             #expect(response.neighbors == expected.neighbors)
             #expect(response.statistics.postingsRead == expected.statistics.postingsRead)
             #expect(try await client.search(batch: batch, k: 4).map(\.neighbors) == expectedBatch)
-            let info = try JSONSerialization.jsonObject(with: Data(try await client.indexInfo())) as? [String: Any]
-            #expect(info?["dimension"] as? Int == 384)
+            let info = try await client.indexInfo()
+            #expect(info == IndexInfo(ServerFixture.index))
+            #expect(info.dimension == 384 && info.metric == .l2 && info.elementType == .float16)
             await client.close()
             // A closed client reconnects on the next call.
             #expect(try await client.search(Self.query, k: 10).neighbors == expected.neighbors)

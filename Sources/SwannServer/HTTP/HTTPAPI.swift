@@ -17,18 +17,53 @@ import SwannProtocol
 /// Handlers only translate: JSON in, `SearchService` call, JSON out. Errors of every kind
 /// leave as `{"error": {"code", "message"}}` through `ErrorMiddleware`.
 public enum HTTPAPI {
-    /// Routes that answer without an API key (orchestrator probes).
-    static let openRoutes: Set<String> = ["/healthz", "/readyz"]
-
-    /// The router for `service`: a local index or a shard router.
+    /// `swann serve`'s router for `service` (a local index or a shard router): `routes(service:)`
+    /// at the root, with JSON errors (and API keys) for unknown paths too.
     public static func router(service: some SearchBackend) -> Router<BasicRequestContext> {
         let router = Router(context: BasicRequestContext.self)
+        router.addRoutes(routes(service: service))
+        // Router middleware wraps the routes added after it and the not-found responder: added
+        // last, these apply to unknown paths only (the routes carry their own).
         router.add(middleware: ErrorMiddleware(metrics: service.metrics))
         if !service.configuration.apiKeys.isEmpty {
-            router.add(middleware: APIKeyMiddleware(keys: APIKeys(service.configuration.apiKeys), openRoutes: openRoutes))
+            router.add(middleware: APIKeyMiddleware(keys: APIKeys(service.configuration.apiKeys)))
+        }
+        return router
+    }
+
+    /// Swann's routes for `service`, to mount in any Hummingbird application with its own
+    /// request context:
+    ///
+    /// ```swift
+    /// let router = Router(context: MyContext.self)
+    /// router.addRoutes(HTTPAPI.routes(service: service, context: MyContext.self), atPath: "/vectors")
+    /// ```
+    ///
+    /// The routes bring their own behaviour: JSON errors (`{"error": {"code", "message"}}`),
+    /// request metrics, the API keys of `service.configuration` on every route but the probes
+    /// (`/healthz`, `/readyz`), and 405 with `Allow` for a known path with the wrong method.
+    public static func routes<Context: RequestContext>(
+        service: some SearchBackend,
+        context: Context.Type = BasicRequestContext.self
+    ) -> RouteCollection<Context> {
+        let routes = RouteCollection(context: Context.self)
+        routes.add(middleware: ErrorMiddleware(metrics: service.metrics))
+        // Probes first: middleware added later does not wrap them, so they answer without a key.
+        routes.get("/healthz") { _, _ in
+            try json(["status": "ok"])
+        }
+        routes.get("/readyz") { _, _ in
+            switch service.readiness {
+            case .ready: return try json(["status": "ready"])
+            case .loading: throw APIError(.serviceUnavailable, code: "not_ready", "the index is still loading")
+            case .failed(let message): throw APIError(.serviceUnavailable, code: "not_ready", message)
+            }
+        }
+        if !service.configuration.apiKeys.isEmpty {
+            routes.add(middleware: APIKeyMiddleware(keys: APIKeys(service.configuration.apiKeys)))
         }
         let limit = service.configuration.maxBodyBytes
-        router.post("/v1/search") { request, _ in
+        routes.post("/v1/search") { request, _ in
             let started = ContinuousClock.now
             let body = try await decode(SearchBody.self, from: request, limit: limit)
             let response = try await service.search(body.request)
@@ -41,7 +76,7 @@ public enum HTTPAPI {
                 )
             )
         }
-        router.post("/v1/search/batch") { request, _ in
+        routes.post("/v1/search/batch") { request, _ in
             let started = ContinuousClock.now
             let body = try await decode(BatchSearchBody.self, from: request, limit: limit)
             let responses = try await service.search(body.request)
@@ -54,20 +89,10 @@ public enum HTTPAPI {
                 )
             )
         }
-        router.get("/v1/index") { _, _ in
+        routes.get("/v1/index") { _, _ in
             try json(try service.indexInfo())
         }
-        router.get("/healthz") { _, _ in
-            try json(["status": "ok"])
-        }
-        router.get("/readyz") { _, _ in
-            switch service.readiness {
-            case .ready: return try json(["status": "ready"])
-            case .loading: throw APIError(.serviceUnavailable, code: "not_ready", "the index is still loading")
-            case .failed(let message): throw APIError(.serviceUnavailable, code: "not_ready", message)
-            }
-        }
-        router.get("/metrics") { _, _ in
+        routes.get("/metrics") { _, _ in
             Response(
                 status: .ok,
                 headers: [.contentType: "text/plain; version=0.0.4; charset=utf-8"],
@@ -75,21 +100,24 @@ public enum HTTPAPI {
             )
         }
         addMethodNotAllowed(
-            to: router,
+            to: routes,
             routes: [
                 "/v1/search": .post, "/v1/search/batch": .post, "/v1/index": .get,
                 "/healthz": .get, "/readyz": .get, "/metrics": .get,
             ]
         )
-        return router
+        return routes
     }
 
     /// Hummingbird answers a known path with the wrong method as 404; clients deserve 405 and
     /// an `Allow` header.
-    private static func addMethodNotAllowed(to router: Router<BasicRequestContext>, routes: [String: HTTPRequest.Method]) {
-        for (path, allowed) in routes {
+    private static func addMethodNotAllowed<Context: RequestContext>(
+        to routes: RouteCollection<Context>,
+        routes paths: [String: HTTPRequest.Method]
+    ) {
+        for (path, allowed) in paths {
             for method in [HTTPRequest.Method.get, .post, .put, .delete, .patch] where method != allowed {
-                router.on(RouterPath(path), method: method) { request, _ -> Response in
+                routes.on(RouterPath(path), method: method) { request, _ -> Response in
                     throw APIError(
                         .methodNotAllowed,
                         code: "method_not_allowed",
@@ -146,14 +174,12 @@ public enum HTTPAPI {
     }
 }
 
-/// Requires `Authorization: Bearer <key>` with one of the configured keys on every route but
-/// the probes. The scheme is case-insensitive (RFC 9110 §11.1).
+/// Requires `Authorization: Bearer <key>` with one of the configured keys on the routes it
+/// wraps (all but the probes). The scheme is case-insensitive (RFC 9110 §11.1).
 struct APIKeyMiddleware<Context: RequestContext>: RouterMiddleware {
     let keys: APIKeys
-    let openRoutes: Set<String>
 
     func handle(_ request: Request, context: Context, next: (Request, Context) async throws -> Response) async throws -> Response {
-        if openRoutes.contains(request.uri.path) { return try await next(request, context) }
         guard let header = request.headers[.authorization] else {
             throw APIError(
                 .unauthorized,

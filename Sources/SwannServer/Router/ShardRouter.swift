@@ -40,13 +40,14 @@ public final class ShardRouter: SearchBackend, Service {
     /// The union of the descriptions known so far, recombined only when one arrives (every
     /// search validates against it).
     private let combinedInfo = Mutex<IndexInfo?>(nil)
-    private let pending = Atomic<Int>(0)
+    private let limits: RequestLimits
 
     public init(options: Options, configuration: ServerConfiguration, metrics: ServerMetrics = ServerMetrics(), logger: Logger) {
         self.options = options
         self.configuration = configuration
         self.metrics = metrics
         self.logger = logger
+        limits = RequestLimits(configuration, metrics: metrics)
         clients = options.shards.map { SwannClient($0) }
         up = Mutex([Bool](repeating: false, count: options.shards.count))
         shardInfo = Mutex([IndexInfo?](repeating: nil, count: options.shards.count))
@@ -74,7 +75,7 @@ public final class ShardRouter: SearchBackend, Service {
                     do throws(SwannClientError) {
                         try await client.ping()
                         if known { return (shard, true, nil) }
-                        let info = try? JSONDecoder().decode(IndexInfo.self, from: Data(try await client.indexInfo()))
+                        let info = try? await client.indexInfo()
                         return (shard, info != nil, info)
                     } catch {
                         return (shard, false, nil)
@@ -125,10 +126,7 @@ public final class ShardRouter: SearchBackend, Service {
     }
 
     public func search(_ request: BatchSearchRequest) async throws(ServiceError) -> [SearchResponse] {
-        guard request.queryCount <= configuration.maxBatchQueries else {
-            throw ServiceError(.tooLarge, "a batch may hold at most \(configuration.maxBatchQueries) queries, got \(request.queryCount)")
-        }
-        guard request.queryCount > 0 else { throw ServiceError(.invalidRequest, "a batch needs at least one query") }
+        try limits.check(batchOf: request.queryCount)
         try validate(k: request.k, dimension: request.dimension)
         let rows = (0..<request.queryCount).map { Array(request.vectors[$0 * request.dimension..<($0 + 1) * request.dimension]) }
         let answers = try await fanOut { client throws(SwannClientError) in
@@ -139,11 +137,7 @@ public final class ShardRouter: SearchBackend, Service {
 
     private func validate(k: Int, dimension: Int) throws(ServiceError) {
         let info = try indexInfo()
-        guard dimension == info.dimension else {
-            throw ServiceError(.invalidRequest, "query has dimension \(dimension), the index has \(info.dimension)")
-        }
-        let limit = min(configuration.maxK, info.vectorCount)
-        guard (1...max(1, limit)).contains(k) else { throw ServiceError(.invalidRequest, "k must be in 1...\(limit), got \(k)") }
+        try limits.check(k: k, dimension: dimension, against: (info.dimension, info.vectorCount))
     }
 
     /// Calls every shard at once; nil for a shard that did not answer (when partial results
@@ -151,12 +145,12 @@ public final class ShardRouter: SearchBackend, Service {
     private func fanOut(
         _ call: @escaping @Sendable (SwannClient) async throws(SwannClientError) -> [SearchResponse]
     ) async throws(ServiceError) -> [[SearchResponse]?] {
-        let admitted = pending.wrappingAdd(1, ordering: .relaxed).newValue
-        defer { pending.wrappingSubtract(1, ordering: .relaxed) }
-        guard admitted <= configuration.maxPendingSearches else {
-            metrics.recordRejection(.overloaded)
-            throw ServiceError(.overloaded, "\(admitted - 1) searches are already in flight (limit \(configuration.maxPendingSearches)); retry later")
-        }
+        try await limits.admit(jobs: 1) { () async throws(ServiceError) in try await fanOutAdmitted(call) }
+    }
+
+    private func fanOutAdmitted(
+        _ call: @escaping @Sendable (SwannClient) async throws(SwannClientError) -> [SearchResponse]
+    ) async throws(ServiceError) -> [[SearchResponse]?] {
         let retries = options.retries
         let outcomes = await withTaskGroup(of: (Int, Result<[SearchResponse], SwannClientError>).self) { group in
             for (shard, client) in clients.enumerated() {

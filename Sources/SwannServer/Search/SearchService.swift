@@ -24,12 +24,13 @@ public final class SearchService: SearchBackend {
     public let metrics: ServerMetrics
     private let state = Mutex(State.loading)
     private let pool: NIOThreadPool
-    private let pending = Atomic<Int>(0)
+    private let limits: RequestLimits
 
     /// A service whose pool is started; call `shutdown()` when done.
     public init(configuration: ServerConfiguration, metrics: ServerMetrics = ServerMetrics()) {
         self.configuration = configuration
         self.metrics = metrics
+        limits = RequestLimits(configuration, metrics: metrics)
         pool = NIOThreadPool(numberOfThreads: configuration.searchThreads)
         pool.start()
     }
@@ -111,10 +112,7 @@ public final class SearchService: SearchBackend {
     /// Answers every query of a batch, in order, spread over the pool.
     public func search(_ request: BatchSearchRequest) async throws(ServiceError) -> [SearchResponse] {
         let index = try readyIndex()
-        guard request.queryCount <= configuration.maxBatchQueries else {
-            throw ServiceError(.tooLarge, "a batch may hold at most \(configuration.maxBatchQueries) queries, got \(request.queryCount)")
-        }
-        guard request.queryCount > 0 else { throw ServiceError(.invalidRequest, "a batch needs at least one query") }
+        try limits.check(batchOf: request.queryCount)
         let parameters = try validate(k: request.k, dimension: request.dimension, overrides: request.overrides, index: index)
         let chunks = min(configuration.searchThreads, request.queryCount)
         let perChunk = (request.queryCount + chunks - 1) / chunks
@@ -143,11 +141,7 @@ public final class SearchService: SearchBackend {
         overrides: SearchParameters.Overrides,
         index: Index
     ) throws(ServiceError) -> SearchParameters {
-        guard dimension == index.dimension else {
-            throw ServiceError(.invalidRequest, "query has dimension \(dimension), the index has \(index.dimension)")
-        }
-        let limit = min(configuration.maxK, index.count)
-        guard (1...limit).contains(k) else { throw ServiceError(.invalidRequest, "k must be in 1...\(limit), got \(k)") }
+        try limits.check(k: k, dimension: dimension, against: (index.dimension, index.count))
         let parameters = overrides.applied(to: index.defaultParameters)
         do { try parameters.validate() } catch { throw ServiceError(.invalidRequest, error.message) }
         return parameters
@@ -159,15 +153,13 @@ public final class SearchService: SearchBackend {
         jobs: Int,
         _ body: @escaping @Sendable (Int) throws(ServiceError) -> [SearchResponse]
     ) async throws(ServiceError) -> [SearchResponse] {
-        let admitted = pending.wrappingAdd(jobs, ordering: .relaxed).newValue
-        defer { pending.wrappingSubtract(jobs, ordering: .relaxed) }
-        guard admitted <= configuration.maxPendingSearches else {
-            metrics.recordRejection(.overloaded)
-            throw ServiceError(
-                .overloaded,
-                "\(admitted - jobs) searches are already queued or running (limit \(configuration.maxPendingSearches)); retry later"
-            )
-        }
+        try await limits.admit(jobs: jobs) { () async throws(ServiceError) in try await runAdmitted(jobs: jobs, body) }
+    }
+
+    private func runAdmitted(
+        jobs: Int,
+        _ body: @escaping @Sendable (Int) throws(ServiceError) -> [SearchResponse]
+    ) async throws(ServiceError) -> [SearchResponse] {
         let clock = ContinuousClock()
         let deadline = clock.now + configuration.requestTimeout
         let started = clock.now

@@ -49,14 +49,8 @@ public struct IndexManifest: Sendable, Codable, Equatable {
 
     public init() {}
 
-    public struct Shard: Sendable, Codable, Equatable {
-        public var index: Int
-        public var count: Int
-        public init(index: Int, count: Int) {
-            self.index = index
-            self.count = count
-        }
-    }
+    /// Which part of a sharded collection the index holds (`ShardPosition`).
+    public typealias Shard = ShardPosition
 
     public struct FileEntry: Sendable, Codable, Equatable {
         public var name: String
