@@ -1,4 +1,5 @@
-// The one import an embedding service needs: `import Swann` brings the vector types, kernels,
-// exact search and file readers along.
+// The one import an embedding service needs: `import Swann` brings the public vector types,
+// search parameters and results, exact search and vector file readers along. Kernels, stores
+// and on-disk types are `package`: docs/PUBLIC-API.md lists what is public.
 @_exported public import SwannCore
 @_exported public import SwannStorage

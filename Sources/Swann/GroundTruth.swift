@@ -6,8 +6,11 @@ public import SwannStorage
 public enum GroundTruth {
     /// What a ground-truth run did, for reporting.
     public struct Report: Sendable {
+        /// Queries searched.
         public var queries: Int
+        /// Base vectors compared with each query.
         public var baseVectors: Int
+        /// Wall-clock seconds.
         public var seconds: Double
     }
 
@@ -50,6 +53,7 @@ public enum GroundTruth {
 public enum GroundTruthError: Error, CustomStringConvertible, Equatable {
     case dimensionMismatch(base: Int, queries: Int, queriesPath: String)
 
+    /// A one-line description for logs and error messages.
     public var description: String {
         switch self {
         case .dimensionMismatch(let base, let queries, let path):

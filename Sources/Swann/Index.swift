@@ -51,7 +51,9 @@ public final class Index: Sendable {
 
     /// Options for opening an index.
     public struct OpenOptions: Sendable, Hashable {
+        /// How posting lists are read.
         public var io: IOMode
+        /// Options reading postings with `io`.
         public init(io: IOMode = .pread) { self.io = io }
         /// O_DIRECT reads (`io: .direct`).
         public init(directIO: Bool) { self.io = directIO ? .direct : .pread }

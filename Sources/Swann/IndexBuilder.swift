@@ -11,12 +11,14 @@ import Synchronization
 public struct IndexBuilder: Sendable {
     /// What to build and how.
     public struct Options: Sendable {
+        /// The distance to index for.
         public var metric: Metric = .l2
         /// Store postings in this element type (nil: as the input). Float input may be narrowed:
         /// float32 to float16, which halves the bytes read per query, or either to int8 codes
         /// (`SymmetricQuantizer`, a quarter of the bytes), with the exact float32 rows kept once
         /// in `vectors.bin` so that each query's best candidates are re-ranked exactly.
         public var storeAs: ElementType?
+        /// Clustering, graph and assignment knobs (docs/PARAMETERS.md).
         public var configuration = BuildConfiguration()
         /// Search defaults recorded in the manifest.
         public var searchDefaults = SearchParameters()
@@ -24,18 +26,22 @@ public struct IndexBuilder: Sendable {
         public var skipInvalid = false
         /// Replace an existing index at the output path.
         public var overwrite = false
+        /// Build threads (default: every core).
         public var threads = Parallel.coreCount
         /// User ids, one per input row (before any rows are skipped).
         public var ids: [UInt64]?
         /// Build only shard `index` of `count` (rows with row number % count == index).
         public var shard = IndexManifest.Shard(index: 0, count: 1)
+        /// The defaults (docs/PARAMETERS.md).
         public init() {}
     }
 
     /// Reports progress: a phase name and how many of its `total` items are done.
     public typealias Progress = @Sendable (_ phase: String, _ done: Int, _ total: Int) -> Void
 
+    /// What this builder builds.
     public let options: Options
+    /// A builder with `options`.
     public init(options: Options) { self.options = options }
 
     /// Builds the index for `input` at `output`.
@@ -268,8 +274,11 @@ public struct IndexBuilder: Sendable {
 
 /// The input or options cannot produce an index.
 public struct BuildError: Error, Hashable, CustomStringConvertible {
+    /// What went wrong, for people.
     public var message: String
+    /// An error with this message.
     public init(_ message: String) { self.message = message }
+    /// A one-line description for logs and error messages.
     public var description: String { message }
 }
 

@@ -4,6 +4,7 @@ public import SwannCore
 public struct SearchResult: Sendable, Hashable {
     /// Nearest first; ids are the user's ids when the index has an id map, else row numbers.
     public var neighbors: [Neighbor]
+    /// What the search cost.
     public var statistics: SearchStatistics
 }
 
@@ -17,13 +18,17 @@ public struct SearchError: Error, Hashable, CustomStringConvertible {
         case outOfRange
     }
 
+    /// What went wrong, for programs to match on.
     public var code: Code
+    /// What went wrong, for people.
     public var message: String
 
+    /// An error of kind `code` with a message for people.
     public init(_ code: Code, _ message: String) {
         self.code = code
         self.message = message
     }
 
+    /// A one-line description for logs and error messages.
     public var description: String { message }
 }

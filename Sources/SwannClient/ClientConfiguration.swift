@@ -21,12 +21,15 @@ public struct ClientConfiguration: Sendable, Hashable {
         public var trustRootsPath: String?
         /// Name to verify the server's certificate against; nil uses `host`.
         public var serverName: String?
+        /// TLS trusting the system roots (or those in `trustRootsPath`), checking the
+        /// certificate against `serverName` (default: the host).
         public init(trustRootsPath: String? = nil, serverName: String? = nil) {
             self.trustRootsPath = trustRootsPath
             self.serverName = serverName
         }
     }
 
+    /// A configuration for the server at `host:port`.
     public init(
         host: String = "127.0.0.1",
         port: Int = 8081,

@@ -17,6 +17,7 @@ import Synchronization
 /// let hits = try await client.search(vector, k: 10).neighbors
 /// ```
 public final class SwannClient: Sendable {
+    /// Where and how the client connects.
     public let configuration: ClientConfiguration
     private let group: any EventLoopGroup
     private let connection = Mutex<EventLoopFuture<any Channel>?>(nil)
@@ -25,6 +26,8 @@ public final class SwannClient: Sendable {
     private let connected = Mutex<(any Channel)?>(nil)
     private let nextRequestID = Atomic<UInt32>(1)
 
+    /// A client for the server `configuration` names; it connects on the first call and
+    /// reconnects after a failure. Share one per server across tasks.
     public init(_ configuration: ClientConfiguration, group: any EventLoopGroup = MultiThreadedEventLoopGroup.singleton) {
         self.configuration = configuration
         self.group = group

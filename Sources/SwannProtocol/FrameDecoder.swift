@@ -10,15 +10,19 @@ public import NIOCore
 /// Fragmented input is kept until a whole frame is there; the header is parsed with
 /// `getInteger(at: readerIndex)` and consumed only together with its body.
 public struct FrameDecoder: NIOSingleStepByteToMessageDecoder {
+    /// Whole frames.
     public typealias InboundOut = Frame
 
     /// Largest body accepted; a server raises it once a connection has authenticated.
     public var maxBodyBytes: Int
 
+    /// A decoder refusing bodies over `maxBodyBytes`.
     public init(maxBodyBytes: Int) {
         self.maxBodyBytes = maxBodyBytes
     }
 
+    /// The next whole frame, or nil until more bytes arrive.
+    /// - Throws: `FrameDecodingError` for a bad header or an oversized body.
     public mutating func decode(buffer: inout ByteBuffer) throws(FrameDecodingError) -> Frame? {
         guard let header = try peekHeader(buffer) else { return nil }
         guard Int(header.bodyLength) <= maxBodyBytes else {
@@ -51,6 +55,7 @@ public struct FrameDecoder: NIOSingleStepByteToMessageDecoder {
         return FrameHeader(type: type, requestID: requestID, bodyLength: bodyLength, status: status, version: version)
     }
 
+    /// Like `decode(buffer:)`; bytes left at EOF are a truncated frame.
     public mutating func decodeLast(buffer: inout ByteBuffer, seenEOF: Bool) throws(FrameDecodingError) -> Frame? {
         if let frame = try decode(buffer: &buffer) { return frame }
         if seenEOF, buffer.readableBytes > 0 {
@@ -72,6 +77,7 @@ public enum FrameDecodingError: Error, Hashable, CustomStringConvertible {
     /// Frames waiting for their bodies on all connections already hold the server's buffer budget.
     case bufferBudgetExhausted(bodyLength: Int, requestID: UInt32, type: FrameType)
 
+    /// A one-line description for logs and error messages.
     public var description: String {
         switch self {
         case .badMagic(let found):

@@ -17,15 +17,23 @@ public import NIOCore
 public struct FrameHeader: Sendable, Hashable {
     /// "SWNP" as it appears on the wire.
     public static let magic: [UInt8] = Array("SWNP".utf8)
+    /// The protocol version this build speaks.
     public static let currentVersion: UInt8 = 1
+    /// Header bytes on the wire.
     public static let byteCount = 16
 
+    /// Protocol version (`currentVersion`).
     public var version: UInt8
+    /// The message type.
     public var type: FrameType
+    /// 0 for success, else a `ProtocolErrorCode` (responses only).
     public var status: UInt16
+    /// Chosen by the client, echoed by the server.
     public var requestID: UInt32
+    /// Body bytes after the header.
     public var bodyLength: UInt32
 
+    /// A header for a `type` frame.
     public init(type: FrameType, requestID: UInt32, bodyLength: UInt32, status: UInt16 = 0, version: UInt8 = FrameHeader.currentVersion) {
         self.version = version
         self.type = type
@@ -47,7 +55,9 @@ public struct FrameHeader: Sendable, Hashable {
 
 /// What a frame asks for or answers. A response's raw value is its request's | 0x80.
 public struct FrameType: RawRepresentable, Sendable, Hashable, CustomStringConvertible {
+    /// The type byte.
     public var rawValue: UInt8
+    /// The type with byte `rawValue` (unknown ones are kept, and refused by the server).
     public init(rawValue: UInt8) { self.rawValue = rawValue }
 
     /// Authenticate the connection with an API key (must come first when the server has keys).
@@ -61,13 +71,16 @@ public struct FrameType: RawRepresentable, Sendable, Hashable, CustomStringConve
     /// Liveness check with an empty body.
     public static let ping = FrameType(rawValue: 0x05)
 
+    /// Set in every response type.
     public static let responseBit: UInt8 = 0x80
+    /// Whether this is a response type.
     public var isResponse: Bool { rawValue & Self.responseBit != 0 }
     /// The response type for this request type.
     public var response: FrameType { FrameType(rawValue: rawValue | Self.responseBit) }
     /// The request type this response answers.
     public var request: FrameType { FrameType(rawValue: rawValue & ~Self.responseBit) }
 
+    /// A one-line description for logs and error messages.
     public var description: String {
         let name =
             switch request {
@@ -84,9 +97,12 @@ public struct FrameType: RawRepresentable, Sendable, Hashable, CustomStringConve
 
 /// A header and its body.
 public struct Frame: Sendable, Hashable {
+    /// The header.
     public var header: FrameHeader
+    /// The body (`header.bodyLength` bytes).
     public var body: ByteBuffer
 
+    /// A frame of `header` and `body`.
     public init(header: FrameHeader, body: ByteBuffer) {
         self.header = header
         self.body = body
@@ -137,6 +153,7 @@ public enum ProtocolErrorCode: UInt16, Sendable, Hashable, CaseIterable, CustomS
     /// A router could not reach enough of its shards.
     case unavailable = 11
 
+    /// A one-line description for logs and error messages.
     public var description: String {
         switch self {
         case .malformedBody: "malformed-body"

@@ -3,8 +3,11 @@ public import SwannCore
 
 /// A body that does not match its frame type's layout.
 public struct MessageDecodingError: Error, Hashable, CustomStringConvertible {
+    /// What went wrong, for people.
     public var message: String
+    /// An error with this message.
     public init(_ message: String) { self.message = message }
+    /// A one-line description for logs and error messages.
     public var description: String { message }
 }
 
@@ -14,16 +17,21 @@ public struct MessageDecodingError: Error, Hashable, CustomStringConvertible {
 /// u32 k | u32 dimension | overrides (16 bytes) | f32 × dimension
 /// ```
 public struct SearchRequest: Sendable, Hashable {
+    /// Neighbours wanted.
     public var k: Int
+    /// Search parameters this request changes from the index defaults.
     public var overrides: SearchParameters.Overrides
+    /// The query.
     public var vector: [Float]
 
+    /// A request for the `k` nearest of `vector`.
     public init(vector: [Float], k: Int, overrides: SearchParameters.Overrides = .init()) {
         self.vector = vector
         self.k = k
         self.overrides = overrides
     }
 
+    /// Appends the message's wire form (docs/PROTOCOL.md) to `buffer`.
     public func encode(into buffer: inout ByteBuffer) {
         buffer.writeInteger(UInt32(clamping: k), endianness: .little)
         buffer.writeInteger(UInt32(vector.count), endianness: .little)
@@ -31,6 +39,8 @@ public struct SearchRequest: Sendable, Hashable {
         buffer.writeFloats(vector)
     }
 
+    /// Reads one message body from `buffer`.
+    /// - Throws: `MessageDecodingError` for a body that does not match its layout.
     public static func decode(from buffer: inout ByteBuffer) throws(MessageDecodingError) -> SearchRequest {
         let k = try buffer.readCount("k")
         let dimension = try buffer.readCount("dimension")
@@ -47,14 +57,19 @@ public struct SearchRequest: Sendable, Hashable {
 /// u32 k | u32 dimension | u32 queryCount | overrides (16 bytes) | f32 × dimension × queryCount
 /// ```
 public struct BatchSearchRequest: Sendable, Hashable {
+    /// Neighbours wanted.
     public var k: Int
+    /// Components per query.
     public var dimension: Int
+    /// Search parameters this request changes from the index defaults.
     public var overrides: SearchParameters.Overrides
     /// Row-major, `queryCount × dimension`.
     public var vectors: [Float]
 
+    /// Queries in the batch.
     public var queryCount: Int { dimension == 0 ? 0 : vectors.count / dimension }
 
+    /// A request for the `k` nearest of each `dimension`-long row of `vectors`.
     public init(vectors: [Float], dimension: Int, k: Int, overrides: SearchParameters.Overrides = .init()) {
         self.vectors = vectors
         self.dimension = dimension
@@ -62,6 +77,7 @@ public struct BatchSearchRequest: Sendable, Hashable {
         self.overrides = overrides
     }
 
+    /// Appends the message's wire form (docs/PROTOCOL.md) to `buffer`.
     public func encode(into buffer: inout ByteBuffer) {
         buffer.writeInteger(UInt32(clamping: k), endianness: .little)
         buffer.writeInteger(UInt32(dimension), endianness: .little)
@@ -70,6 +86,8 @@ public struct BatchSearchRequest: Sendable, Hashable {
         buffer.writeFloats(vectors)
     }
 
+    /// Reads one message body from `buffer`.
+    /// - Throws: `MessageDecodingError` for a body that does not match its layout.
     public static func decode(from buffer: inout ByteBuffer) throws(MessageDecodingError) -> BatchSearchRequest {
         let k = try buffer.readCount("k")
         let dimension = try buffer.readCount("dimension")
@@ -91,17 +109,21 @@ public struct BatchSearchRequest: Sendable, Hashable {
 ///             | f32 centroid ms | f32 I/O ms | f32 scan ms | f32 0
 /// ```
 public struct SearchResponse: Sendable, Hashable {
+    /// Nearest first.
     public var neighbors: [Neighbor]
+    /// What the search cost.
     public var statistics: SearchStatistics
     /// Set by a router when some shards did not answer: the neighbours come from the others.
     public var partial: Bool
 
+    /// An answer; `partial` when a shard did not answer.
     public init(neighbors: [Neighbor], statistics: SearchStatistics, partial: Bool = false) {
         self.neighbors = neighbors
         self.statistics = statistics
         self.partial = partial
     }
 
+    /// Appends the message's wire form (docs/PROTOCOL.md) to `buffer`.
     public func encode(into buffer: inout ByteBuffer) {
         buffer.writeInteger(UInt32(neighbors.count), endianness: .little)
         buffer.writeInteger(UInt32(clamping: statistics.postingsRead), endianness: .little)
@@ -117,6 +139,8 @@ public struct SearchResponse: Sendable, Hashable {
         }
     }
 
+    /// Reads one message body from `buffer`.
+    /// - Throws: `MessageDecodingError` for a body that does not match its layout.
     public static func decode(from buffer: inout ByteBuffer) throws(MessageDecodingError) -> SearchResponse {
         let count = try buffer.readCount("result count")
         var statistics = SearchStatistics()
@@ -145,11 +169,14 @@ public struct SearchResponse: Sendable, Hashable {
 
 /// Body of a `batchSearch` response: `u32 queryCount`, then one `SearchResponse` per query in order.
 public enum BatchSearchResponse {
+    /// Appends a batch answer's wire form (docs/PROTOCOL.md) to `buffer`.
     public static func encode(_ responses: [SearchResponse], into buffer: inout ByteBuffer) {
         buffer.writeInteger(UInt32(responses.count), endianness: .little)
         for response in responses { response.encode(into: &buffer) }
     }
 
+    /// Reads one message body from `buffer`.
+    /// - Throws: `MessageDecodingError` for a body that does not match its layout.
     public static func decode(from buffer: inout ByteBuffer) throws(MessageDecodingError) -> [SearchResponse] {
         let count = try buffer.readCount("query count")
         // Each response is at least 44 bytes, so a count the body cannot hold fails before the loop.

@@ -44,14 +44,18 @@ public struct ServerConfiguration: Sendable, Hashable {
 
     /// Paths of a PEM certificate chain and its private key.
     public struct TLSFiles: Sendable, Hashable {
+        /// PEM certificate chain.
         public var certificatePath: String
+        /// PEM private key.
         public var privateKeyPath: String
+        /// TLS with this certificate and key.
         public init(certificatePath: String, privateKeyPath: String) {
             self.certificatePath = certificatePath
             self.privateKeyPath = privateKeyPath
         }
     }
 
+    /// The defaults (docs/PARAMETERS.md).
     public init() {}
 
     static var coreCount: Int { max(1, Parallel.coreCount) }
@@ -95,7 +99,10 @@ public struct ServerConfiguration: Sendable, Hashable {
 
 /// A server configuration that cannot work.
 public struct ServerConfigurationError: Error, Hashable, CustomStringConvertible {
+    /// What is wrong, for people.
     public var detail: String
+    /// An error with this detail.
     public init(detail: String) { self.detail = detail }
+    /// A one-line description for logs and error messages.
     public var description: String { "invalid server configuration: \(detail)" }
 }

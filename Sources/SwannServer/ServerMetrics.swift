@@ -23,6 +23,7 @@ public final class ServerMetrics: Sendable {
     let indexResidentBytes: CoreMetrics.Gauge
     let indexPostingBytes: CoreMetrics.Gauge
 
+    /// Metrics recorded into `registry` (exposed at `/metrics`).
     public init(registry: PrometheusCollectorRegistry = PrometheusCollectorRegistry()) {
         self.registry = registry
         var factory = PrometheusMetricsFactory(registry: registry)

@@ -32,10 +32,14 @@ public struct SwannServer: Sendable {
         case ready(description: String, seconds: Double)
     }
 
+    /// What answers searches: a local index or a shard router.
     public var backend: Backend
+    /// Ports, limits, TLS and keys.
     public var configuration: ServerConfiguration
+    /// Where the server logs.
     public var logger: Logger
 
+    /// A server for `backend`; `run()` serves until graceful shutdown.
     public init(backend: Backend, configuration: ServerConfiguration, logger: Logger) {
         self.backend = backend
         self.configuration = configuration

@@ -4,6 +4,7 @@ public import Swann
 /// Paths into the example shipped with the repository (Tools/data/minilm-10k): the first
 /// 10,000 base vectors and 1,000 queries of minilm-100k as float16, with texts and exact top-100.
 public enum BundledExample {
+    /// Tools/data/minilm-10k, found above this source file.
     public static let directory: String = {
         var url = URL(fileURLWithPath: #filePath)
         while url.path != "/" {
@@ -13,8 +14,11 @@ public enum BundledExample {
         }
         fatalError("Tools/data/minilm-10k not found above \(#filePath)")
     }()
+    /// 10,000 float16 base vectors.
     public static var base: String { directory + "/base.npy" }
+    /// 1,000 float16 queries.
     public static var queries: String { directory + "/queries.npy" }
+    /// Exact top-100 of each query.
     public static var truth: String { directory + "/gt100.ivecs" }
 }
 

@@ -14,6 +14,7 @@ import Swann
 import SwannProtocol
 import SwannServer
 
+/// The process entry point (SwiftPM renames `main`): hands control to libFuzzer's driver.
 @_cdecl("SwannFuzz_main")
 public func fuzzMain(_ argc: CInt, _ argv: UnsafeMutablePointer<UnsafeMutablePointer<CChar>?>?) -> CInt {
     var argc = argc
@@ -39,6 +40,7 @@ public func fuzzInitialize(
     return 0
 }
 
+/// libFuzzer's callback: feeds one input to the target named by `SWANN_FUZZ_TARGET`.
 @_cdecl("LLVMFuzzerTestOneInput")
 public func fuzzOneInput(_ data: UnsafePointer<UInt8>, _ size: Int) -> CInt {
     let bytes = UnsafeBufferPointer(start: data, count: size)

@@ -9,6 +9,7 @@ public struct GraphConfiguration: Sendable, Hashable, Codable {
     /// Seed for the insertion order.
     public var seed: UInt64 = 1
 
+    /// The defaults (docs/PARAMETERS.md).
     public init() {}
 
     /// Checks every field's range.
@@ -21,8 +22,11 @@ public struct GraphConfiguration: Sendable, Hashable, Codable {
 
 /// A configuration value is out of range; the message names the field and the range.
 public struct ConfigurationError: Error, Hashable, CustomStringConvertible {
+    /// What went wrong, for people.
     public var message: String
+    /// An error with this message.
     public init(_ message: String) { self.message = message }
+    /// A one-line description for logs and error messages.
     public var description: String { message }
 }
 
@@ -33,7 +37,7 @@ extension CentroidGraph {
     /// searched and pruned in parallel against the graph as it stood before the batch, then
     /// back edges are grouped by target and each target is updated by one thread.
     /// - Complexity: about `count × (buildBeamWidth × degree + degree²)` distance computations.
-    public static func build<Kernel: DistanceKernel>(
+    package static func build<Kernel: DistanceKernel>(
         centroids: VectorMatrix,
         configuration: GraphConfiguration,
         kernel: Kernel.Type,

@@ -8,21 +8,21 @@
 /// uses a BKT/RNG graph for the same purpose).
 ///
 /// Storage is one flat `[UInt32]` of `count × degree` neighbour slots, `UInt32.max` = empty.
-public struct CentroidGraph: Sendable, Equatable {
+package struct CentroidGraph: Sendable, Equatable {
     /// Maximum out-degree (HNSW's `M`, Vamana's `R`).
-    public let degree: Int
+    package let degree: Int
     /// Number of nodes.
-    public let count: Int
+    package let count: Int
     /// Where every search starts.
-    public let entryPoint: Int
+    package let entryPoint: Int
     /// `count × degree` neighbour slots; `UInt32.max` marks an empty slot.
-    public let neighbors: [UInt32]
+    package let neighbors: [UInt32]
 
-    public static let emptySlot = UInt32.max
+    package static let emptySlot = UInt32.max
 
     /// Wraps existing adjacency (as read from disk).
     /// - Throws: `GraphError` when a size is inconsistent or a neighbour id is out of range.
-    public init(degree: Int, count: Int, entryPoint: Int, neighbors: [UInt32]) throws(GraphError) {
+    package init(degree: Int, count: Int, entryPoint: Int, neighbors: [UInt32]) throws(GraphError) {
         guard degree >= 1, count >= 1, neighbors.count == degree * count else {
             throw GraphError(detail: "adjacency of \(neighbors.count) slots does not match \(count) nodes × degree \(degree)")
         }
@@ -46,31 +46,31 @@ public struct CentroidGraph: Sendable, Equatable {
     }
 
     /// The neighbours of `node` (without empty slots).
-    public func neighbors(of node: Int) -> [Int] {
+    package func neighbors(of node: Int) -> [Int] {
         neighbors[node * degree..<(node + 1) * degree].prefix { $0 != Self.emptySlot }.map(Int.init)
     }
 
     /// Mean out-degree.
-    public var averageDegree: Double {
+    package var averageDegree: Double {
         Double(neighbors.lazy.filter { $0 != Self.emptySlot }.count) / Double(count)
     }
 }
 
 /// The centroid graph's data is inconsistent.
-public struct GraphError: Error, Hashable, CustomStringConvertible {
-    public var detail: String
-    public var description: String { "invalid centroid graph: \(detail)" }
+package struct GraphError: Error, Hashable, CustomStringConvertible {
+    package var detail: String
+    package var description: String { "invalid centroid graph: \(detail)" }
 }
 
 /// Reusable memory for graph searches; one per thread (never shared concurrently).
-public struct GraphSearchScratch: Sendable {
+package struct GraphSearchScratch: Sendable {
     @usableFromInline var visited: VisitedSet
     /// The beam, sorted by distance; `node < 0` marks an expanded entry (`~node` is the node).
     @usableFromInline var beam: [BeamEntry] = []
     /// The unvisited neighbours of the node being expanded.
     @usableFromInline var pending: [Int32] = []
 
-    public init(nodeCount: Int) {
+    package init(nodeCount: Int) {
         visited = VisitedSet(capacity: nodeCount)
     }
 }
@@ -95,7 +95,7 @@ extension CentroidGraph {
     ///   - distanceCount: incremented by the number of distances computed.
     /// - Returns: up to `beamWidth` (node, distance) pairs, ascending by distance.
     @inlinable
-    public func search<Kernel: DistanceKernel>(
+    package func search<Kernel: DistanceKernel>(
         _ query: UnsafeRawPointer,
         centroids: VectorMatrix,
         beamWidth: Int,
@@ -113,7 +113,7 @@ extension CentroidGraph {
 
     /// Greedy beam search measuring with `measure` (exact or quantised rows).
     @inlinable
-    public func search<Measure: NodeDistance>(
+    package func search<Measure: NodeDistance>(
         _ measure: Measure,
         beamWidth: Int,
         scratch: inout GraphSearchScratch,
@@ -127,7 +127,7 @@ extension CentroidGraph {
     /// Greedy beam search measuring with `measure`, writing the candidates into `candidates`
     /// (its contents replaced, its storage reused: the query path allocates nothing here).
     @inlinable
-    public func search<Measure: NodeDistance>(
+    package func search<Measure: NodeDistance>(
         _ measure: Measure,
         beamWidth: Int,
         scratch: inout GraphSearchScratch,

@@ -5,7 +5,7 @@ public import CSwannHints
 ///
 /// Graph searches are generic over this protocol so that the walk is specialised per
 /// measure (exact rows with one kernel, or quantised copies) and the call inlines.
-public protocol NodeDistance {
+package protocol NodeDistance {
     /// The distance from the query to `node` (smaller is closer).
     func distance(to node: Int) -> Float
     /// Starts loading the first cache line of `node`'s row.
@@ -15,7 +15,7 @@ public protocol NodeDistance {
 }
 
 /// Distances from a query row to the rows of a matrix with one kernel.
-public struct KernelNodeDistance<Kernel: DistanceKernel>: NodeDistance {
+package struct KernelNodeDistance<Kernel: DistanceKernel>: NodeDistance {
     @usableFromInline let query: UnsafeRawPointer
     @usableFromInline let rows: VectorMatrix
 
@@ -23,23 +23,23 @@ public struct KernelNodeDistance<Kernel: DistanceKernel>: NodeDistance {
     ///   - query: a row of `rows`' element type.
     ///   - rows: the node vectors, in `Kernel`'s element type.
     @inlinable
-    public init(query: UnsafeRawPointer, rows: VectorMatrix, kernel: Kernel.Type) {
+    package init(query: UnsafeRawPointer, rows: VectorMatrix, kernel: Kernel.Type) {
         self.query = query
         self.rows = rows
     }
 
     @inlinable @inline(__always)
-    public func distance(to node: Int) -> Float {
+    package func distance(to node: Int) -> Float {
         Kernel.distance(query, rows.uncheckedRow(node), dimension: rows.dimension)
     }
 
     @inlinable @inline(__always)
-    public func prefetchHead(of node: Int) {
+    package func prefetchHead(of node: Int) {
         swann_prefetch(rows.uncheckedRow(node))
     }
 
     @inlinable @inline(__always)
-    public func prefetchRest(of node: Int) {
+    package func prefetchRest(of node: Int) {
         let row = rows.uncheckedRow(node)
         var offset = 64
         while offset < rows.rowBytes {

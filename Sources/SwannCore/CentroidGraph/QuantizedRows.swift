@@ -5,26 +5,26 @@
 /// 4× smaller (16k centroids fit in the L3 cache), and the walk only has to find the right
 /// neighbourhood: the candidates it returns are re-ranked with exact float32 distances before
 /// any posting list is chosen.
-public struct QuantizedRows: Sendable {
+package struct QuantizedRows: Sendable {
     /// The codes, `rows.count × dimension` int8.
-    public let codes: VectorMatrix
-    public let quantizer: SymmetricQuantizer
+    package let codes: VectorMatrix
+    package let quantizer: SymmetricQuantizer
 
     /// Quantises float32 `rows`.
-    public init(_ rows: VectorMatrix) {
+    package init(_ rows: VectorMatrix) {
         quantizer = SymmetricQuantizer(fittedTo: rows)
         codes = quantizer.encode(rows)
     }
 
     /// The value of one code unit.
-    public var step: Float { quantizer.step }
+    package var step: Float { quantizer.step }
 
     /// Writes the codes of a `dimension`-component float32 query to `output`.
     @inlinable
-    public func encode(_ query: UnsafePointer<Float>, into output: UnsafeMutableRawPointer) {
+    package func encode(_ query: UnsafePointer<Float>, into output: UnsafeMutableRawPointer) {
         quantizer.encode(query, count: codes.dimension, into: output)
     }
 
     /// Bytes held.
-    public var byteCount: Int { codes.byteCount }
+    package var byteCount: Int { codes.byteCount }
 }

@@ -8,6 +8,7 @@
 /// (`KmeansClustering`, `RefineLambda`); deriving it from the mean distance keeps the penalty
 /// scale-free across nodes of the hierarchy.
 public struct BalancedKMeans {
+    /// Branching, iterations and the balance penalty of one k-means level.
     public struct Configuration: Sendable, Hashable, Codable {
         /// Clusters per split (SPTAG's `BKTKmeansK`).
         public var branching = 32
@@ -18,6 +19,7 @@ public struct BalancedKMeans {
         /// Strength of the balance penalty (0 = plain k-means). Above ~0.5 assignments start
         /// to oscillate between rounds and balance gets worse, not better.
         public var balanceFactor: Float = 0.25
+        /// The defaults (docs/PARAMETERS.md).
         public init() {}
     }
 
@@ -26,7 +28,7 @@ public struct BalancedKMeans {
     let threads: Int
 
     /// - Precondition: `data.elementType == .float32`.
-    public init(data: VectorMatrix, configuration: Configuration, threads: Int) {
+    package init(data: VectorMatrix, configuration: Configuration, threads: Int) {
         precondition(data.elementType == .float32, "balanced k-means runs on float32 rows")
         self.data = data
         self.configuration = configuration
@@ -35,7 +37,7 @@ public struct BalancedKMeans {
 
     /// Splits `points` (row numbers of `data`) into at most `k` clusters.
     /// - Returns: for each point, its cluster in `0..<k`.
-    public func cluster(_ points: [Int32], k: Int, rng: inout SplitMix64) -> [Int32] {
+    package func cluster(_ points: [Int32], k: Int, rng: inout SplitMix64) -> [Int32] {
         let k = min(k, points.count)
         guard k > 1 else { return [Int32](repeating: 0, count: points.count) }
         let d = data.dimension

@@ -7,6 +7,7 @@ public struct BuildConfiguration: Sendable, Hashable, Codable {
     /// Closure + RNG posting assignment and the posting cap.
     public var assignment = PostingAssignment.Configuration()
 
+    /// The defaults (docs/PARAMETERS.md).
     public init() {}
 
     /// Checks every field's range.

@@ -11,18 +11,22 @@
 /// Leaves are shared out in proportion to cluster sizes, so the number of heads comes out within
 /// a few percent of `centroidRatio × count`.
 public enum HeadSelection {
+    /// How centroids are chosen.
     public struct Configuration: Sendable, Hashable, Codable {
         /// Fraction of the rows that become heads (SPTAG: 0.12–0.2).
         public var centroidRatio: Double = 0.16
+        /// The balanced k-means run at each level.
         public var kMeans = BalancedKMeans.Configuration()
+        /// Seed of every random choice (builds are deterministic).
         public var seed: UInt64 = 1
+        /// The defaults (docs/PARAMETERS.md).
         public init() {}
     }
 
     /// Row numbers of the chosen heads, ascending.
     /// - Precondition: `data.elementType == .float32`, `data.count >= 1`.
     /// - Parameter progress: called with the number of heads chosen so far.
-    public static func selectHeads(
+    package static func selectHeads(
         in data: VectorMatrix,
         configuration: Configuration,
         threads: Int,

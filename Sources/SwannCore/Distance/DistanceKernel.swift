@@ -6,7 +6,7 @@
 ///
 /// Every kernel returns a distance (smaller is closer); see `Metric`. 8-bit kernels accumulate
 /// exactly in 32-bit integer lanes and convert to `Float` once at the end.
-public protocol DistanceKernel {
+package protocol DistanceKernel {
     /// The element type both rows are stored in.
     static var elementType: ElementType { get }
     /// The metric this kernel computes.
@@ -17,16 +17,16 @@ public protocol DistanceKernel {
 
 /// Receives a kernel type picked at run time; `Distance.dispatch` calls `run` once with the
 /// concrete kernel so that the body is specialised for it.
-public protocol KernelConsumer {
+package protocol KernelConsumer {
     associatedtype Output
     func run<Kernel: DistanceKernel>(_ kernel: Kernel.Type) -> Output
 }
 
 /// Entry points that pick a kernel from a `(Metric, ElementType)` pair.
-public enum Distance {
+package enum Distance {
     /// Calls `consumer.run` with the kernel for `metric` over `elementType`.
     @inlinable
-    public static func dispatch<C: KernelConsumer>(
+    package static func dispatch<C: KernelConsumer>(
         metric: Metric,
         elementType: ElementType,
         to consumer: C
@@ -48,7 +48,7 @@ public enum Distance {
     }
 
     /// The distance between two rows, dispatching on every call. Convenient outside hot loops.
-    public static func between(
+    package static func between(
         _ a: UnsafeRawPointer,
         _ b: UnsafeRawPointer,
         dimension: Int,
@@ -59,7 +59,7 @@ public enum Distance {
     }
 
     /// The distance between two `Float` arrays of equal length.
-    public static func between(_ a: [Float], _ b: [Float], metric: Metric) -> Float {
+    package static func between(_ a: [Float], _ b: [Float], metric: Metric) -> Float {
         precondition(a.count == b.count, "dimension mismatch: \(a.count) vs \(b.count)")
         return a.withUnsafeBytes { pa in
             b.withUnsafeBytes { pb in
@@ -70,23 +70,22 @@ public enum Distance {
 
     /// Turns `(dot, ‖a‖², ‖b‖²)` into a cosine distance; a zero vector is at distance 1 from everything.
     @inlinable @inline(__always)
-    public static func cosineDistance(dot: Float, normA: Float, normB: Float) -> Float {
+    package static func cosineDistance(dot: Float, normA: Float, normB: Float) -> Float {
         let denominator = normA.squareRoot() * normB.squareRoot()
         return denominator > 0 ? 1 - dot / denominator : 1
     }
 }
 
-@usableFromInline
 struct PairDistance: KernelConsumer {
-    @usableFromInline let a: UnsafeRawPointer
-    @usableFromInline let b: UnsafeRawPointer
-    @usableFromInline let dimension: Int
-    @usableFromInline init(a: UnsafeRawPointer, b: UnsafeRawPointer, dimension: Int) {
+    let a: UnsafeRawPointer
+    let b: UnsafeRawPointer
+    let dimension: Int
+    init(a: UnsafeRawPointer, b: UnsafeRawPointer, dimension: Int) {
         self.a = a
         self.b = b
         self.dimension = dimension
     }
-    @usableFromInline func run<Kernel: DistanceKernel>(_ kernel: Kernel.Type) -> Float {
+    func run<Kernel: DistanceKernel>(_ kernel: Kernel.Type) -> Float {
         Kernel.distance(a, b, dimension: dimension)
     }
 }

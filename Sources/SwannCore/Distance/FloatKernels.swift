@@ -8,10 +8,10 @@
 public import CSwannKernels
 
 /// The portable float32 kernels: baseline SIMD (SSE2 on x86-64, NEON on arm64).
-public enum FloatAccumulation {
+package enum FloatAccumulation {
     /// Σ (aᵢ − bᵢ)².
     @inlinable
-    public static func squaredL2(_ a: UnsafeRawPointer, _ b: UnsafeRawPointer, dimension: Int) -> Float {
+    package static func squaredL2(_ a: UnsafeRawPointer, _ b: UnsafeRawPointer, dimension: Int) -> Float {
         var s0 = SIMD8<Float>()
         var s1 = SIMD8<Float>()
         var i = 0
@@ -45,7 +45,7 @@ public enum FloatAccumulation {
 
     /// Σ aᵢbᵢ.
     @inlinable
-    public static func dot(_ a: UnsafeRawPointer, _ b: UnsafeRawPointer, dimension: Int) -> Float {
+    package static func dot(_ a: UnsafeRawPointer, _ b: UnsafeRawPointer, dimension: Int) -> Float {
         var s0 = SIMD8<Float>()
         var s1 = SIMD8<Float>()
         var i = 0
@@ -75,7 +75,7 @@ public enum FloatAccumulation {
 
     /// (Σ aᵢbᵢ, Σ aᵢ², Σ bᵢ²) in one pass.
     @inlinable
-    public static func dotAndNorms(
+    package static func dotAndNorms(
         _ a: UnsafeRawPointer,
         _ b: UnsafeRawPointer,
         dimension: Int
@@ -106,29 +106,29 @@ public enum FloatAccumulation {
 }
 
 /// Squared Euclidean distance over float32 rows.
-public enum L2Float32: DistanceKernel {
-    public static var elementType: ElementType { .float32 }
-    public static var metric: Metric { .l2 }
+package enum L2Float32: DistanceKernel {
+    package static var elementType: ElementType { .float32 }
+    package static var metric: Metric { .l2 }
 
     @inlinable
-    public static func distance(_ a: UnsafeRawPointer, _ b: UnsafeRawPointer, dimension: Int) -> Float {
+    package static func distance(_ a: UnsafeRawPointer, _ b: UnsafeRawPointer, dimension: Int) -> Float {
         if swann_cpu_has_fma() != 0 { return swann_l2_f32_fma(a, b, dimension) }
         return FloatAccumulation.squaredL2(a, b, dimension: dimension)
     }
 }
 
 /// Dot product of float32 rows (the building block of inner product and cosine).
-public enum DotFloat32 {
+package enum DotFloat32 {
     /// Σ aᵢbᵢ.
     @inlinable
-    public static func dot(_ a: UnsafeRawPointer, _ b: UnsafeRawPointer, dimension: Int) -> Float {
+    package static func dot(_ a: UnsafeRawPointer, _ b: UnsafeRawPointer, dimension: Int) -> Float {
         if swann_cpu_has_fma() != 0 { return swann_dot_f32_fma(a, b, dimension) }
         return FloatAccumulation.dot(a, b, dimension: dimension)
     }
 
     /// (Σ aᵢbᵢ, Σ aᵢ², Σ bᵢ²) in one pass.
     @inlinable
-    public static func dotAndNorms(
+    package static func dotAndNorms(
         _ a: UnsafeRawPointer,
         _ b: UnsafeRawPointer,
         dimension: Int
@@ -142,21 +142,21 @@ public enum DotFloat32 {
 }
 
 /// Negated dot product over float32 rows.
-public enum InnerProductFloat32: DistanceKernel {
-    public static var elementType: ElementType { .float32 }
-    public static var metric: Metric { .innerProduct }
+package enum InnerProductFloat32: DistanceKernel {
+    package static var elementType: ElementType { .float32 }
+    package static var metric: Metric { .innerProduct }
     @inlinable
-    public static func distance(_ a: UnsafeRawPointer, _ b: UnsafeRawPointer, dimension: Int) -> Float {
+    package static func distance(_ a: UnsafeRawPointer, _ b: UnsafeRawPointer, dimension: Int) -> Float {
         -DotFloat32.dot(a, b, dimension: dimension)
     }
 }
 
 /// 1 − cos(a, b) over float32 rows.
-public enum CosineFloat32: DistanceKernel {
-    public static var elementType: ElementType { .float32 }
-    public static var metric: Metric { .cosine }
+package enum CosineFloat32: DistanceKernel {
+    package static var elementType: ElementType { .float32 }
+    package static var metric: Metric { .cosine }
     @inlinable
-    public static func distance(_ a: UnsafeRawPointer, _ b: UnsafeRawPointer, dimension: Int) -> Float {
+    package static func distance(_ a: UnsafeRawPointer, _ b: UnsafeRawPointer, dimension: Int) -> Float {
         let r = DotFloat32.dotAndNorms(a, b, dimension: dimension)
         return Distance.cosineDistance(dot: r.dot, normA: r.normA, normB: r.normB)
     }
@@ -164,10 +164,10 @@ public enum CosineFloat32: DistanceKernel {
 
 /// The portable float16 kernels, accumulated in float32: baseline SIMD with the half → float
 /// conversion done in integer arithmetic (`HalfFloat.widenPairs`).
-public enum HalfAccumulation {
+package enum HalfAccumulation {
     /// Σ (aᵢ − bᵢ)².
     @inlinable
-    public static func squaredL2(_ a: UnsafeRawPointer, _ b: UnsafeRawPointer, dimension: Int) -> Float {
+    package static func squaredL2(_ a: UnsafeRawPointer, _ b: UnsafeRawPointer, dimension: Int) -> Float {
         var s0 = SIMD8<Float>()
         var s1 = SIMD8<Float>()
         var i = 0
@@ -193,7 +193,7 @@ public enum HalfAccumulation {
 
     /// (Σ aᵢbᵢ, Σ aᵢ², Σ bᵢ²); the norms only when `withNorms`.
     @inlinable @inline(__always)
-    public static func dotAndNorms(
+    package static func dotAndNorms(
         _ a: UnsafeRawPointer,
         _ b: UnsafeRawPointer,
         dimension: Int,
@@ -227,21 +227,21 @@ public enum HalfAccumulation {
 }
 
 /// Squared Euclidean distance over float16 rows, accumulated in float32.
-public enum L2Float16: DistanceKernel {
-    public static var elementType: ElementType { .float16 }
-    public static var metric: Metric { .l2 }
+package enum L2Float16: DistanceKernel {
+    package static var elementType: ElementType { .float16 }
+    package static var metric: Metric { .l2 }
     @inlinable
-    public static func distance(_ a: UnsafeRawPointer, _ b: UnsafeRawPointer, dimension: Int) -> Float {
+    package static func distance(_ a: UnsafeRawPointer, _ b: UnsafeRawPointer, dimension: Int) -> Float {
         if swann_cpu_has_fma() != 0 { return swann_l2_f16_fma(a, b, dimension) }
         return HalfAccumulation.squaredL2(a, b, dimension: dimension)
     }
 }
 
 /// Dot products over float16 rows, accumulated in float32.
-public enum DotFloat16 {
+package enum DotFloat16 {
     /// (Σ aᵢbᵢ, Σ aᵢ², Σ bᵢ²); the norms only when `withNorms`.
     @inlinable @inline(__always)
-    public static func dotAndNorms(
+    package static func dotAndNorms(
         _ a: UnsafeRawPointer,
         _ b: UnsafeRawPointer,
         dimension: Int,
@@ -259,21 +259,21 @@ public enum DotFloat16 {
 }
 
 /// Negated dot product over float16 rows.
-public enum InnerProductFloat16: DistanceKernel {
-    public static var elementType: ElementType { .float16 }
-    public static var metric: Metric { .innerProduct }
+package enum InnerProductFloat16: DistanceKernel {
+    package static var elementType: ElementType { .float16 }
+    package static var metric: Metric { .innerProduct }
     @inlinable
-    public static func distance(_ a: UnsafeRawPointer, _ b: UnsafeRawPointer, dimension: Int) -> Float {
+    package static func distance(_ a: UnsafeRawPointer, _ b: UnsafeRawPointer, dimension: Int) -> Float {
         -DotFloat16.dotAndNorms(a, b, dimension: dimension, withNorms: false).dot
     }
 }
 
 /// 1 − cos(a, b) over float16 rows.
-public enum CosineFloat16: DistanceKernel {
-    public static var elementType: ElementType { .float16 }
-    public static var metric: Metric { .cosine }
+package enum CosineFloat16: DistanceKernel {
+    package static var elementType: ElementType { .float16 }
+    package static var metric: Metric { .cosine }
     @inlinable
-    public static func distance(_ a: UnsafeRawPointer, _ b: UnsafeRawPointer, dimension: Int) -> Float {
+    package static func distance(_ a: UnsafeRawPointer, _ b: UnsafeRawPointer, dimension: Int) -> Float {
         let r = DotFloat16.dotAndNorms(a, b, dimension: dimension, withNorms: true)
         return Distance.cosineDistance(dot: r.dot, normA: r.normA, normB: r.normB)
     }

@@ -11,7 +11,7 @@
 public import CSwannKernels
 
 /// Shared 8-bit accumulation, specialised for `Int8` and `UInt8` through `Scalar`.
-public enum ByteAccumulation {
+package enum ByteAccumulation {
     /// The exact sum of the lanes of a non-negative accumulation (see the bounds above).
     @inlinable @inline(__always)
     static func nonNegativeSum(_ v: SIMD8<Int32>) -> Int64 {
@@ -79,7 +79,7 @@ public enum ByteAccumulation {
 
     /// Σ (aᵢ − bᵢ)², exactly.
     @inlinable @inline(__always)
-    public static func squaredL2<Scalar: FixedWidthInteger & SIMDScalar>(
+    package static func squaredL2<Scalar: FixedWidthInteger & SIMDScalar>(
         _ a: UnsafeRawPointer,
         _ b: UnsafeRawPointer,
         dimension: Int,
@@ -105,7 +105,7 @@ public enum ByteAccumulation {
 
     /// (Σ aᵢbᵢ, Σ aᵢ², Σ bᵢ²), exactly; the norms only when `withNorms`.
     @inlinable @inline(__always)
-    public static func dotAndNorms<Scalar: FixedWidthInteger & SIMDScalar>(
+    package static func dotAndNorms<Scalar: FixedWidthInteger & SIMDScalar>(
         _ a: UnsafeRawPointer,
         _ b: UnsafeRawPointer,
         dimension: Int,
@@ -140,65 +140,65 @@ public enum ByteAccumulation {
 }
 
 /// Squared Euclidean distance over int8 rows.
-public enum L2Int8: DistanceKernel {
-    public static var elementType: ElementType { .int8 }
-    public static var metric: Metric { .l2 }
+package enum L2Int8: DistanceKernel {
+    package static var elementType: ElementType { .int8 }
+    package static var metric: Metric { .l2 }
     @inlinable
-    public static func distance(_ a: UnsafeRawPointer, _ b: UnsafeRawPointer, dimension: Int) -> Float {
+    package static func distance(_ a: UnsafeRawPointer, _ b: UnsafeRawPointer, dimension: Int) -> Float {
         if swann_cpu_has_avx2() != 0 { return Float(swann_l2_int8_avx2(a, b, dimension)) }
         return Float(ByteAccumulation.squaredL2(a, b, dimension: dimension, as: Int8.self))
     }
 }
 
 /// Squared Euclidean distance over uint8 rows.
-public enum L2UInt8: DistanceKernel {
-    public static var elementType: ElementType { .uint8 }
-    public static var metric: Metric { .l2 }
+package enum L2UInt8: DistanceKernel {
+    package static var elementType: ElementType { .uint8 }
+    package static var metric: Metric { .l2 }
     @inlinable
-    public static func distance(_ a: UnsafeRawPointer, _ b: UnsafeRawPointer, dimension: Int) -> Float {
+    package static func distance(_ a: UnsafeRawPointer, _ b: UnsafeRawPointer, dimension: Int) -> Float {
         if swann_cpu_has_avx2() != 0 { return Float(swann_l2_uint8_avx2(a, b, dimension)) }
         return Float(ByteAccumulation.squaredL2(a, b, dimension: dimension, as: UInt8.self))
     }
 }
 
 /// Negated dot product over int8 rows.
-public enum InnerProductInt8: DistanceKernel {
-    public static var elementType: ElementType { .int8 }
-    public static var metric: Metric { .innerProduct }
+package enum InnerProductInt8: DistanceKernel {
+    package static var elementType: ElementType { .int8 }
+    package static var metric: Metric { .innerProduct }
     @inlinable
-    public static func distance(_ a: UnsafeRawPointer, _ b: UnsafeRawPointer, dimension: Int) -> Float {
+    package static func distance(_ a: UnsafeRawPointer, _ b: UnsafeRawPointer, dimension: Int) -> Float {
         if swann_cpu_has_avx2() != 0 { return -Float(swann_dot_int8_avx2(a, b, dimension)) }
         return -Float(ByteAccumulation.dotAndNorms(a, b, dimension: dimension, as: Int8.self, withNorms: false).dot)
     }
 }
 
 /// Negated dot product over uint8 rows.
-public enum InnerProductUInt8: DistanceKernel {
-    public static var elementType: ElementType { .uint8 }
-    public static var metric: Metric { .innerProduct }
+package enum InnerProductUInt8: DistanceKernel {
+    package static var elementType: ElementType { .uint8 }
+    package static var metric: Metric { .innerProduct }
     @inlinable
-    public static func distance(_ a: UnsafeRawPointer, _ b: UnsafeRawPointer, dimension: Int) -> Float {
+    package static func distance(_ a: UnsafeRawPointer, _ b: UnsafeRawPointer, dimension: Int) -> Float {
         -Float(ByteAccumulation.dotAndNorms(a, b, dimension: dimension, as: UInt8.self, withNorms: false).dot)
     }
 }
 
 /// 1 − cos(a, b) over int8 rows.
-public enum CosineInt8: DistanceKernel {
-    public static var elementType: ElementType { .int8 }
-    public static var metric: Metric { .cosine }
+package enum CosineInt8: DistanceKernel {
+    package static var elementType: ElementType { .int8 }
+    package static var metric: Metric { .cosine }
     @inlinable
-    public static func distance(_ a: UnsafeRawPointer, _ b: UnsafeRawPointer, dimension: Int) -> Float {
+    package static func distance(_ a: UnsafeRawPointer, _ b: UnsafeRawPointer, dimension: Int) -> Float {
         let r = ByteAccumulation.dotAndNorms(a, b, dimension: dimension, as: Int8.self, withNorms: true)
         return Distance.cosineDistance(dot: Float(r.dot), normA: Float(r.normA), normB: Float(r.normB))
     }
 }
 
 /// 1 − cos(a, b) over uint8 rows.
-public enum CosineUInt8: DistanceKernel {
-    public static var elementType: ElementType { .uint8 }
-    public static var metric: Metric { .cosine }
+package enum CosineUInt8: DistanceKernel {
+    package static var elementType: ElementType { .uint8 }
+    package static var metric: Metric { .cosine }
     @inlinable
-    public static func distance(_ a: UnsafeRawPointer, _ b: UnsafeRawPointer, dimension: Int) -> Float {
+    package static func distance(_ a: UnsafeRawPointer, _ b: UnsafeRawPointer, dimension: Int) -> Float {
         let r = ByteAccumulation.dotAndNorms(a, b, dimension: dimension, as: UInt8.self, withNorms: true)
         return Distance.cosineDistance(dot: Float(r.dot), normA: Float(r.normA), normB: Float(r.normB))
     }

@@ -9,6 +9,7 @@
 /// exactly as cosine). Then each list is capped at `postingLimit` entries: a list that overflows
 /// drops its farthest *replicas*; a vector's nearest list always keeps it, so no vector is lost.
 public struct PostingAssignment: Sendable {
+    /// How vectors are assigned to posting lists (closure + RNG rule, replicas, cap).
     public struct Configuration: Sendable, Hashable, Codable {
         /// Most lists a vector is copied into (SPTAG `ReplicaCount`, 8). 1…32; 12 by default: the
         /// RNG rule stops most vectors earlier (7.4 copies per vector on minilm-100k), and the
@@ -22,8 +23,10 @@ public struct PostingAssignment: Sendable {
         public var candidateCount = 64
         /// Cap on entries per list (SPTAG `PostingVectorLimit`).
         public var postingLimit = 256
+        /// The defaults (docs/PARAMETERS.md).
         public init() {}
 
+        /// Checks every field's range.
         public func validate() throws(ConfigurationError) {
             guard (1...32).contains(replicaCount) else { throw ConfigurationError("replicas \(replicaCount) is outside 1...32") }
             // Finite too: the manifest records them, and JSON has no ∞ (`inf` once failed only
@@ -40,24 +43,24 @@ public struct PostingAssignment: Sendable {
     }
 
     /// One entry of a posting list.
-    public struct Member: Sendable, Hashable {
-        public var vector: UInt32
-        public var distance: Float
+    package struct Member: Sendable, Hashable {
+        package var vector: UInt32
+        package var distance: Float
         /// Whether this is the vector's nearest centroid (never dropped by the cap).
-        public var isPrimary: Bool
+        package var isPrimary: Bool
     }
 
     /// `lists[c]` holds the members of centroid c's posting list, nearest first.
-    public var lists: [[Member]]
+    package var lists: [[Member]]
     /// `copyHistogram[n]` = number of vectors stored in exactly n lists.
-    public var copyHistogram: [Int]
+    package var copyHistogram: [Int]
     /// Replicas removed by the posting cap.
-    public var droppedByLimit: Int
+    package var droppedByLimit: Int
 
     /// Assigns every row of `vectors` to lists of `centroids`.
     ///
     /// `Kernel` must be the squared-L2 kernel of the rows' element type.
-    public static func assign<Kernel: DistanceKernel>(
+    package static func assign<Kernel: DistanceKernel>(
         vectors: VectorMatrix,
         centroids: VectorMatrix,
         graph: CentroidGraph,

@@ -3,18 +3,18 @@
 ///
 /// Replicas make the same vector appear in several lists; `seen` skips every id after its first
 /// occurrence in a query, so each vector costs one distance however many lists hold it.
-public struct PostingScanner<Kernel: DistanceKernel> {
+package struct PostingScanner<Kernel: DistanceKernel> {
     /// The query in the postings' stored type.
-    public let query: UnsafeRawPointer
-    public let dimension: Int
+    package let query: UnsafeRawPointer
+    package let dimension: Int
     /// Bytes per stored row.
-    public let rowBytes: Int
+    package let rowBytes: Int
     /// Ids at or above this mark a corrupt list.
-    public let vectorCount: Int
+    package let vectorCount: Int
 
     /// A scanner for `query` (a row of the postings' element type).
     @inlinable
-    public init(query: UnsafeRawPointer, dimension: Int, rowBytes: Int, vectorCount: Int) {
+    package init(query: UnsafeRawPointer, dimension: Int, rowBytes: Int, vectorCount: Int) {
         self.query = query
         self.dimension = dimension
         self.rowBytes = rowBytes
@@ -25,7 +25,7 @@ public struct PostingScanner<Kernel: DistanceKernel> {
     /// - Returns: the number of distances computed, or nil if an id is ≥ `vectorCount`
     ///   (a corrupt list: the caller reports it instead of answering).
     @inlinable
-    public func scan(
+    package func scan(
         ids: UnsafePointer<UInt32>,
         vectors: UnsafeRawPointer,
         count: Int,
@@ -46,7 +46,7 @@ public struct PostingScanner<Kernel: DistanceKernel> {
 }
 
 /// Which posting lists a query reads (SPANN's query-aware dynamic pruning).
-public enum ListSelection {
+package enum ListSelection {
     /// Which lists to read: the nearest centroid's always, then others in ascending distance
     /// while within `maxDistanceRatio ×` the nearest distance, at most `maxPostings`; written
     /// into `lists` (its contents replaced, its storage reused).
@@ -54,7 +54,7 @@ public enum ListSelection {
     /// `distanceOffset` is added before the ratio test so that distances are non-negative
     /// (1 for inner product on unit vectors, making it cosine distance). When the nearest
     /// distance is 0 (the query is a centroid), the next positive distance is the basis.
-    public static func select(
+    package static func select(
         _ candidates: [(node: Int, distance: Float)],
         maxPostings: Int,
         maxDistanceRatio: Float?,
@@ -76,7 +76,7 @@ public enum ListSelection {
     }
 
     /// `select(_:maxPostings:maxDistanceRatio:distanceOffset:into:)` into a new array.
-    public static func select(
+    package static func select(
         _ candidates: [(node: Int, distance: Float)],
         maxPostings: Int,
         maxDistanceRatio: Float?,

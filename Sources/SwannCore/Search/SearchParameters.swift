@@ -23,6 +23,7 @@ public struct SearchParameters: Sendable, Hashable, Codable {
     /// When posting-list checksums are verified.
     public var checksums = ChecksumPolicy.firstRead
 
+    /// The defaults (docs/PARAMETERS.md).
     public init() {}
 
     /// The beam the centroid search actually keeps: `searchCandidates`, but at least twice the lists
@@ -49,13 +50,16 @@ extension SearchParameters {
     /// The knobs a request may override, each nil when the index default should stand. The CLI,
     /// the HTTP API and the TCP protocol all carry this, so they agree on what can be changed.
     public struct Overrides: Sendable, Hashable, Codable {
+        /// Most posting lists read per query (nil: the default).
         public var maxPostings: Int?
+        /// Centroid candidates the graph search keeps (nil: the default).
         public var searchCandidates: Int?
         /// A ratio ≥ 1; see `disablePruning` to turn pruning off.
         public var maxDistanceRatio: Float?
         /// Reads up to `maxPostings` lists whatever their distance.
         public var disablePruning: Bool
 
+        /// Overrides of the given parameters; nil leaves a default in place.
         public init(maxPostings: Int? = nil, searchCandidates: Int? = nil, maxDistanceRatio: Float? = nil, disablePruning: Bool = false) {
             self.maxPostings = maxPostings
             self.searchCandidates = searchCandidates

@@ -13,6 +13,7 @@ public struct SearchStatistics: Sendable, Hashable, Codable {
     /// Seconds computing distances over postings.
     public var scanSeconds = 0.0
 
+    /// The defaults (docs/PARAMETERS.md).
     public init() {}
 
     /// Adds another query's counters (for batch totals).

@@ -5,19 +5,19 @@
 /// 400 KB missed the cache on most lookups (a profile put 15% of a query's time on that one
 /// compare). One bit per vector is 12.5 KB at 100k; clearing the words the query touched
 /// (a few thousand at most) keeps `removeAll` independent of the index size.
-public struct SeenSet: Sendable {
+package struct SeenSet: Sendable {
     @usableFromInline var words: [UInt64]
     @usableFromInline var touched: [Int32] = []
 
     /// A set for ids in `0..<capacity`.
-    public init(capacity: Int) {
+    package init(capacity: Int) {
         words = [UInt64](repeating: 0, count: max(1, (capacity + 63) / 64))
         touched.reserveCapacity(4096)
     }
 
     /// Inserts `id`; returns false if it was already present.
     @inlinable @inline(__always)
-    public mutating func insert(_ id: Int) -> Bool {
+    package mutating func insert(_ id: Int) -> Bool {
         let index = id &>> 6
         let bit = UInt64(1) &<< UInt64(id & 63)
         let word = words.withUnsafeBufferPointer { $0[index] }
@@ -29,11 +29,11 @@ public struct SeenSet: Sendable {
 
     /// Whether `id` is present.
     @inlinable
-    public func contains(_ id: Int) -> Bool { words[id >> 6] & (1 << UInt64(id & 63)) != 0 }
+    package func contains(_ id: Int) -> Bool { words[id >> 6] & (1 << UInt64(id & 63)) != 0 }
 
     /// Forgets every id, in time proportional to the words set since the last call.
     @inlinable
-    public mutating func removeAll() {
+    package mutating func removeAll() {
         words.withUnsafeMutableBufferPointer { words in
             for index in touched { words[Int(index)] = 0 }
         }

@@ -4,18 +4,18 @@
 /// comparison against `threshold` (the current k-th distance), which a general heap does not
 /// expose without an extra lookup, and because the storage is reused across queries.
 /// Ties on distance are broken by the smaller id, so results are deterministic.
-public struct TopK: Sendable {
+package struct TopK: Sendable {
     /// How many results are kept.
-    public private(set) var k: Int
+    package private(set) var k: Int
     @usableFromInline var distances: [Float]
     @usableFromInline var ids: [Int64]
     /// The distance a candidate must beat to enter: +∞ until `k` results are held.
-    @inlinable public var threshold: Float { _threshold }
+    @inlinable package var threshold: Float { _threshold }
     @usableFromInline var _threshold: Float = .infinity
 
     /// An empty collector for the `k` nearest.
     /// - Precondition: `k >= 1`.
-    public init(k: Int) {
+    package init(k: Int) {
         precondition(k >= 1, "k must be at least 1")
         self.k = k
         distances = []
@@ -25,10 +25,10 @@ public struct TopK: Sendable {
     }
 
     /// Number of results held (at most `k`).
-    public var count: Int { distances.count }
+    package var count: Int { distances.count }
 
     /// Forgets every result, keeping the storage.
-    public mutating func removeAll() {
+    package mutating func removeAll() {
         distances.removeAll(keepingCapacity: true)
         ids.removeAll(keepingCapacity: true)
         _threshold = .infinity
@@ -37,7 +37,7 @@ public struct TopK: Sendable {
     /// Forgets every result and keeps the `k` nearest from now on, reusing the storage (a
     /// search's scratch keeps one collector across queries whose k differ).
     /// - Precondition: `k >= 1`.
-    public mutating func reset(k: Int) {
+    package mutating func reset(k: Int) {
         precondition(k >= 1, "k must be at least 1")
         removeAll()
         self.k = k
@@ -54,7 +54,7 @@ public struct TopK: Sendable {
     /// - Complexity: O(1) when rejected, O(log k) when kept.
     @inlinable
     @discardableResult
-    public mutating func insert(_ distance: Float, id: Int64) -> Bool {
+    package mutating func insert(_ distance: Float, id: Int64) -> Bool {
         if distances.count < k {
             distances.append(distance)
             ids.append(id)
@@ -100,7 +100,7 @@ public struct TopK: Sendable {
     }
 
     /// The held results, nearest first (ties by id).
-    public func sorted() -> [Neighbor] {
+    package func sorted() -> [Neighbor] {
         var copy = self
         var neighbors: [Neighbor] = []
         copy.drainSorted(into: &neighbors)
@@ -110,7 +110,7 @@ public struct TopK: Sendable {
     /// Moves the held results into `neighbors` (replacing its contents), nearest first with ties
     /// by id, and leaves the collector empty. Pops the heap from its worst end, so it needs no
     /// memory beyond `neighbors`' capacity: the query path reuses both.
-    public mutating func drainSorted(into neighbors: inout [Neighbor]) {
+    package mutating func drainSorted(into neighbors: inout [Neighbor]) {
         let n = distances.count
         neighbors.removeAll(keepingCapacity: true)
         neighbors.append(contentsOf: repeatElement(Neighbor(id: 0, distance: 0), count: n))
@@ -135,6 +135,7 @@ public struct Neighbor: Sendable, Hashable, Codable {
     /// The distance under the index's metric.
     public var distance: Float
 
+    /// A result: vector `id` at `distance`.
     public init(id: Int64, distance: Float) {
         self.id = id
         self.distance = distance

@@ -14,15 +14,17 @@ import Darwin
 /// `DispatchQueue.concurrentPerform` alone sizes itself to the machine; this wrapper lets a
 /// caller cap the thread count (`--threads`) while items are handed out dynamically through an
 /// atomic counter, so uneven items still balance.
-public enum Parallel {
+@usableFromInline
+package enum Parallel {
     /// The number of online CPU cores (at least 1).
-    public static var coreCount: Int {
+    @usableFromInline
+    package static var coreCount: Int {
         max(1, Int(sysconf(Int32(_SC_NPROCESSORS_ONLN))))
     }
 
     /// Calls `body(item)` once for every item in `0..<items`, on up to `threads` threads.
     /// `body` must be safe to call concurrently for different items.
-    public static func forEach(items: Int, threads: Int, _ body: (Int) -> Void) {
+    package static func forEach(items: Int, threads: Int, _ body: (Int) -> Void) {
         guard items > 0 else { return }
         let workers = max(1, min(threads, items))
         if workers == 1 {

@@ -10,13 +10,13 @@ import Darwin
 ///
 /// Everything in Swann that draws random numbers (k-means seeding, synthetic data, tests)
 /// takes one of these so that a run can be repeated bit for bit from its seed.
-public struct SplitMix64: RandomNumberGenerator, Sendable {
+package struct SplitMix64: RandomNumberGenerator, Sendable {
     @usableFromInline var state: UInt64
 
-    public init(seed: UInt64) { state = seed }
+    package init(seed: UInt64) { state = seed }
 
     @inlinable
-    public mutating func next() -> UInt64 {
+    package mutating func next() -> UInt64 {
         state &+= 0x9E37_79B9_7F4A_7C15
         var z = state
         z = (z ^ (z &>> 30)) &* 0xBF58_476D_1CE4_E5B9
@@ -26,12 +26,12 @@ public struct SplitMix64: RandomNumberGenerator, Sendable {
 
     /// A uniformly distributed Float in [0, 1).
     @inlinable
-    public mutating func nextUnitFloat() -> Float {
+    package mutating func nextUnitFloat() -> Float {
         Float(next() &>> 40) * (1.0 / Float(1 << 24))
     }
 
     /// A standard normal sample (Box–Muller).
-    public mutating func nextGaussian() -> Float {
+    package mutating func nextGaussian() -> Float {
         let u1 = max(nextUnitFloat(), 1e-7)
         let u2 = nextUnitFloat()
         return (-2 * log(u1)).squareRoot() * cos(2 * Float.pi * u2)

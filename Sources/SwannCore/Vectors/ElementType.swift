@@ -32,5 +32,6 @@ public enum ElementType: String, Sendable, Hashable, Codable, CaseIterable, Cust
     /// Whether distances accumulate exactly in integers (the 8-bit types).
     public var isInteger: Bool { self == .int8 || self == .uint8 }
 
+    /// A one-line description for logs and error messages.
     public var description: String { rawValue }
 }

@@ -9,5 +9,6 @@ public enum Metric: String, Sendable, Hashable, Codable, CaseIterable, CustomStr
     case innerProduct = "ip"
     case cosine
 
+    /// A one-line description for logs and error messages.
     public var description: String { rawValue }
 }

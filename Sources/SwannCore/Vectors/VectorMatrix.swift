@@ -117,7 +117,9 @@ public final class VectorMatrix: @unchecked Sendable {
 
     /// A matrix was asked for a size Swann does not accept.
     public struct SizeError: Error, Hashable, CustomStringConvertible {
+        /// What is wrong, for people.
         public var detail: String
+        /// A one-line description for logs and error messages.
         public var description: String { "invalid matrix size: \(detail)" }
     }
 }

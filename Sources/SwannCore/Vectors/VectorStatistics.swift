@@ -1,30 +1,30 @@
 /// Summary statistics of a set of vectors, accumulated chunk by chunk (`swann info`).
-public struct VectorStatistics: Sendable, Codable, Equatable {
+package struct VectorStatistics: Sendable, Codable, Equatable {
     /// Vectors seen.
-    public var count = 0
+    package var count = 0
     /// Components that were NaN or ±∞ (float types only).
-    public var nonFiniteValues = 0
+    package var nonFiniteValues = 0
     /// Rows containing at least one NaN or ±∞.
-    public var nonFiniteRows = 0
+    package var nonFiniteRows = 0
     /// Smallest and largest finite component.
-    public var minimumValue = Float.infinity
-    public var maximumValue = -Float.infinity
+    package var minimumValue = Float.infinity
+    package var maximumValue = -Float.infinity
     /// Mean of all finite components.
-    public var meanValue: Double { valueCount > 0 ? valueSum / Double(valueCount) : 0 }
+    package var meanValue: Double { valueCount > 0 ? valueSum / Double(valueCount) : 0 }
     /// Smallest, mean and largest Euclidean norm over rows without NaN/∞.
-    public var minimumNorm = Float.infinity
-    public var maximumNorm: Float = 0
-    public var meanNorm: Double { normCount > 0 ? normSum / Double(normCount) : 0 }
+    package var minimumNorm = Float.infinity
+    package var maximumNorm: Float = 0
+    package var meanNorm: Double { normCount > 0 ? normSum / Double(normCount) : 0 }
 
     private var valueSum = 0.0
     private var valueCount = 0
     private var normSum = 0.0
     private var normCount = 0
 
-    public init() {}
+    package init() {}
 
     /// Adds every row of `matrix`.
-    public mutating func add(_ matrix: VectorMatrix) {
+    package mutating func add(_ matrix: VectorMatrix) {
         var row = [Float](repeating: 0, count: matrix.dimension)
         for i in 0..<matrix.count {
             row.withUnsafeMutableBufferPointer { buffer in

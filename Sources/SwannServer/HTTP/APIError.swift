@@ -7,11 +7,16 @@ public import Hummingbird
 /// Every failure of the HTTP front end ends up as one of these (`ErrorMiddleware` converts
 /// the rest), so clients always get the same JSON shape with a specific message.
 public struct APIError: HTTPResponseError, CustomStringConvertible {
+    /// The HTTP status.
     public var status: HTTPResponse.Status
+    /// A stable snake_case code for programs (`invalid_request`, …).
     public var code: String
+    /// What went wrong, for people.
     public var message: String
+    /// Extra response headers (`Allow`, `WWW-Authenticate`).
     public var headers: HTTPFields
 
+    /// An error answered with `status` and `{"error": {"code", "message"}}`.
     public init(_ status: HTTPResponse.Status, code: String, _ message: String, headers: HTTPFields = [:]) {
         self.status = status
         self.code = code
@@ -19,8 +24,10 @@ public struct APIError: HTTPResponseError, CustomStringConvertible {
         self.headers = headers
     }
 
+    /// A one-line description for logs and error messages.
     public var description: String { "\(status.code) \(code): \(message)" }
 
+    /// The JSON error response.
     public func response(from request: Request, context: some RequestContext) throws -> Response {
         let body = ErrorBody(error: .init(code: code, message: message))
         let data = try JSONEncoder().encode(body)

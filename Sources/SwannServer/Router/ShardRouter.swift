@@ -27,11 +27,15 @@ public final class ShardRouter: SearchBackend, Service {
         /// How often every shard is pinged.
         public var healthInterval: Duration = .seconds(2)
 
+        /// Routing to `shards`, with the other options at their defaults.
         public init(shards: [ClientConfiguration]) { self.shards = shards }
     }
 
+    /// The limits and settings requests are checked against.
     public let configuration: ServerConfiguration
+    /// Where request and search metrics are recorded.
     public let metrics: ServerMetrics
+    /// Shards and how they are treated.
     public let options: Options
     private let clients: [SwannClient]
     private let logger: Logger
@@ -42,6 +46,7 @@ public final class ShardRouter: SearchBackend, Service {
     private let combinedInfo = Mutex<IndexInfo?>(nil)
     private let limits: RequestLimits
 
+    /// A router over `options.shards`; `run()` starts the health checks.
     public init(options: Options, configuration: ServerConfiguration, metrics: ServerMetrics = ServerMetrics(), logger: Logger) {
         self.options = options
         self.configuration = configuration
@@ -101,6 +106,7 @@ public final class ShardRouter: SearchBackend, Service {
         }
     }
 
+    /// Whether searches can be answered now (`/readyz`).
     public var readiness: Readiness {
         let healthy = up.withLock { $0 }
         let described = shardInfo.withLock { $0.allSatisfy { $0 != nil } }
@@ -110,6 +116,8 @@ public final class ShardRouter: SearchBackend, Service {
         return .failed("shards not answering: \(down.joined(separator: ", "))")
     }
 
+    /// What is served (`GET /v1/index`, the TCP `info` frame).
+    /// - Throws: `ServiceError.Code.notReady` before the index (or any shard) is known.
     public func indexInfo() throws(ServiceError) -> IndexInfo {
         guard let combined = combinedInfo.withLock({ $0 }) else { throw ServiceError(.notReady, "no shard has answered yet") }
         return combined
@@ -117,6 +125,7 @@ public final class ShardRouter: SearchBackend, Service {
 
     // MARK: Search
 
+    /// The merged k nearest over every shard.
     public func search(_ request: SearchRequest) async throws(ServiceError) -> SearchResponse {
         try validate(k: request.k, dimension: request.vector.count)
         let answers = try await fanOut { client throws(SwannClientError) in
@@ -125,6 +134,7 @@ public final class ShardRouter: SearchBackend, Service {
         return merge(answers.map { $0?[0] }, k: request.k)
     }
 
+    /// The merged k nearest of each query over every shard, in order.
     public func search(_ request: BatchSearchRequest) async throws(ServiceError) -> [SearchResponse] {
         try limits.check(batchOf: request.queryCount)
         try validate(k: request.k, dimension: request.dimension)

@@ -20,7 +20,9 @@ public final class SearchService: SearchBackend {
         case failed(String)
     }
 
+    /// The limits and settings requests are checked against.
     public let configuration: ServerConfiguration
+    /// Where request and search metrics are recorded.
     public let metrics: ServerMetrics
     private let state = Mutex(State.loading)
     private let pool: NIOThreadPool
@@ -40,6 +42,7 @@ public final class SearchService: SearchBackend {
         try? await pool.shutdownGracefully()
     }
 
+    /// Whether searches can be answered now (`/readyz`).
     public var readiness: Readiness {
         state.withLock { state in
             switch state {
@@ -71,6 +74,8 @@ public final class SearchService: SearchBackend {
         }
     }
 
+    /// What is served (`GET /v1/index`, the TCP `info` frame).
+    /// - Throws: `ServiceError.Code.notReady` before the index (or any shard) is known.
     public func indexInfo() throws(ServiceError) -> IndexInfo {
         IndexInfo(try readyIndex())
     }

@@ -4,6 +4,7 @@ import SwannProtocol
 /// Why the server could not answer a request; each front end maps it to its own form
 /// (an HTTP status with a JSON body, or a protocol error code).
 public struct ServiceError: Error, Hashable, CustomStringConvertible {
+    /// The kinds of failure.
     public enum Code: String, Sendable, Hashable, CaseIterable {
         /// The request itself is wrong (dimension, NaN, k, parameters, malformed body).
         case invalidRequest = "invalid_request"
@@ -21,14 +22,18 @@ public struct ServiceError: Error, Hashable, CustomStringConvertible {
         case unavailable = "shard_unavailable"
     }
 
+    /// What went wrong, for programs to match on.
     public var code: Code
+    /// What went wrong, for people.
     public var message: String
 
+    /// An error of kind `code` with a message for people.
     public init(_ code: Code, _ message: String) {
         self.code = code
         self.message = message
     }
 
+    /// A one-line description for logs and error messages.
     public var description: String { "\(code.rawValue): \(message)" }
 
     /// The service error for a failed search.

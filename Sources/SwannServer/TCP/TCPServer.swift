@@ -42,6 +42,7 @@ public struct TCPServer: Service {
 
     var configuration: ServerConfiguration { service.configuration }
 
+    /// Serves until graceful shutdown, then drains connections (docs/PROTOCOL.md).
     public func run() async throws {
         let configuration = configuration
         let idle = TimeAmount(configuration.idleTimeout)

@@ -5,13 +5,13 @@
 /// is verified. Written here rather than taken from a package because the only hash in the
 /// allowed package set is swift-crypto's cryptographic SHA family: an order of magnitude slower
 /// and minutes of extra build time, for integrity checking that needs no collision resistance.
-public enum Checksum {
+package enum Checksum {
     @usableFromInline static let prime: UInt64 = 0x0000_0100_0000_01B3
     @usableFromInline static let offset: UInt64 = 0xCBF2_9CE4_8422_2325
 
     /// The checksum of `bytes`.
     @inlinable
-    public static func of(_ bytes: UnsafeRawBufferPointer) -> UInt64 {
+    package static func of(_ bytes: UnsafeRawBufferPointer) -> UInt64 {
         guard let base = bytes.baseAddress else { return offset }
         let count = bytes.count
         var h0 = offset
@@ -39,7 +39,7 @@ public enum Checksum {
     }
 
     /// The checksum of an array's bytes.
-    public static func of<T: BitwiseCopyable>(_ values: [T]) -> UInt64 {
+    package static func of<T: BitwiseCopyable>(_ values: [T]) -> UInt64 {
         values.withUnsafeBytes { of($0) }
     }
 }

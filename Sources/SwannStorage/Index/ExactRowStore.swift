@@ -3,30 +3,30 @@ import SwannCore
 /// Reads single exact rows from `vectors.bin` (indexes whose postings hold int8 codes), for
 /// re-ranking a query's best candidates. One `pread` per row through the page cache, or with
 /// O_DIRECT the aligned page span that covers it (the cold path, like the posting reads).
-public final class ExactRowStore: Sendable {
+package final class ExactRowStore: Sendable {
     /// Bytes per row (float32 × dimension).
-    public let rowBytes: Int
-    public let count: Int
+    package let rowBytes: Int
+    package let count: Int
     private let file: PositionalFile
     /// With O_DIRECT, a query's row reads go out together through one of these.
     private let batches: ReadBatchPool?
 
     /// Opens `vectors.bin` of an index whose header `IndexReader.open` has checked.
-    public init(indexPath: String, header: IndexHeader, directIO: Bool) throws(IndexError) {
+    package init(indexPath: String, header: IndexHeader, directIO: Bool) throws(IndexError) {
         file = try PositionalFile(path: indexPath + "/" + IndexLayout.vectors, directIO: directIO)
         rowBytes = header.manifest.dimension * 4
         count = header.manifest.vectorCount
         batches = directIO ? ReadBatchPool() : nil
     }
 
-    public var path: String { file.path }
-    public var directIO: Bool { file.directIO }
+    package var path: String { file.path }
+    package var directIO: Bool { file.directIO }
 
     /// The bytes a buffer needs for any one row.
-    public var bufferBytes: Int { IndexLayout.align(rowBytes, to: IndexLayout.pageSize) + IndexLayout.pageSize }
+    package var bufferBytes: Int { IndexLayout.align(rowBytes, to: IndexLayout.pageSize) + IndexLayout.pageSize }
 
     /// Reads row `row` into `buffer` and returns where it starts.
-    public func read(_ row: Int, into buffer: PostingBuffer) throws(IndexError) -> UnsafeRawPointer {
+    package func read(_ row: Int, into buffer: PostingBuffer) throws(IndexError) -> UnsafeRawPointer {
         let span = span(of: row)
         buffer.reserve(span.bytes)
         try file.read(into: buffer.base, bytes: span.bytes, at: span.start, minimum: span.skip + rowBytes, what: "row \(row)")
@@ -36,7 +36,7 @@ public final class ExactRowStore: Sendable {
     /// Reads `count` rows (`row(i)` for i in 0..<count) and calls `each(i, row bytes)` for each,
     /// in any order; stops early when `each` returns false. Rows are valid during their call
     /// only. With O_DIRECT (and kernel AIO) the reads are in flight together.
-    public func read(
+    package func read(
         count: Int,
         row: (Int) -> Int,
         into buffer: PostingBuffer,

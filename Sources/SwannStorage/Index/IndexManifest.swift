@@ -6,6 +6,7 @@ public struct IndexManifest: Sendable, Codable, Equatable {
     public var formatVersion = IndexManifest.currentFormatVersion
     /// The Swann version that wrote it.
     public var writer = ""
+    /// The distance the index ranks by.
     public var metric = Metric.l2
     /// Element type of the stored vectors (postings and centroids).
     public var elementType = ElementType.float32
@@ -13,8 +14,11 @@ public struct IndexManifest: Sendable, Codable, Equatable {
     public var inputElementType = ElementType.float32
     /// Whether vectors were normalised to unit length (cosine on float types).
     public var normalized = false
+    /// Components per vector.
     public var dimension = 0
+    /// Vectors indexed.
     public var vectorCount = 0
+    /// Posting lists (one per centroid).
     public var centroidCount = 0
     /// Total entries over all posting lists (≥ vectorCount because of replicas).
     public var postingEntryCount = 0
@@ -24,6 +28,7 @@ public struct IndexManifest: Sendable, Codable, Equatable {
     public var replicasDroppedByLimit = 0
     /// Input rows skipped as NaN/∞ (`--skip-invalid`).
     public var skippedRows = 0
+    /// Whether results carry user ids (`--ids`) rather than row numbers.
     public var hasIDMap = false
     /// Shard `index` of `count` (0 of 1 when unsharded).
     public var shard = Shard(index: 0, count: 1)
@@ -37,7 +42,7 @@ public struct IndexManifest: Sendable, Codable, Equatable {
     public var files: [FileEntry] = []
     /// Set when the postings hold int8 codes of float32 vectors (`--store int8`): the
     /// quantiser that made them. The exact rows are in `vectors.bin`, for re-ranking.
-    public var quantization: SymmetricQuantizer?
+    package var quantization: SymmetricQuantizer?
 
     /// The format version of plain indexes, and of every binary section's header.
     public static let currentFormatVersion = 1
@@ -47,16 +52,21 @@ public struct IndexManifest: Sendable, Codable, Equatable {
     /// The manifest versions this build reads.
     public static let readableFormatVersions = [currentFormatVersion, quantizedFormatVersion]
 
+    /// The defaults (docs/PARAMETERS.md).
     public init() {}
 
     /// Which part of a sharded collection the index holds (`ShardPosition`).
     public typealias Shard = ShardPosition
 
+    /// A file of the index with its size and checksum.
     public struct FileEntry: Sendable, Codable, Equatable {
+        /// The file name inside the index directory.
         public var name: String
+        /// Its size.
         public var bytes: Int64
         /// `Checksum.of` the whole file, as 16 hex digits.
         public var checksum: String
+        /// An entry for file `name`.
         public init(name: String, bytes: Int64, checksum: String) {
             self.name = name
             self.bytes = bytes

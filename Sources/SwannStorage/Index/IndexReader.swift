@@ -3,25 +3,25 @@ public import SwannCore
 import SystemPackage
 
 /// The in-memory part of an opened index: everything but the posting lists.
-public struct IndexHeader: Sendable {
-    public var manifest: IndexManifest
+package struct IndexHeader: Sendable {
+    package var manifest: IndexManifest
     /// Row number (internal id) of each centroid.
-    public var centroidRows: [UInt32]
-    public var centroids: VectorMatrix
-    public var graph: CentroidGraph
+    package var centroidRows: [UInt32]
+    package var centroids: VectorMatrix
+    package var graph: CentroidGraph
     /// Where each posting list is.
-    public var directory: [PostingLocation]
+    package var directory: [PostingLocation]
     /// User ids by internal id, when the index has them.
-    public var idMap: [UInt64]?
+    package var idMap: [UInt64]?
 }
 
 /// Opens an index directory and verifies everything it loads into memory: headers, sizes
 /// (overflow-checked), checksums of every small file, and the posting directory's bounds.
 /// The posting file is verified list by list as lists are read (`FilePostingStore`), or as a whole
 /// by `verifyPostings`.
-public enum IndexReader {
+package enum IndexReader {
     /// Loads and verifies the manifest, centroids, graph, posting directory and id map.
-    public static func open(_ path: String) throws(IndexError) -> IndexHeader {
+    package static func open(_ path: String) throws(IndexError) -> IndexHeader {
         var isDirectory: ObjCBool = false
         guard FileManager.default.fileExists(atPath: path, isDirectory: &isDirectory) else {
             throw IndexError(.missing, path: path, detail: "no index here")
@@ -120,7 +120,7 @@ public enum IndexReader {
     }
 
     /// Verifies the whole posting file against the manifest (slow: reads every byte).
-    public static func verifyPostings(_ path: String, manifest: IndexManifest) throws(IndexError) {
+    package static func verifyPostings(_ path: String, manifest: IndexManifest) throws(IndexError) {
         guard let entry = manifest.file(IndexLayout.postings) else {
             throw IndexError(.inconsistent, path: path + "/" + IndexLayout.manifest, detail: "does not list \(IndexLayout.postings)")
         }

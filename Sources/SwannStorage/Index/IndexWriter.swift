@@ -4,24 +4,24 @@ public import SwannCore
 import SystemPackage
 
 /// Everything a finished build hands to the writer.
-public struct IndexContents {
+package struct IndexContents {
     /// Manifest fields describing the data and the build; `files` is filled in by the writer.
-    public var manifest: IndexManifest
+    package var manifest: IndexManifest
     /// Row number (internal id) of each centroid's vector.
-    public var centroidRows: [UInt32]
+    package var centroidRows: [UInt32]
     /// Centroid vectors in the stored element type.
-    public var centroids: VectorMatrix
-    public var graph: CentroidGraph
+    package var centroids: VectorMatrix
+    package var graph: CentroidGraph
     /// Members of each posting list (`lists.count == centroids.count`).
-    public var lists: [[PostingAssignment.Member]]
+    package var lists: [[PostingAssignment.Member]]
     /// All vectors in the stored element type; posting entries copy rows of it.
-    public var vectors: VectorMatrix
+    package var vectors: VectorMatrix
     /// User ids per internal id, when the user supplied them.
-    public var idMap: [UInt64]?
+    package var idMap: [UInt64]?
     /// The exact float32 rows, written to `vectors.bin` when `vectors` holds int8 codes.
-    public var exactRows: VectorMatrix?
+    package var exactRows: VectorMatrix?
 
-    public init(
+    package init(
         manifest: IndexManifest,
         centroidRows: [UInt32],
         centroids: VectorMatrix,
@@ -45,12 +45,12 @@ public struct IndexContents {
 /// Writes an index directory crash-safely: everything goes into a hidden temporary sibling,
 /// every file and the directory are fsynced, and only then is it renamed to the final name.
 /// A build killed half-way leaves only the temporary directory, which the next build removes.
-public enum IndexWriter {
+package enum IndexWriter {
     /// Writes `contents` as the index directory `path`.
     /// - Parameter overwrite: replace an existing index; otherwise an existing path is an error.
     /// - Returns: the manifest as written (with file sizes and checksums).
     @discardableResult
-    public static func write(_ contents: IndexContents, to path: String, overwrite: Bool) throws(IndexError) -> IndexManifest {
+    package static func write(_ contents: IndexContents, to path: String, overwrite: Bool) throws(IndexError) -> IndexManifest {
         let final = URL(fileURLWithPath: path).standardizedFileURL
         let parent = final.deletingLastPathComponent().path
         let name = final.lastPathComponent
@@ -96,7 +96,7 @@ public enum IndexWriter {
 
     /// Checks, before any work, that an index can be written at `path`: the parent exists and
     /// is writable, and nothing is there unless `overwrite`.
-    public static func checkDestination(_ path: String, overwrite: Bool) throws(IndexError) {
+    package static func checkDestination(_ path: String, overwrite: Bool) throws(IndexError) {
         let final = URL(fileURLWithPath: path).standardizedFileURL
         try checkDestination(final.path, parent: final.deletingLastPathComponent().path, overwrite: overwrite)
     }
@@ -357,7 +357,7 @@ public enum IndexWriter {
 
 /// Whole-file checksums: the checksum of the list of `Checksum.of` each 1 MiB block, so a file
 /// is hashed in bounded memory.
-public enum FileChecksum {
+package enum FileChecksum {
     static let blockSize = 1 << 20
 
     /// Size and checksum of the file open as `descriptor`.
@@ -389,7 +389,7 @@ public enum FileChecksum {
     }
 
     /// 16 lowercase hex digits.
-    public static func hex(_ value: UInt64) -> String {
+    package static func hex(_ value: UInt64) -> String {
         let digits = String(value, radix: 16)
         return String(repeating: "0", count: 16 - digits.count) + digits
     }

@@ -12,13 +12,13 @@ import Darwin
 /// 4.4 MB per query through memory twice (kernel copy, then the scan) and the copy was a quarter
 /// of the query time; mapped, the scan reads the cached pages once. Still one sequential,
 /// page-aligned extent per list.
-public final class MappedPostingStore: PostingStore, @unchecked Sendable {
-    public let locations: [PostingLocation]
-    public let path: String
+package final class MappedPostingStore: PostingStore, @unchecked Sendable {
+    package let locations: [PostingLocation]
+    package let path: String
     private let base: UnsafeRawPointer
     private let length: Int
 
-    public init(indexPath: String, header: IndexHeader) throws(IndexError) {
+    package init(indexPath: String, header: IndexHeader) throws(IndexError) {
         path = indexPath + "/" + IndexLayout.postings
         locations = header.directory
         let fd = open(path, O_RDONLY | O_CLOEXEC)
@@ -39,7 +39,7 @@ public final class MappedPostingStore: PostingStore, @unchecked Sendable {
 
     deinit { munmap(UnsafeMutableRawPointer(mutating: base), length) }
 
-    public func read(_ list: Int, into buffer: PostingBuffer, verify: Bool) throws(IndexError) -> PostingView {
+    package func read(_ list: Int, into buffer: PostingBuffer, verify: Bool) throws(IndexError) -> PostingView {
         // `view` only reads through the pointer.
         try view(list, at: UnsafeMutableRawPointer(mutating: base + Int(locations[list].offset)), verify: verify, path: path)
     }

@@ -9,9 +9,9 @@ import Darwin
 /// A read-only index file read at offsets with `pread`, through the page cache or with O_DIRECT:
 /// what `FilePostingStore` and `ExactRowStore` share. (swift-system's `read(fromAbsoluteOffset:)`
 /// is one `pread`; this adds the retry on EINTR and short reads, and errors naming the file.)
-public final class PositionalFile: Sendable {
-    public let path: String
-    public let directIO: Bool
+package final class PositionalFile: Sendable {
+    package let path: String
+    package let directIO: Bool
     let descriptor: FileDescriptor
 
     #if arch(arm64) || arch(aarch64)
@@ -21,7 +21,7 @@ public final class PositionalFile: Sendable {
     #endif
 
     /// Opens `path` read-only, with O_DIRECT when `directIO`.
-    public init(path: String, directIO: Bool) throws(IndexError) {
+    package init(path: String, directIO: Bool) throws(IndexError) {
         self.path = path
         self.directIO = directIO
         var options: FileDescriptor.OpenOptions = [.closeOnExec]
@@ -38,7 +38,7 @@ public final class PositionalFile: Sendable {
     /// Reads `bytes` at `offset` into `destination`. The end of the file may cut the read short
     /// once `minimum` bytes are in (an O_DIRECT read rounded up past the last page).
     /// - Parameter what: names the data in errors ("list 7", "row 42"); built only on failure.
-    public func read(
+    package func read(
         into destination: UnsafeMutableRawPointer,
         bytes: Int,
         at offset: Int,

@@ -9,18 +9,18 @@ import Darwin
 
 /// One posting list as read: `count` vector ids followed by `count` rows, borrowed from a
 /// `PostingBuffer` until its next read.
-public struct PostingView {
-    public var ids: UnsafePointer<UInt32>
-    public var vectors: UnsafeRawPointer
-    public var count: Int
+package struct PostingView {
+    package var ids: UnsafePointer<UInt32>
+    package var vectors: UnsafeRawPointer
+    package var count: Int
 }
 
 /// A reusable, page-aligned read buffer (one per searching thread).
-public final class PostingBuffer: @unchecked Sendable {
-    public private(set) var capacity: Int
-    public private(set) var base: UnsafeMutableRawPointer
+package final class PostingBuffer: @unchecked Sendable {
+    package private(set) var capacity: Int
+    package private(set) var base: UnsafeMutableRawPointer
 
-    public init(capacity: Int = 1 << 20) {
+    package init(capacity: Int = 1 << 20) {
         self.capacity = IndexLayout.align(max(capacity, IndexLayout.pageSize), to: IndexLayout.pageSize)
         base = .allocate(byteCount: self.capacity, alignment: IndexLayout.pageSize)
     }
@@ -28,7 +28,7 @@ public final class PostingBuffer: @unchecked Sendable {
     deinit { base.deallocate() }
 
     /// Makes room for `bytes`, discarding the contents.
-    public func reserve(_ bytes: Int) {
+    package func reserve(_ bytes: Int) {
         guard bytes > capacity else { return }
         base.deallocate()
         capacity = IndexLayout.align(bytes, to: IndexLayout.pageSize)
@@ -38,7 +38,7 @@ public final class PostingBuffer: @unchecked Sendable {
 
 /// Where posting lists live (faiss's `InvertedLists`, SPTAG's extra searcher). Implementations
 /// must allow concurrent `read` calls from different threads with different buffers.
-public protocol PostingStore: Sendable {
+package protocol PostingStore: Sendable {
     /// The list locations (offset, size, entries, checksum), one per centroid.
     var locations: [PostingLocation] { get }
     /// Reads list `list` into `buffer` and returns a view of it.
@@ -59,7 +59,7 @@ public protocol PostingStore: Sendable {
 }
 
 extension PostingStore {
-    public func read(
+    package func read(
         _ lists: [Int],
         into buffer: PostingBuffer,
         verify: (Int) -> Bool,
@@ -98,23 +98,23 @@ extension PostingStore {
 
 /// Reads posting lists from `postings.bin` with `pread`: through the page cache by default, or
 /// with `O_DIRECT` (page-aligned buffers, offsets and sizes) to measure the cold, SSD-like path.
-public final class FilePostingStore: PostingStore {
-    public let locations: [PostingLocation]
+package final class FilePostingStore: PostingStore {
+    package let locations: [PostingLocation]
     private let file: PositionalFile
     /// With O_DIRECT, a query's reads go out together through one of these.
     private let batches: ReadBatchPool?
 
     /// Opens the posting file of an index.
-    public init(indexPath: String, header: IndexHeader, directIO: Bool) throws(IndexError) {
+    package init(indexPath: String, header: IndexHeader, directIO: Bool) throws(IndexError) {
         file = try PositionalFile(path: indexPath + "/" + IndexLayout.postings, directIO: directIO)
         locations = header.directory
         batches = directIO ? ReadBatchPool() : nil
     }
 
-    public var path: String { file.path }
-    public var directIO: Bool { file.directIO }
+    package var path: String { file.path }
+    package var directIO: Bool { file.directIO }
 
-    public func read(_ list: Int, into buffer: PostingBuffer, verify: Bool) throws(IndexError) -> PostingView {
+    package func read(_ list: Int, into buffer: PostingBuffer, verify: Bool) throws(IndexError) -> PostingView {
         let location = locations[list]
         let bytes = directIO ? IndexLayout.align(location.byteCount, to: IndexLayout.pageSize) : location.byteCount
         buffer.reserve(bytes)
@@ -122,7 +122,7 @@ public final class FilePostingStore: PostingStore {
         return try view(list, at: buffer.base, verify: verify, path: path)
     }
 
-    public func read(
+    package func read(
         _ lists: [Int],
         into buffer: PostingBuffer,
         verify: (Int) -> Bool,
@@ -171,12 +171,12 @@ public final class FilePostingStore: PostingStore {
 }
 
 /// Holds the whole posting file in memory: for tests, and for serving small indexes from RAM.
-public final class InMemoryPostingStore: PostingStore {
-    public let locations: [PostingLocation]
+package final class InMemoryPostingStore: PostingStore {
+    package let locations: [PostingLocation]
     private let bytes: [UInt8]
     private let path: String
 
-    public init(indexPath: String, header: IndexHeader) throws(IndexError) {
+    package init(indexPath: String, header: IndexHeader) throws(IndexError) {
         path = indexPath + "/" + IndexLayout.postings
         guard let data = WholeFile.contents(atPath: path) else {
             throw IndexError(.missing, path: path, detail: "missing or unreadable")
@@ -185,7 +185,7 @@ public final class InMemoryPostingStore: PostingStore {
         locations = header.directory
     }
 
-    public func read(_ list: Int, into buffer: PostingBuffer, verify: Bool) throws(IndexError) -> PostingView {
+    package func read(_ list: Int, into buffer: PostingBuffer, verify: Bool) throws(IndexError) -> PostingView {
         let location = locations[list]
         guard Int(location.offset) + location.byteCount <= bytes.count else {
             throw IndexError(.truncated, path: path, offset: location.offset, detail: "list \(list) lies past the end of the file")

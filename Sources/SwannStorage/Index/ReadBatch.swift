@@ -18,16 +18,16 @@ import Darwin
 ///
 /// Used by one thread at a time (a `ReadBatchPool` hands each out to one caller); `Sendable` only
 /// so that the pool can pass it between threads.
-public final class ReadBatch: @unchecked Sendable {
+package final class ReadBatch: @unchecked Sendable {
     /// One read: `bytes` at `offset` into `destination`; at least `minimum` bytes must arrive
     /// (less than `bytes` only where an O_DIRECT read is rounded past the end of the file).
-    public struct Read {
-        public var offset: Int
-        public var bytes: Int
-        public var minimum: Int
-        public var destination: UnsafeMutableRawPointer
+    package struct Read {
+        package var offset: Int
+        package var bytes: Int
+        package var minimum: Int
+        package var destination: UnsafeMutableRawPointer
 
-        public init(offset: Int, bytes: Int, minimum: Int, destination: UnsafeMutableRawPointer) {
+        package init(offset: Int, bytes: Int, minimum: Int, destination: UnsafeMutableRawPointer) {
             self.offset = offset
             self.bytes = bytes
             self.minimum = minimum
@@ -36,7 +36,7 @@ public final class ReadBatch: @unchecked Sendable {
     }
 
     /// Reads in flight at once. 64 covers a default query's lists in one submission.
-    public static let depth = 64
+    package static let depth = 64
 
     private var context: swann_aio_context = 0
     private let requests: UnsafeMutablePointer<swann_aio_request>
@@ -44,10 +44,10 @@ public final class ReadBatch: @unchecked Sendable {
     private let events: UnsafeMutablePointer<swann_aio_event>
     private var freeSlots: [Int]
     /// The current batch's reads, reused across calls.
-    public var reads: [Read] = []
+    package var reads: [Read] = []
 
     /// A batch reader, or nil where kernel AIO is unavailable.
-    public init?() {
+    package init?() {
         guard swann_aio_setup(UInt32(Self.depth), &context) == 0 else { return nil }
         requests = .allocate(capacity: Self.depth)
         submissions = .allocate(capacity: Self.depth)
@@ -69,7 +69,7 @@ public final class ReadBatch: @unchecked Sendable {
     /// not yet submitted are skipped.
     /// - Parameter what: names read i in errors ("list 7"); called only on failure.
     /// - Throws: the first `IndexError` of a read (failed or short) or of `completed`.
-    public func perform(
+    package func perform(
         on file: PositionalFile,
         what: (Int) -> String,
         completed: (Int) throws(IndexError) -> Bool

@@ -17,20 +17,20 @@ public import SwannCore
 ///     56    8  zero
 /// ```
 /// All integers are little-endian.
-public struct SectionHeader: Sendable, Hashable {
-    public var magic: String
-    public var version: UInt32 = UInt32(IndexManifest.currentFormatVersion)
-    public var headerSize: UInt32 = 64
-    public var elementType: ElementType?
-    public var dimension: UInt32 = 0
-    public var count: UInt64 = 0
-    public var aux1: UInt64 = 0
-    public var aux2: UInt64 = 0
-    public var payloadBytes: UInt64 = 0
+package struct SectionHeader: Sendable, Hashable {
+    package var magic: String
+    package var version: UInt32 = UInt32(IndexManifest.currentFormatVersion)
+    package var headerSize: UInt32 = 64
+    package var elementType: ElementType?
+    package var dimension: UInt32 = 0
+    package var count: UInt64 = 0
+    package var aux1: UInt64 = 0
+    package var aux2: UInt64 = 0
+    package var payloadBytes: UInt64 = 0
 
-    public static let size = 64
+    package static let size = 64
 
-    public init(magic: String) {
+    package init(magic: String) {
         precondition(magic.utf8.count == 8)
         self.magic = magic
     }
@@ -46,7 +46,7 @@ public struct SectionHeader: Sendable, Hashable {
     }
 
     /// The 64 header bytes.
-    public func encoded() -> [UInt8] {
+    package func encoded() -> [UInt8] {
         var bytes = Array(magic.utf8)
         func append<T: FixedWidthInteger>(_ v: T) { withUnsafeBytes(of: v.littleEndian) { bytes.append(contentsOf: $0) } }
         append(version)
@@ -64,7 +64,7 @@ public struct SectionHeader: Sendable, Hashable {
 
     /// Parses and checks a header.
     /// - Throws: `IndexError` naming `path` for a wrong magic, an unknown version or a bad field.
-    public static func decode(_ bytes: UnsafeRawBufferPointer, expectedMagic: String, path: String) throws(IndexError) -> SectionHeader {
+    package static func decode(_ bytes: UnsafeRawBufferPointer, expectedMagic: String, path: String) throws(IndexError) -> SectionHeader {
         guard bytes.count >= size else {
             throw IndexError(.truncated, path: path, offset: 0, detail: "expected a \(size)-byte header, found \(bytes.count) bytes")
         }

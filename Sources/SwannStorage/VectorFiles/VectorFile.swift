@@ -3,7 +3,9 @@ import SystemPackage
 
 /// Where a vector file's rows are and how they are shaped, as read from its header.
 public struct VectorFileLayout: Sendable, Hashable {
+    /// The file layout.
     public var format: VectorFileFormat
+    /// How each component is stored.
     public var scalar: FileScalar
     /// Number of rows.
     public var count: Int

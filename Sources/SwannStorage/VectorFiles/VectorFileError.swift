@@ -7,6 +7,7 @@ public struct VectorFileError: Error, Hashable, CustomStringConvertible {
         case badDimension, badHeader, unsupportedType, fortranOrder, wrongScalarType, ioFailure, outOfRange
     }
 
+    /// What went wrong, for programs to match on.
     public var code: Code
     /// The file's path as given.
     public var path: String
@@ -17,6 +18,7 @@ public struct VectorFileError: Error, Hashable, CustomStringConvertible {
     /// What was found.
     public var found: String
 
+    /// An error about the file at `path`, at `offset` where known, with what was expected and found.
     public init(_ code: Code, path: String, offset: Int64? = nil, expected: String = "", found: String) {
         self.code = code
         self.path = path
@@ -25,6 +27,7 @@ public struct VectorFileError: Error, Hashable, CustomStringConvertible {
         self.found = found
     }
 
+    /// A one-line description for logs and error messages.
     public var description: String {
         var text = "\(path)"
         if let offset { text += " at byte \(offset)" }

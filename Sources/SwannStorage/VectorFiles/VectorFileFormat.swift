@@ -32,6 +32,7 @@ public enum VectorFileFormat: String, Sendable, Hashable, CaseIterable, Codable,
     /// Whether rows carry a per-row int32 dimension prefix (TEXMEX).
     public var hasRowPrefix: Bool { self == .fvecs || self == .bvecs || self == .ivecs }
 
+    /// A one-line description for logs and error messages.
     public var description: String { rawValue }
 }
 
@@ -61,6 +62,7 @@ public enum FileScalar: String, Sendable, Hashable, Codable, CustomStringConvert
         }
     }
 
+    /// The file scalar that stores `elementType`.
     public init(_ elementType: ElementType) {
         switch elementType {
         case .float32: self = .float32
@@ -70,5 +72,6 @@ public enum FileScalar: String, Sendable, Hashable, Codable, CustomStringConvert
         }
     }
 
+    /// A one-line description for logs and error messages.
     public var description: String { rawValue }
 }

@@ -8,6 +8,7 @@ import Darwin
 #endif
 
 extension Metric: ExpressibleByArgument {
+    /// Parses `l2`, `ip` (or `inner-product`) and `cosine`.
     public init?(argument: String) {
         switch argument.lowercased() {
         case "l2", "euclidean": self = .l2
@@ -16,6 +17,7 @@ extension Metric: ExpressibleByArgument {
         default: return nil
         }
     }
+    /// The spellings `--help` lists.
     public static var allValueStrings: [String] { ["l2", "ip", "cosine"] }
 }
 
