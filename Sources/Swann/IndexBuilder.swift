@@ -50,18 +50,76 @@ public struct IndexBuilder: Sendable {
     public func build(from input: VectorFile, to output: String, progress: Progress? = nil) throws -> IndexManifest {
         try IndexWriter.checkDestination(output, overwrite: options.overwrite)
         try validateOptions(input)
-        var seconds: [String: Double] = [:]
-        let clock = ContinuousClock()
-        var phaseStart = clock.now
-        func finish(_ phase: String) {
-            seconds[phase] = (clock.now - phaseStart).seconds
-            phaseStart = clock.now
-        }
+        var phases = PhaseTimer(progress: progress)
 
-        progress?("read", 0, input.count)
+        phases.start("read", total: input.count)
+        let rows = try prepareRows(input)
+        phases.start("cluster", total: rows.centroidTarget)
+        let heads = HeadSelection.selectHeads(
+            in: rows.working,
+            configuration: options.configuration.heads,
+            threads: options.threads,
+            progress: { done in progress?("cluster", done, rows.centroidTarget) }
+        )
+        let centroids = try Centroids(heads: heads, rows: rows)
+        phases.start("graph", total: heads.count)
+        let graph = CentroidGraph.build(
+            centroids: centroids.working,
+            configuration: options.configuration.graph,
+            kernel: L2Float32.self,
+            threads: options.threads,
+            progress: { done in progress?("graph", done, heads.count) }
+        )
+        phases.start("assign", total: rows.working.count)
+        let assignment = assign(
+            rows.working,
+            to: PostingAssignment.CentroidSet(centroids: centroids.working, graph: graph, rows: heads),
+            progress: progress
+        )
+        phases.start("write", total: 1)
+        var manifest = self.manifest(input: input, rows: rows, centroidCount: heads.count, assignment: assignment)
+        let idMap = try idMap(rows: rows.inputRows)
+        manifest.hasIDMap = idMap != nil
+        manifest.buildSeconds = phases.seconds
+        var written = try IndexWriter.write(
+            IndexContents(
+                manifest: manifest,
+                centroidRows: heads.map(UInt32.init),
+                centroids: centroids.stored,
+                graph: graph,
+                lists: assignment.lists,
+                vectors: rows.stored,
+                idMap: idMap,
+                exactRows: rows.quantizer == nil ? nil : rows.working
+            ),
+            to: output,
+            overwrite: options.overwrite
+        )
+        phases.finish()
+        written.buildSeconds = phases.seconds
+        return written
+    }
+
+    /// The input's rows in every form the build needs.
+    struct PreparedRows {
+        /// Row number in the input file of each kept row.
+        var inputRows: [Int]
+        /// Input rows skipped as NaN/∞.
+        var skipped: Int
+        /// Float32 rows (normalised for cosine) that clustering, graph and assignment run on.
+        var working: VectorMatrix
+        /// The rows as the postings store them.
+        var stored: VectorMatrix
+        /// The int8 quantiser when the postings hold codes.
+        var quantizer: SymmetricQuantizer?
+        var normalized: Bool
+        var centroidTarget: Int
+    }
+
+    /// Reads, validates, normalises and converts the rows.
+    func prepareRows(_ input: VectorFile) throws -> PreparedRows {
         var (vectors, rows) = try readRows(input)
-        finish("read")
-        let skipped = input.count / options.shard.count + (input.count % options.shard.count > options.shard.index ? 1 : 0) - rows.count
+        let shardRows = input.count / options.shard.count + (input.count % options.shard.count > options.shard.index ? 1 : 0)
         let centroidTarget = Int((Double(rows.count) * options.configuration.heads.centroidRatio).rounded())
         guard rows.count >= 2, centroidTarget >= 1 else {
             throw BuildError(
@@ -72,98 +130,79 @@ public struct IndexBuilder: Sendable {
         let working = try workingCopy(&vectors, normalize: normalized)
         let quantizer = options.storeAs == .int8 && !vectors.elementType.isInteger ? SymmetricQuantizer(fittedTo: working) : nil
         let stored = try quantizer.map { $0.encode(working) } ?? storedCopy(vectors: vectors, working: working)
-
-        progress?("cluster", 0, centroidTarget)
-        let heads = HeadSelection.selectHeads(
-            in: working,
-            configuration: options.configuration.heads,
-            threads: options.threads,
-            progress: { done in progress?("cluster", done, centroidTarget) }
+        return PreparedRows(
+            inputRows: rows,
+            skipped: shardRows - rows.count,
+            working: working,
+            stored: stored,
+            quantizer: quantizer,
+            normalized: normalized,
+            centroidTarget: centroidTarget
         )
-        finish("cluster")
-        // Exact float32 centroids when the postings hold codes (the centroid search stays exact).
-        let centroidSource = quantizer == nil ? stored : working
-        let centroids = try VectorMatrix(elementType: centroidSource.elementType, count: heads.count, dimension: stored.dimension)
-        for (i, row) in heads.enumerated() {
-            (centroids.mutableRawBytes.baseAddress! + i * centroids.rowBytes).copyMemory(
-                from: centroidSource.row(row),
-                byteCount: centroidSource.rowBytes
-            )
+    }
+
+    /// The chosen heads' rows: as stored in the index, and as float32 for graph and assignment.
+    struct Centroids {
+        /// What `centroids.bin` holds: exact float32 when the postings hold codes (the centroid
+        /// search stays exact), else the stored type.
+        var stored: VectorMatrix
+        /// Float32 rows: the fastest kernel, and the same geometry the stored rows have (up to
+        /// float16 rounding).
+        var working: VectorMatrix
+
+        init(heads: [Int], rows: PreparedRows) throws {
+            stored = try Self.gather(heads, from: rows.quantizer == nil ? rows.stored : rows.working)
+            working = try Self.gather(heads, from: rows.working)
         }
 
-        // Graph and assignment run on the float32 working rows: the fastest kernel, and the
-        // same geometry the stored rows have (up to float16 rounding).
-        let workingCentroids = try VectorMatrix(elementType: .float32, count: heads.count, dimension: working.dimension)
-        for (i, row) in heads.enumerated() {
-            (workingCentroids.mutableRawBytes.baseAddress! + i * workingCentroids.rowBytes).copyMemory(
-                from: working.row(row),
-                byteCount: working.rowBytes
-            )
+        static func gather(_ heads: [Int], from source: VectorMatrix) throws -> VectorMatrix {
+            let rows = try VectorMatrix(elementType: source.elementType, count: heads.count, dimension: source.dimension)
+            for (i, row) in heads.enumerated() {
+                (rows.mutableRawBytes.baseAddress! + i * rows.rowBytes).copyMemory(from: source.row(row), byteCount: source.rowBytes)
+            }
+            return rows
         }
-        progress?("graph", 0, heads.count)
-        let graph = CentroidGraph.build(
-            centroids: workingCentroids,
-            configuration: options.configuration.graph,
+    }
+
+    /// Closure + RNG assignment of every working row, reporting progress per block.
+    func assign(_ vectors: VectorMatrix, to centroids: PostingAssignment.CentroidSet, progress: Progress?) -> PostingAssignment {
+        let total = vectors.count
+        let done = Counter()
+        var perBlock: (@Sendable (Int) -> Void)?
+        if let progress { perBlock = { n in progress("assign", done.add(n), total) } }
+        return PostingAssignment.assign(
+            vectors,
+            to: centroids,
+            configuration: options.configuration.assignment,
             kernel: L2Float32.self,
             threads: options.threads,
-            progress: { done in progress?("graph", done, heads.count) }
+            progress: perBlock
         )
-        finish("graph")
+    }
 
-        progress?("assign", 0, working.count)
-        let assignment = Assign(
-            vectors: working,
-            centroids: workingCentroids,
-            centroidRows: heads,
-            graph: graph,
-            configuration: options.configuration.assignment,
-            threads: options.threads,
-            progress: progress
-        ).run(L2Float32.self)
-        finish("assign")
-
+    /// The manifest of the index being built (the id map and times are added by `build`).
+    func manifest(input: VectorFile, rows: PreparedRows, centroidCount: Int, assignment: PostingAssignment) -> IndexManifest {
         var manifest = IndexManifest()
         manifest.writer = "swann \(SwannVersion.current)"
         manifest.metric = options.metric
-        manifest.elementType = stored.elementType
+        manifest.elementType = rows.stored.elementType
         manifest.inputElementType = input.layout.scalar.elementType ?? .float32
-        manifest.normalized = normalized
-        manifest.dimension = stored.dimension
-        manifest.vectorCount = stored.count
-        manifest.centroidCount = centroids.count
+        manifest.normalized = rows.normalized
+        manifest.dimension = rows.stored.dimension
+        manifest.vectorCount = rows.stored.count
+        manifest.centroidCount = centroidCount
         manifest.postingEntryCount = assignment.lists.reduce(0) { $0 + $1.count }
         manifest.copyHistogram = assignment.copyHistogram
         manifest.replicasDroppedByLimit = assignment.droppedByLimit
-        manifest.skippedRows = skipped
+        manifest.skippedRows = rows.skipped
         manifest.shard = options.shard
         manifest.build = options.configuration
         manifest.searchDefaults = options.searchDefaults
-        if let quantizer {
+        if let quantizer = rows.quantizer {
             manifest.quantization = quantizer
             manifest.formatVersion = IndexManifest.quantizedFormatVersion
         }
-        let idMap = try idMap(rows: rows)
-        manifest.hasIDMap = idMap != nil
-
-        progress?("write", 0, 1)
-        manifest.buildSeconds = seconds
-        var written = try IndexWriter.write(
-            IndexContents(
-                manifest: manifest,
-                centroidRows: heads.map(UInt32.init),
-                centroids: centroids,
-                graph: graph,
-                lists: assignment.lists,
-                vectors: stored,
-                idMap: idMap,
-                exactRows: quantizer == nil ? nil : working
-            ),
-            to: output,
-            overwrite: options.overwrite
-        )
-        finish("write")
-        written.buildSeconds = seconds
-        return written
+        return manifest
     }
 
     /// Bytes the build will hold at its peak, estimated from the input: the vectors as read,
@@ -195,9 +234,8 @@ public struct IndexBuilder: Sendable {
                 "--store \(store) needs \(store == .int8 ? "float32 or float16" : "float32") input; \(input.path) holds \(inputType) (stored as given)"
             )
         }
-        if options.metric == .cosine, inputType.isInteger {
-            // Allowed: 8-bit vectors are compared with the cosine kernel instead of being normalised.
-        }
+        // Cosine on 8-bit input is allowed: such vectors are compared with the cosine kernel
+        // instead of being normalised.
         guard options.shard.count >= 1, (0..<options.shard.count).contains(options.shard.index) else {
             throw BuildError("shard \(options.shard.index)/\(options.shard.count) is invalid")
         }
@@ -300,31 +338,26 @@ enum RowValidation {
     }
 }
 
-struct Assign: KernelConsumer {
-    let vectors: VectorMatrix
-    let centroids: VectorMatrix
-    let centroidRows: [Int]
-    let graph: CentroidGraph
-    let configuration: PostingAssignment.Configuration
-    let threads: Int
+/// Seconds per build phase, and the progress report that opens each.
+struct PhaseTimer {
     let progress: IndexBuilder.Progress?
-    func run<Kernel: DistanceKernel>(_ kernel: Kernel.Type) -> PostingAssignment {
-        let total = vectors.count
-        let done = Counter()
-        var perBlock: (@Sendable (Int) -> Void)?
-        if let report = progress {
-            perBlock = { n in report("assign", done.add(n), total) }
-        }
-        return PostingAssignment.assign(
-            vectors: vectors,
-            centroids: centroids,
-            graph: graph,
-            configuration: configuration,
-            kernel: Kernel.self,
-            threads: threads,
-            centroidRows: centroidRows,
-            progress: perBlock
-        )
+    private let clock = ContinuousClock()
+    private var current: (name: String, started: ContinuousClock.Instant)?
+    private(set) var seconds: [String: Double] = [:]
+
+    init(progress: IndexBuilder.Progress?) { self.progress = progress }
+
+    /// Ends the running phase and starts `name` (`total` items).
+    mutating func start(_ name: String, total: Int) {
+        finish()
+        progress?(name, 0, total)
+        current = (name, clock.now)
+    }
+
+    /// Ends the running phase.
+    mutating func finish() {
+        if let current { seconds[current.name] = (clock.now - current.started).seconds }
+        current = nil
     }
 }
 

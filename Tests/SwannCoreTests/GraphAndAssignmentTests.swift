@@ -127,9 +127,8 @@ struct GraphAndAssignmentTests {
             configuration.closureEpsilon = 2
             configuration.postingLimit = 40
             let result = PostingAssignment.assign(
-                vectors: data,
-                centroids: centroids,
-                graph: graph,
+                data,
+                to: PostingAssignment.CentroidSet(centroids: centroids, graph: graph),
                 configuration: configuration,
                 kernel: L2Float32.self,
                 threads: 2

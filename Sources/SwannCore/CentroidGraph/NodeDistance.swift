@@ -1,4 +1,4 @@
-public import CSwannHints
+package import CSwannHints
 
 /// What a graph search measures: the distance from its query to a node, and how to start
 /// loading a node's row before it is needed.

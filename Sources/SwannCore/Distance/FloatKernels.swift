@@ -5,7 +5,7 @@
 // than `addProduct`: on baseline x86-64 (no FMA) `addProduct` lowers to `fmaf` library calls
 // (docs/KERNELS.md).
 
-public import CSwannKernels
+package import CSwannKernels
 
 /// The portable float32 kernels: baseline SIMD (SSE2 on x86-64, NEON on arm64).
 package enum FloatAccumulation {

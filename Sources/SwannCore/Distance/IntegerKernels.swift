@@ -8,7 +8,7 @@
 // products is non-negative and below 65,536 × 255² < 2³², so its bit pattern read as UInt32 is
 // the sum; an int8 dot product is within ±65,536 × 128² < 2³¹.
 
-public import CSwannKernels
+package import CSwannKernels
 
 /// Shared 8-bit accumulation, specialised for `Int8` and `UInt8` through `Scalar`.
 package enum ByteAccumulation {

@@ -9,6 +9,20 @@
 /// exactly as cosine). Then each list is capped at `postingLimit` entries: a list that overflows
 /// drops its farthest *replicas*; a vector's nearest list always keeps it, so no vector is lost.
 public struct PostingAssignment: Sendable {
+    /// What vectors are assigned to: the centroids, the graph over them, and (when the
+    /// centroids are data rows) the row each one is.
+    package struct CentroidSet {
+        package var centroids: VectorMatrix
+        package var graph: CentroidGraph
+        package var rows: [Int]?
+
+        package init(centroids: VectorMatrix, graph: CentroidGraph, rows: [Int]? = nil) {
+            self.centroids = centroids
+            self.graph = graph
+            self.rows = rows
+        }
+    }
+
     /// How vectors are assigned to posting lists (closure + RNG rule, replicas, cap).
     public struct Configuration: Sendable, Hashable, Codable {
         /// Most lists a vector is copied into (SPTAG `ReplicaCount`, 8). 1…32; 12 by default: the
@@ -57,24 +71,23 @@ public struct PostingAssignment: Sendable {
     /// Replicas removed by the posting cap.
     package var droppedByLimit: Int
 
-    /// Assigns every row of `vectors` to lists of `centroids`.
+    /// Assigns every row of `vectors` to posting lists of `centroids`.
     ///
     /// `Kernel` must be the squared-L2 kernel of the rows' element type.
+    /// - Parameter progress: called with the number of vectors in each finished block.
     package static func assign<Kernel: DistanceKernel>(
-        vectors: VectorMatrix,
-        centroids: VectorMatrix,
-        graph: CentroidGraph,
+        _ vectors: VectorMatrix,
+        to centroids: CentroidSet,
         configuration: Configuration,
         kernel: Kernel.Type,
         threads: Int,
-        centroidRows: [Int]? = nil,
         progress: (@Sendable (Int) -> Void)? = nil
     ) -> PostingAssignment {
         let n = vectors.count
         // A centroid that is a data row always gets that row as a primary member, even when the
         // approximate graph search misses it, so no list is left empty.
         var headOf = [Int: Int]()
-        for (c, row) in (centroidRows ?? []).enumerated() { headOf[row] = c }
+        for (c, row) in (centroids.rows ?? []).enumerated() { headOf[row] = c }
         let slots = configuration.replicaCount
         // choices[v * slots + r] = centroid, or UInt32.max; parallel writes touch disjoint rows.
         var choices = [UInt32](repeating: .max, count: n * slots)
@@ -86,48 +99,73 @@ public struct PostingAssignment: Sendable {
                 let shared = UncheckedSendable((choiceBuffer, distanceBuffer))
                 Parallel.forEach(items: blocks, threads: threads) { block in
                     let (choiceOut, distanceOut) = shared.value
-                    var scratch = GraphSearchScratch(nodeCount: centroids.count)
+                    var scratch = GraphSearchScratch(nodeCount: centroids.centroids.count)
                     var distanceCount = 0
-                    var chosen: [Int] = []
+                    var candidates: [(node: Int, distance: Float)] = []
                     for v in block * blockSize..<min((block + 1) * blockSize, n) {
-                        let row = vectors.uncheckedRow(v)
-                        var candidates = graph.search(
-                            row,
-                            centroids: centroids,
+                        centroids.graph.search(
+                            KernelNodeDistance(query: vectors.uncheckedRow(v), rows: centroids.centroids, kernel: Kernel.self),
                             beamWidth: configuration.candidateCount,
-                            kernel: Kernel.self,
                             scratch: &scratch,
-                            distanceCount: &distanceCount
+                            distanceCount: &distanceCount,
+                            into: &candidates
                         )
                         if let own = headOf[v] {
                             candidates.removeAll { $0.node == own }
                             candidates.insert((own, 0), at: 0)
                         }
-                        chosen.removeAll(keepingCapacity: true)
-                        let limit = candidates[0].distance * (1 + configuration.closureEpsilon)
-                        for candidate in candidates {
-                            if !chosen.isEmpty, candidate.distance > limit { break }
-                            let blocked = chosen.contains { s in
-                                configuration.rngFactor
-                                    * Kernel.distance(
-                                        centroids.uncheckedRow(candidate.node),
-                                        centroids.uncheckedRow(s),
-                                        dimension: centroids.dimension
-                                    )
-                                    <= candidate.distance
-                            }
-                            if blocked { continue }
-                            distanceOut[v * slots + chosen.count] = candidate.distance
-                            choiceOut[v * slots + chosen.count] = UInt32(candidate.node)
-                            chosen.append(candidate.node)
-                            if chosen.count == slots { break }
-                        }
+                        let chosen = choose(
+                            from: candidates,
+                            centroids: centroids.centroids,
+                            configuration: configuration,
+                            kernel: Kernel.self,
+                            into: (choiceOut.baseAddress! + v * slots, distanceOut.baseAddress! + v * slots)
+                        )
+                        precondition(chosen >= 1, "every vector has a nearest centroid")
                     }
                     progress?(min((block + 1) * blockSize, n) - block * blockSize)
                 }
             }
         }
-        return collect(choices: choices, distances: choiceDistances, vectorCount: n, centroidCount: centroids.count, configuration: configuration)
+        return collect(
+            choices: choices,
+            distances: choiceDistances,
+            vectorCount: n,
+            centroidCount: centroids.centroids.count,
+            configuration: configuration
+        )
+    }
+
+    /// The closure and RNG rules for one vector: walks `candidates` (nearest first) and writes
+    /// the chosen centroids and their distances into `slots` (`replicaCount` of each).
+    /// - Returns: how many were chosen.
+    static func choose<Kernel: DistanceKernel>(
+        from candidates: [(node: Int, distance: Float)],
+        centroids: VectorMatrix,
+        configuration: Configuration,
+        kernel: Kernel.Type,
+        into slots: (centroids: UnsafeMutablePointer<UInt32>, distances: UnsafeMutablePointer<Float>)
+    ) -> Int {
+        var chosen = 0
+        let limit = candidates[0].distance * (1 + configuration.closureEpsilon)
+        for candidate in candidates {
+            if chosen > 0, candidate.distance > limit { break }
+            let blocked = (0..<chosen).contains { i in
+                configuration.rngFactor
+                    * Kernel.distance(
+                        centroids.uncheckedRow(candidate.node),
+                        centroids.uncheckedRow(Int(slots.centroids[i])),
+                        dimension: centroids.dimension
+                    )
+                    <= candidate.distance
+            }
+            if blocked { continue }
+            slots.distances[chosen] = candidate.distance
+            slots.centroids[chosen] = UInt32(candidate.node)
+            chosen += 1
+            if chosen == configuration.replicaCount { break }
+        }
+        return chosen
     }
 
     /// Groups choices into lists and applies the posting cap.

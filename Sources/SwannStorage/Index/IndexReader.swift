@@ -1,5 +1,5 @@
 import Foundation
-public import SwannCore
+package import SwannCore
 import SystemPackage
 
 /// The in-memory part of an opened index: everything but the posting lists.

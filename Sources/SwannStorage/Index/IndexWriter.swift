@@ -1,6 +1,6 @@
 import CSwannLinuxAIO
 import Foundation
-public import SwannCore
+package import SwannCore
 import SystemPackage
 
 /// Everything a finished build hands to the writer.

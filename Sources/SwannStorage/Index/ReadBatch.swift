@@ -109,18 +109,14 @@ package final class ReadBatch: @unchecked Sendable {
                 }
                 // The kernel refused (EAGAIN under memory pressure, or a file system without
                 // AIO): read the rest here, one at a time.
-                for request in submitted..<prepared {
-                    let tag = swann_aio_request_tag(submissions[request]!)
-                    let (index, slot) = (Int(tag >> 32), Int(tag & 0xffff_ffff))
-                    freeSlots.append(slot)
-                    let read = reads[index]
-                    if failure == nil, !stopped {
-                        do {
-                            try file.read(into: read.destination, bytes: read.bytes, at: read.offset, minimum: read.minimum, what: what(index))
-                            finish(index)
-                        } catch { failure = error }
-                    }
-                }
+                let fallbackFailure = readUnsubmitted(
+                    submitted..<prepared,
+                    from: file,
+                    what: what,
+                    isDone: { failure != nil || stopped },
+                    finish: finish
+                )
+                if let fallbackFailure { failure = fallbackFailure }
                 break
             }
             if inFlight == 0 {
@@ -129,10 +125,7 @@ package final class ReadBatch: @unchecked Sendable {
             }
             let landed = swann_aio_wait(context, 1, Self.depth, events)
             if landed < 0 {
-                // Cannot happen with valid arguments; recover by waiting for every read to land.
-                swann_aio_destroy(context)
-                _ = swann_aio_setup(UInt32(Self.depth), &context)
-                freeSlots = Array((0..<Self.depth).reversed())
+                resetContext()
                 throw IndexError(.ioFailure, path: file.path, detail: "waiting for reads failed: \(String(cString: strerror(Int32(-landed))))")
             }
             for e in 0..<landed {
@@ -164,6 +157,39 @@ package final class ReadBatch: @unchecked Sendable {
             }
         }
         if let failure { throw failure }
+    }
+
+    /// Reads the prepared but unsubmitted requests `range` with `pread` (each unless `isDone()`),
+    /// freeing their slots, and calls `finish` for each that landed.
+    /// - Returns: the first read's error, if any.
+    private func readUnsubmitted(
+        _ range: Range<Int>,
+        from file: PositionalFile,
+        what: (Int) -> String,
+        isDone: () -> Bool,
+        finish: (Int) -> Void
+    ) -> IndexError? {
+        var failure: IndexError?
+        for request in range {
+            let tag = swann_aio_request_tag(submissions[request]!)
+            let (index, slot) = (Int(tag >> 32), Int(tag & 0xffff_ffff))
+            freeSlots.append(slot)
+            guard failure == nil, !isDone() else { continue }
+            let read = reads[index]
+            do {
+                try file.read(into: read.destination, bytes: read.bytes, at: read.offset, minimum: read.minimum, what: what(index))
+                finish(index)
+            } catch { failure = error }
+        }
+        return failure
+    }
+
+    /// Waiting failed, which cannot happen with valid arguments: destroying the context waits
+    /// for every read in flight, so none writes into a destination later; then start afresh.
+    private func resetContext() {
+        swann_aio_destroy(context)
+        _ = swann_aio_setup(UInt32(Self.depth), &context)
+        freeSlots = Array((0..<Self.depth).reversed())
     }
 }
 

@@ -1,4 +1,4 @@
-public import SwannCore
+package import SwannCore
 
 /// The 64-byte header that starts every binary file of an index (after usearch's 64-byte head).
 ///
