@@ -110,7 +110,7 @@ let package = Package(
             swiftSettings: strict
         ),
         .testTarget(name: "SwannCoreTests", dependencies: ["SwannCore"], swiftSettings: strict),
-        .testTarget(name: "SwannStorageTests", dependencies: ["SwannStorage"], swiftSettings: strict),
+        .testTarget(name: "SwannStorageTests", dependencies: ["SwannStorage", "SwannTestSupport"], swiftSettings: strict),
         // Fixtures shared by the test targets (the bundled example, tie-tolerant comparison).
         .target(name: "SwannTestSupport", dependencies: ["Swann"], path: "Tests/SwannTestSupport", swiftSettings: strict),
         // Counts mallocs per thread in the test executable (the allocation-free query path's test).
@@ -124,6 +124,12 @@ let package = Package(
                 .product(name: "NIOTestUtils", package: "swift-nio"),
                 .product(name: "Yams", package: "Yams"),
             ],
+            swiftSettings: strict
+        ),
+        // The frame decoder and message codecs on their own (no server).
+        .testTarget(
+            name: "SwannProtocolTests",
+            dependencies: ["SwannProtocol", "SwannCore", .product(name: "NIOTestUtils", package: "swift-nio")],
             swiftSettings: strict
         ),
         .testTarget(name: "SwannClientTests", dependencies: ["SwannClient", "SwannProtocol"], swiftSettings: strict),

@@ -44,11 +44,7 @@ enum CLI {
 
     static var example: String { BundledExample.directory }
 
-    static func temporaryDirectory() -> String {
-        let path = FileManager.default.temporaryDirectory.appendingPathComponent("swann-cli-\(UUID().uuidString)").path
-        try! FileManager.default.createDirectory(atPath: path, withIntermediateDirectories: true)
-        return path
-    }
+    static func temporaryDirectory() -> String { TestDirectory.make("cli") }
 }
 
 /// A running `swann serve` or `swann route` and the ports it announced.

@@ -15,6 +15,16 @@ struct ReadBatchTests {
         return try PositionalFile(path: path, directIO: true)
     }
 
+    /// The flag comes from the C headers; on the two architectures Swann ships for, it is the
+    /// kernel's value (a wrong one would silently read through the page cache).
+    @Test func theODirectFlagIsTheKernels() {
+        #if arch(x86_64)
+        #expect(PositionalFile.directFlag == 0o40000)
+        #elseif arch(arm64)
+        #expect(PositionalFile.directFlag == 0o200000)
+        #endif
+    }
+
     @Test func moreReadsThanTheDepthAllLandOnce() throws {
         let file = try patternFile(pages: 256)
         let batch = try #require(ReadBatch(), "kernel AIO is available on the Linux test machines")

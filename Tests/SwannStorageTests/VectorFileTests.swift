@@ -1,14 +1,11 @@
 import Foundation
 import SwannCore
 import SwannStorage
+import SwannTestSupport
 import Testing
 
 /// A fresh temporary directory per test.
-func temporaryDirectory() -> String {
-    let path = FileManager.default.temporaryDirectory.appendingPathComponent("swann-tests-\(UUID().uuidString)").path
-    try! FileManager.default.createDirectory(atPath: path, withIntermediateDirectories: true)
-    return path
-}
+func temporaryDirectory() -> String { TestDirectory.make() }
 
 func write(_ bytes: [UInt8], to path: String) {
     FileManager.default.createFile(atPath: path, contents: Data(bytes))

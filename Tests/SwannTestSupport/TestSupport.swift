@@ -43,8 +43,7 @@ public func disagreements(_ got: NeighborTable, _ truth: NeighborTable, queries:
 extension BundledExample {
     /// An index of the bundled example at default settings, built once per test process.
     public static let index: String = {
-        let directory = FileManager.default.temporaryDirectory.appendingPathComponent("swann-example-\(getpid())-\(UUID().uuidString)").path
-        try! FileManager.default.createDirectory(atPath: directory, withIntermediateDirectories: true)
+        let directory = TestDirectory.make("example")
         let path = directory + "/minilm-10k.swann"
         try! IndexBuilder(options: IndexBuilder.Options()).build(from: try! VectorFile(path: base), to: path)
         return path
@@ -62,8 +61,7 @@ public enum TestCertificate {
     /// Writes `cert.pem` and `key.pem` into a fresh temporary directory.
     /// - Returns: their paths.
     public static func make() throws -> (certificate: String, key: String) {
-        let directory = FileManager.default.temporaryDirectory.appendingPathComponent("swann-tls-\(UUID().uuidString)").path
-        try FileManager.default.createDirectory(atPath: directory, withIntermediateDirectories: true)
+        let directory = TestDirectory.make("tls")
         let certificate = directory + "/cert.pem"
         let key = directory + "/key.pem"
         let process = Process()
@@ -77,5 +75,30 @@ public enum TestCertificate {
         process.waitUntilExit()
         guard process.terminationStatus == 0 else { throw CocoaError(.fileWriteUnknown) }
         return (certificate, key)
+    }
+}
+
+/// Scratch directories for tests: every one lives under this process's root, which is removed
+/// when the process exits (roots left by killed runs are removed by the next run).
+public enum TestDirectory {
+    static let root: String = {
+        let base = FileManager.default.temporaryDirectory.path
+        for name in (try? FileManager.default.contentsOfDirectory(atPath: base)) ?? [] where name.hasPrefix("swann-tests-") {
+            // A root whose process is gone: a run that was killed before its exit handler.
+            if let pid = Int32(name.dropFirst("swann-tests-".count)), pid != getpid(), kill(pid, 0) != 0, errno == ESRCH {
+                try? FileManager.default.removeItem(atPath: base + "/" + name)
+            }
+        }
+        let path = base + "/swann-tests-\(getpid())"
+        try! FileManager.default.createDirectory(atPath: path, withIntermediateDirectories: true)
+        atexit { try? FileManager.default.removeItem(atPath: TestDirectory.root) }
+        return path
+    }()
+
+    /// A fresh, empty directory (`label` makes its name easier to spot while a test runs).
+    public static func make(_ label: String = "scratch") -> String {
+        let path = root + "/\(label)-\(UUID().uuidString)"
+        try! FileManager.default.createDirectory(atPath: path, withIntermediateDirectories: true)
+        return path
     }
 }

@@ -1,5 +1,6 @@
 import Foundation
 import Swann
+import SwannStorage
 import SwannTestSupport
 import Testing
 
@@ -112,6 +113,13 @@ struct BuildTests {
         let half = try IndexBuilder(options: options).build(from: try VectorFile(path: vectors), to: dir + "/f16")
         #expect(half.elementType == .float16)
         #expect(half.postingEntryCount == full.postingEntryCount, "same seed, same assignment")
+        // The bytes themselves: each list is 4-byte ids then rows, so the row bytes halve exactly.
+        func rowBytes(_ path: String) throws -> Int {
+            try IndexReader.open(path).directory.reduce(0) { $0 + $1.byteCount - 4 * $1.entryCount }
+        }
+        let (fullRows, halfRows) = (try rowBytes(dir + "/f32"), try rowBytes(dir + "/f16"))
+        #expect(fullRows == full.postingEntryCount * 32 * 4)
+        #expect(halfRows * 2 == fullRows)
         let hits = try Index.open(at: dir + "/f16").search(try VectorFile(path: vectors).readVectors().floats(at: 9), k: 1)
         #expect(hits.first?.id == 9)
     }

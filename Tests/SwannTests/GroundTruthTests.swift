@@ -21,8 +21,7 @@ struct GroundTruthTests {
 
     @Test func dimensionMismatchIsReported() throws {
         let base = try VectorFile(path: BundledExample.base)
-        let dir = FileManager.default.temporaryDirectory.path + "/swann-gt-\(UInt64.random(in: 0...UInt64.max))"
-        try FileManager.default.createDirectory(atPath: dir, withIntermediateDirectories: true)
+        let dir = TestDirectory.make("ground-truth")
         try VectorFileWriter.write(try VectorMatrix.from([[1, 2, 3]]), to: dir + "/q.fbin")
         #expect(throws: GroundTruthError.self) {
             try GroundTruth.compute(base: base, queries: try VectorFile(path: dir + "/q.fbin"), k: 5, metric: .l2)

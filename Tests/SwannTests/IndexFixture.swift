@@ -4,11 +4,7 @@ import SwannTestSupport
 
 /// An index of the bundled example, built once per test run and shared read-only.
 enum IndexFixture {
-    static let directory: String = {
-        let path = FileManager.default.temporaryDirectory.appendingPathComponent("swann-index-tests-\(getpid())").path
-        try? FileManager.default.createDirectory(atPath: path, withIntermediateDirectories: true)
-        return path
-    }()
+    static let directory = TestDirectory.make("index-tests")
 
     /// The bundled example's index at defaults (built once per test run, shared with other targets).
     static var examplePath: String { BundledExample.index }
@@ -17,11 +13,7 @@ enum IndexFixture {
     static let truth: NeighborTable = try! VectorFile(path: BundledExample.truth).readNeighbors()
 
     /// A fresh scratch directory.
-    static func scratch() -> String {
-        let path = directory + "/" + UUID().uuidString
-        try! FileManager.default.createDirectory(atPath: path, withIntermediateDirectories: true)
-        return path
-    }
+    static func scratch() -> String { TestDirectory.make() }
 
     /// A small random float32 data set written as .fbin.
     static func randomFile(count: Int, dimension: Int, seed: UInt64, in dir: String, name: String = "v.fbin") -> String {

@@ -10,6 +10,22 @@
 #include <stdint.h>
 #include <string.h>
 
+#if defined(__linux__)
+#include <fcntl.h>
+/// O_DIRECT from the C library's own headers: its value differs between architectures, and
+/// glibc defines the public name only under _GNU_SOURCE (which Swift's Glibc module does not
+/// set), but always defines `__O_DIRECT`.
+static inline int swann_o_direct(void) {
+#if defined(O_DIRECT)
+    return O_DIRECT;
+#else
+    return __O_DIRECT;
+#endif
+}
+#else
+static inline int swann_o_direct(void) { return 0; }
+#endif
+
 #include "CSwannRenameExchange.h"
 
 #if defined(__linux__)

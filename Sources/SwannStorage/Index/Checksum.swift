@@ -1,3 +1,5 @@
+import SystemPackage
+
 /// A fast non-cryptographic 64-bit checksum for detecting corrupt index bytes.
 ///
 /// Four independent multiply–xor lanes over 8-byte words (FNV-1a's mixing step, widened so the
@@ -41,5 +43,45 @@ package enum Checksum {
     /// The checksum of an array's bytes.
     package static func of<T: BitwiseCopyable>(_ values: [T]) -> UInt64 {
         values.withUnsafeBytes { of($0) }
+    }
+}
+
+/// Whole-file checksums: the checksum of the list of `Checksum.of` each 1 MiB block, so a file
+/// is hashed in bounded memory.
+package enum FileChecksum {
+    static let blockSize = 1 << 20
+
+    /// Size and checksum of the file open as `descriptor`.
+    static func compute(descriptor: FileDescriptor, path: String) throws(IndexError) -> (Int64, UInt64) {
+        let buffer = UnsafeMutableRawBufferPointer.allocate(byteCount: blockSize, alignment: 64)
+        defer { buffer.deallocate() }
+        var blockSums: [UInt64] = []
+        var offset: Int64 = 0
+        while true {
+            let n: Int
+            do { n = try descriptor.read(fromAbsoluteOffset: offset, into: buffer) } catch {
+                throw IndexError(.ioFailure, path: path, offset: offset, detail: "read failed: \(error)")
+            }
+            if n == 0 { break }
+            blockSums.append(Checksum.of(UnsafeRawBufferPointer(rebasing: buffer[0..<n])))
+            offset += Int64(n)
+        }
+        return (offset, Checksum.of(blockSums))
+    }
+
+    /// The same checksum over bytes already in memory.
+    static func compute(_ bytes: [UInt8]) -> UInt64 {
+        bytes.withUnsafeBytes { raw in
+            let blocks = stride(from: 0, to: raw.count, by: blockSize).map { start in
+                Checksum.of(UnsafeRawBufferPointer(rebasing: raw[start..<min(raw.count, start + blockSize)]))
+            }
+            return Checksum.of(blocks)
+        }
+    }
+
+    /// 16 lowercase hex digits.
+    package static func hex(_ value: UInt64) -> String {
+        let digits = String(value, radix: 16)
+        return String(repeating: "0", count: 16 - digits.count) + digits
     }
 }

@@ -13,7 +13,7 @@ package final class ExactRowStore: Sendable {
 
     /// Opens `vectors.bin` of an index whose header `IndexReader.open` has checked.
     package init(indexPath: String, header: IndexHeader, directIO: Bool) throws(IndexError) {
-        file = try PositionalFile(path: indexPath + "/" + IndexLayout.vectors, directIO: directIO)
+        file = try PositionalFile(path: IndexLayout.path(IndexLayout.vectors, in: indexPath), directIO: directIO)
         rowBytes = header.manifest.dimension * 4
         count = header.manifest.vectorCount
         batches = directIO ? ReadBatchPool() : nil

@@ -10,6 +10,11 @@ package enum IndexLayout {
     /// The exact float32 rows, in row order, of an index whose postings hold int8 codes.
     package static let vectors = "vectors.bin"
 
+    /// The path of file `name` inside the index directory `index`.
+    package static func path(_ name: String, in index: String) -> String {
+        index.hasSuffix("/") ? index + name : index + "/" + name
+    }
+
     /// Posting lists start on multiples of this, so each is one aligned sequential read.
     package static let pageSize = 4096
     /// Bytes per posting-directory entry: offset u64, bytes u32, entries u32, checksum u64, zero u64.

@@ -31,15 +31,15 @@ package enum IndexReader {
         }
         let manifest = try readManifest(path)
         let centroidFile = try load(path, IndexLayout.centroids, manifest: manifest)
-        let (centroidRows, centroids) = try decodeCentroids(centroidFile, path: path + "/" + IndexLayout.centroids, manifest: manifest)
+        let (centroidRows, centroids) = try decodeCentroids(centroidFile, path: IndexLayout.path(IndexLayout.centroids, in: path), manifest: manifest)
         let graph = try decodeGraph(
             try load(path, IndexLayout.graph, manifest: manifest),
-            path: path + "/" + IndexLayout.graph,
+            path: IndexLayout.path(IndexLayout.graph, in: path),
             nodes: centroids.count
         )
         let directory = try decodeDirectory(
             try load(path, IndexLayout.directory, manifest: manifest),
-            path: path + "/" + IndexLayout.directory,
+            path: IndexLayout.path(IndexLayout.directory, in: path),
             manifest: manifest,
             postingsBytes: try postingsSize(path, manifest: manifest)
         )
@@ -48,7 +48,7 @@ package enum IndexReader {
         if manifest.hasIDMap {
             idMap = try decodeIDMap(
                 try load(path, IndexLayout.idMap, manifest: manifest),
-                path: path + "/" + IndexLayout.idMap,
+                path: IndexLayout.path(IndexLayout.idMap, in: path),
                 count: manifest.vectorCount
             )
         }
@@ -56,7 +56,7 @@ package enum IndexReader {
     }
 
     static func readManifest(_ path: String) throws(IndexError) -> IndexManifest {
-        let file = path + "/" + IndexLayout.manifest
+        let file = IndexLayout.path(IndexLayout.manifest, in: path)
         guard let data = FileManager.default.contents(atPath: file) else {
             throw IndexError(.missing, path: file, detail: "missing or unreadable: not a Swann index, or an incomplete one")
         }
@@ -122,16 +122,16 @@ package enum IndexReader {
     /// Verifies the whole posting file against the manifest (slow: reads every byte).
     package static func verifyPostings(_ path: String, manifest: IndexManifest) throws(IndexError) {
         guard let entry = manifest.file(IndexLayout.postings) else {
-            throw IndexError(.inconsistent, path: path + "/" + IndexLayout.manifest, detail: "does not list \(IndexLayout.postings)")
+            throw IndexError(.inconsistent, path: IndexLayout.path(IndexLayout.manifest, in: path), detail: "does not list \(IndexLayout.postings)")
         }
-        try verifyFile(path + "/" + IndexLayout.postings, entry: entry)
+        try verifyFile(IndexLayout.path(IndexLayout.postings, in: path), entry: entry)
     }
 
     /// Reads a whole file of the index once and checks its size and checksum against the manifest.
     static func load(_ path: String, _ name: String, manifest: IndexManifest) throws(IndexError) -> [UInt8] {
-        let file = path + "/" + name
+        let file = IndexLayout.path(name, in: path)
         guard let entry = manifest.file(name) else {
-            throw IndexError(.inconsistent, path: path + "/" + IndexLayout.manifest, detail: "does not list \(name)")
+            throw IndexError(.inconsistent, path: IndexLayout.path(IndexLayout.manifest, in: path), detail: "does not list \(name)")
         }
         guard let data = FileManager.default.contents(atPath: file) else {
             throw IndexError(.missing, path: file, detail: "listed in the manifest but missing or unreadable")
@@ -159,9 +159,9 @@ package enum IndexReader {
     /// Checks `vectors.bin`'s size and header (its rows are checked against their codes as
     /// they are read: see `Index`'s re-ranking).
     static func checkExactRows(_ path: String, manifest: IndexManifest) throws(IndexError) {
-        let file = path + "/" + IndexLayout.vectors
+        let file = IndexLayout.path(IndexLayout.vectors, in: path)
         guard let entry = manifest.file(IndexLayout.vectors) else {
-            throw IndexError(.inconsistent, path: path + "/" + IndexLayout.manifest, detail: "does not list \(IndexLayout.vectors)")
+            throw IndexError(.inconsistent, path: IndexLayout.path(IndexLayout.manifest, in: path), detail: "does not list \(IndexLayout.vectors)")
         }
         let descriptor: FileDescriptor
         do { descriptor = try FileDescriptor.open(FilePath(file), .readOnly, options: [.closeOnExec]) } catch {
@@ -176,12 +176,12 @@ package enum IndexReader {
         let n = try? head.withUnsafeMutableBytes { try descriptor.read(fromAbsoluteOffset: 0, into: $0) }
         guard n == SectionHeader.size else { throw IndexError(.truncated, path: file, offset: 0, detail: "no header") }
         let decoded = head.withUnsafeBytes { raw in
-            Result { () throws(IndexError) in try SectionHeader.decode(raw, expectedMagic: "SWNVECTS", path: file) }
+            Result { () throws(IndexError) in try SectionHeader.decode(raw, expected: .vectors, path: file) }
         }
         let h = try decoded.get()
         let rowBytes = manifest.dimension * 4
         guard h.elementType == .float32, Int(h.dimension) == manifest.dimension, h.count == UInt64(manifest.vectorCount),
-            h.headerSize == UInt32(IndexLayout.pageSize), h.aux1 == UInt64(rowBytes),
+            h.headerSize == UInt32(IndexLayout.pageSize), h.rowBytes == UInt64(rowBytes),
             h.payloadBytes == UInt64(manifest.vectorCount) * UInt64(rowBytes),
             UInt64(size) == UInt64(IndexLayout.pageSize) + h.payloadBytes
         else {
@@ -190,9 +190,9 @@ package enum IndexReader {
     }
 
     static func postingsSize(_ path: String, manifest: IndexManifest) throws(IndexError) -> Int64 {
-        let file = path + "/" + IndexLayout.postings
+        let file = IndexLayout.path(IndexLayout.postings, in: path)
         guard let entry = manifest.file(IndexLayout.postings) else {
-            throw IndexError(.inconsistent, path: path + "/" + IndexLayout.manifest, detail: "does not list \(IndexLayout.postings)")
+            throw IndexError(.inconsistent, path: IndexLayout.path(IndexLayout.manifest, in: path), detail: "does not list \(IndexLayout.postings)")
         }
         guard let attributes = try? FileManager.default.attributesOfItem(atPath: file), let size = attributes[.size] as? Int64 else {
             throw IndexError(.missing, path: file, detail: "missing or unreadable")
@@ -203,9 +203,9 @@ package enum IndexReader {
         return size
     }
 
-    static func header(_ bytes: [UInt8], magic: String, path: String) throws(IndexError) -> SectionHeader {
+    static func header(_ bytes: [UInt8], section: SectionHeader.Section, path: String) throws(IndexError) -> SectionHeader {
         let result = bytes.withUnsafeBytes { raw in
-            Result { () throws(IndexError) in try SectionHeader.decode(raw, expectedMagic: magic, path: path) }
+            Result { () throws(IndexError) in try SectionHeader.decode(raw, expected: section, path: path) }
         }
         let header = try result.get()
         guard UInt64(bytes.count) == UInt64(header.headerSize) + header.payloadBytes else {
@@ -220,7 +220,7 @@ package enum IndexReader {
     }
 
     static func decodeCentroids(_ bytes: [UInt8], path: String, manifest: IndexManifest) throws(IndexError) -> ([UInt32], VectorMatrix) {
-        let h = try header(bytes, magic: "SWNCENTR", path: path)
+        let h = try header(bytes, section: .centroids, path: path)
         let elementType = manifest.centroidElementType
         guard h.elementType == elementType, Int(h.dimension) == manifest.dimension, h.count == UInt64(manifest.centroidCount) else {
             throw IndexError(.inconsistent, path: path, offset: 16, detail: "header disagrees with the manifest (type, dimension or count)")
@@ -231,7 +231,7 @@ package enum IndexReader {
             throw IndexError(.inconsistent, path: path, detail: error.description)
         }
         let rowsBytes = IndexLayout.align(count * 4, to: 64)
-        guard h.payloadBytes == UInt64(rowsBytes + matrix.byteCount), h.aux1 == UInt64(matrix.rowBytes) else {
+        guard h.payloadBytes == UInt64(rowsBytes + matrix.byteCount), h.rowBytes == UInt64(matrix.rowBytes) else {
             throw IndexError(.inconsistent, path: path, offset: 48, detail: "payload size does not match \(count) centroids")
         }
         var rows = [UInt32](repeating: 0, count: count)
@@ -251,27 +251,27 @@ package enum IndexReader {
     }
 
     static func decodeGraph(_ bytes: [UInt8], path: String, nodes: Int) throws(IndexError) -> CentroidGraph {
-        let h = try header(bytes, magic: "SWNGRAPH", path: path)
-        let (slots, overflow) = Int(h.count).multipliedReportingOverflow(by: Int(h.aux1))
+        let h = try header(bytes, section: .graph, path: path)
+        let (slots, overflow) = Int(h.count).multipliedReportingOverflow(by: Int(h.graphDegree))
         guard h.count == UInt64(nodes), !overflow, h.payloadBytes == UInt64(slots) * 4 else {
             throw IndexError(
                 .inconsistent,
                 path: path,
                 offset: 24,
-                detail: "graph of \(h.count) nodes × degree \(h.aux1) does not match \(nodes) centroids"
+                detail: "graph of \(h.count) nodes × degree \(h.graphDegree) does not match \(nodes) centroids"
             )
         }
         let neighbors = bytes.withUnsafeBytes { raw in
             (0..<slots).map { UInt32(littleEndian: raw.loadUnaligned(fromByteOffset: 64 + $0 * 4, as: UInt32.self)) }
         }
-        do { return try CentroidGraph(degree: Int(h.aux1), count: nodes, entryPoint: Int(h.aux2), neighbors: neighbors) } catch {
+        do { return try CentroidGraph(degree: Int(h.graphDegree), count: nodes, entryPoint: Int(h.entryPoint), neighbors: neighbors) } catch {
             throw IndexError(.inconsistent, path: path, detail: error.description)
         }
     }
 
     static func decodeDirectory(_ bytes: [UInt8], path: String, manifest: IndexManifest, postingsBytes: Int64) throws(IndexError) -> [PostingLocation]
     {
-        let h = try header(bytes, magic: "SWNPDIR1", path: path)
+        let h = try header(bytes, section: .directory, path: path)
         let count = manifest.centroidCount
         guard h.count == UInt64(count), h.payloadBytes == UInt64(count * IndexLayout.directoryEntrySize) else {
             throw IndexError(.inconsistent, path: path, offset: 24, detail: "expected \(count) lists, found \(h.count)")
@@ -312,7 +312,7 @@ package enum IndexReader {
     }
 
     static func decodeIDMap(_ bytes: [UInt8], path: String, count: Int) throws(IndexError) -> [UInt64] {
-        let h = try header(bytes, magic: "SWNIDMAP", path: path)
+        let h = try header(bytes, section: .idMap, path: path)
         guard h.count == UInt64(count), h.payloadBytes == UInt64(count) * 8 else {
             throw IndexError(.inconsistent, path: path, offset: 24, detail: "expected \(count) ids, found \(h.count)")
         }

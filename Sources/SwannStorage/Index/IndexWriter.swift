@@ -65,23 +65,23 @@ package enum IndexWriter {
         do throws(IndexError) {
             var manifest = contents.manifest
             manifest.files = [
-                try writeCentroids(contents, to: temporary + "/" + IndexLayout.centroids),
-                try writeGraph(contents.graph, to: temporary + "/" + IndexLayout.graph),
+                try writeCentroids(contents, to: IndexLayout.path(IndexLayout.centroids, in: temporary)),
+                try writeGraph(contents.graph, to: IndexLayout.path(IndexLayout.graph, in: temporary)),
             ]
             manifest.files += try writePostings(contents, directory: temporary)
             if let ids = contents.idMap {
-                manifest.files.append(try writeIDMap(ids, to: temporary + "/" + IndexLayout.idMap))
+                manifest.files.append(try writeIDMap(ids, to: IndexLayout.path(IndexLayout.idMap, in: temporary)))
             }
             if let rows = contents.exactRows {
-                manifest.files.append(try writeExactRows(rows, to: temporary + "/" + IndexLayout.vectors))
+                manifest.files.append(try writeExactRows(rows, to: IndexLayout.path(IndexLayout.vectors, in: temporary)))
             }
             let encoder = JSONEncoder()
             encoder.outputFormatting = [.prettyPrinted, .sortedKeys]
             let json: Data
             do { json = try encoder.encode(manifest) } catch {
-                throw IndexError(.ioFailure, path: temporary + "/" + IndexLayout.manifest, detail: "cannot encode: \(error)")
+                throw IndexError(.ioFailure, path: IndexLayout.path(IndexLayout.manifest, in: temporary), detail: "cannot encode: \(error)")
             }
-            try writeFile(temporary + "/" + IndexLayout.manifest) { file throws(IndexError) in
+            try writeFile(IndexLayout.path(IndexLayout.manifest, in: temporary)) { file throws(IndexError) in
                 try io(file.path) { () throws(VectorFileError) in try file.write(Array(json)) }
             }
             try syncDirectory(temporary)
@@ -129,7 +129,7 @@ package enum IndexWriter {
     static func isIndex(_ path: String) -> Bool {
         var isDirectory: ObjCBool = false
         guard FileManager.default.fileExists(atPath: path, isDirectory: &isDirectory), isDirectory.boolValue,
-            let data = FileManager.default.contents(atPath: path + "/" + IndexLayout.manifest)
+            let data = FileManager.default.contents(atPath: IndexLayout.path(IndexLayout.manifest, in: path))
         else { return false }
         return (try? JSONDecoder().decode(ManifestMarker.self, from: data)) != nil
     }
@@ -235,11 +235,11 @@ package enum IndexWriter {
 
     static func writeCentroids(_ contents: IndexContents, to path: String) throws(IndexError) -> IndexManifest.FileEntry {
         let centroids = contents.centroids
-        var header = SectionHeader(magic: "SWNCENTR")
+        var header = SectionHeader(.centroids)
         header.elementType = centroids.elementType
         header.dimension = UInt32(centroids.dimension)
         header.count = UInt64(centroids.count)
-        header.aux1 = UInt64(centroids.rowBytes)
+        header.rowBytes = UInt64(centroids.rowBytes)
         let rowsBytes = IndexLayout.align(centroids.count * 4, to: 64)
         header.payloadBytes = UInt64(rowsBytes + centroids.byteCount)
         return try writeFile(path) { file throws(IndexError) in
@@ -253,10 +253,10 @@ package enum IndexWriter {
     }
 
     static func writeGraph(_ graph: CentroidGraph, to path: String) throws(IndexError) -> IndexManifest.FileEntry {
-        var header = SectionHeader(magic: "SWNGRAPH")
+        var header = SectionHeader(.graph)
         header.count = UInt64(graph.count)
-        header.aux1 = UInt64(graph.degree)
-        header.aux2 = UInt64(graph.entryPoint)
+        header.graphDegree = UInt64(graph.degree)
+        header.entryPoint = UInt64(graph.entryPoint)
         header.payloadBytes = UInt64(graph.neighbors.count * 4)
         return try writeFile(path) { file throws(IndexError) in
             try io(path) { () throws(VectorFileError) in
@@ -270,12 +270,12 @@ package enum IndexWriter {
     /// 4096 + i × rowBytes (one aligned O_DIRECT read covers it).
     static func writeExactRows(_ rows: VectorMatrix, to path: String) throws(IndexError) -> IndexManifest.FileEntry {
         let page = IndexLayout.pageSize
-        var header = SectionHeader(magic: "SWNVECTS")
+        var header = SectionHeader(.vectors)
         header.headerSize = UInt32(page)
         header.elementType = rows.elementType
         header.dimension = UInt32(rows.dimension)
         header.count = UInt64(rows.count)
-        header.aux1 = UInt64(rows.rowBytes)
+        header.rowBytes = UInt64(rows.rowBytes)
         header.payloadBytes = UInt64(rows.byteCount)
         return try writeFile(path) { file throws(IndexError) in
             try io(path) { () throws(VectorFileError) in
@@ -286,7 +286,7 @@ package enum IndexWriter {
     }
 
     static func writeIDMap(_ ids: [UInt64], to path: String) throws(IndexError) -> IndexManifest.FileEntry {
-        var header = SectionHeader(magic: "SWNIDMAP")
+        var header = SectionHeader(.idMap)
         header.count = UInt64(ids.count)
         header.payloadBytes = UInt64(ids.count * 8)
         return try writeFile(path) { file throws(IndexError) in
@@ -303,16 +303,16 @@ package enum IndexWriter {
         let page = IndexLayout.pageSize
         var locations: [PostingLocation] = []
         locations.reserveCapacity(contents.lists.count)
-        let postingsPath = directory + "/" + IndexLayout.postings
+        let postingsPath = IndexLayout.path(IndexLayout.postings, in: directory)
         let totalEntries = contents.lists.reduce(0) { $0 + $1.count }
         let postingsEntry = try writeFile(postingsPath) { file throws(IndexError) in
-            var header = SectionHeader(magic: "SWNPOSTS")
+            var header = SectionHeader(.postings)
             header.headerSize = UInt32(page)
             header.elementType = vectors.elementType
             header.dimension = UInt32(vectors.dimension)
             header.count = UInt64(contents.lists.count)
-            header.aux1 = UInt64(page)
-            header.aux2 = UInt64(totalEntries)
+            header.pageSize = UInt64(page)
+            header.postingEntries = UInt64(totalEntries)
             var offset = page
             var listBytes = [UInt8]()
             try io(postingsPath) { () throws(VectorFileError) in
@@ -333,11 +333,11 @@ package enum IndexWriter {
                 }
             }
         }
-        let directoryPath = directory + "/" + IndexLayout.directory
+        let directoryPath = IndexLayout.path(IndexLayout.directory, in: directory)
         let directoryEntry = try writeFile(directoryPath) { file throws(IndexError) in
-            var header = SectionHeader(magic: "SWNPDIR1")
+            var header = SectionHeader(.directory)
             header.count = UInt64(locations.count)
-            header.aux2 = UInt64(totalEntries)
+            header.postingEntries = UInt64(totalEntries)
             header.payloadBytes = UInt64(locations.count * IndexLayout.directoryEntrySize)
             var bytes = header.encoded()
             bytes.reserveCapacity(SectionHeader.size + locations.count * IndexLayout.directoryEntrySize)
@@ -352,45 +352,5 @@ package enum IndexWriter {
             try io(directoryPath) { () throws(VectorFileError) in try file.write(bytes) }
         }
         return [postingsEntry, directoryEntry]
-    }
-}
-
-/// Whole-file checksums: the checksum of the list of `Checksum.of` each 1 MiB block, so a file
-/// is hashed in bounded memory.
-package enum FileChecksum {
-    static let blockSize = 1 << 20
-
-    /// Size and checksum of the file open as `descriptor`.
-    static func compute(descriptor: FileDescriptor, path: String) throws(IndexError) -> (Int64, UInt64) {
-        let buffer = UnsafeMutableRawBufferPointer.allocate(byteCount: blockSize, alignment: 64)
-        defer { buffer.deallocate() }
-        var blockSums: [UInt64] = []
-        var offset: Int64 = 0
-        while true {
-            let n: Int
-            do { n = try descriptor.read(fromAbsoluteOffset: offset, into: buffer) } catch {
-                throw IndexError(.ioFailure, path: path, offset: offset, detail: "read failed: \(error)")
-            }
-            if n == 0 { break }
-            blockSums.append(Checksum.of(UnsafeRawBufferPointer(rebasing: buffer[0..<n])))
-            offset += Int64(n)
-        }
-        return (offset, Checksum.of(blockSums))
-    }
-
-    /// The same checksum over bytes already in memory.
-    static func compute(_ bytes: [UInt8]) -> UInt64 {
-        bytes.withUnsafeBytes { raw in
-            let blocks = stride(from: 0, to: raw.count, by: blockSize).map { start in
-                Checksum.of(UnsafeRawBufferPointer(rebasing: raw[start..<min(raw.count, start + blockSize)]))
-            }
-            return Checksum.of(blocks)
-        }
-    }
-
-    /// 16 lowercase hex digits.
-    package static func hex(_ value: UInt64) -> String {
-        let digits = String(value, radix: 16)
-        return String(repeating: "0", count: 16 - digits.count) + digits
     }
 }

@@ -19,7 +19,7 @@ package final class MappedPostingStore: PostingStore, @unchecked Sendable {
     private let length: Int
 
     package init(indexPath: String, header: IndexHeader) throws(IndexError) {
-        path = indexPath + "/" + IndexLayout.postings
+        path = IndexLayout.path(IndexLayout.postings, in: indexPath)
         locations = header.directory
         let fd = open(path, O_RDONLY | O_CLOEXEC)
         guard fd >= 0 else { throw IndexError(.missing, path: path, detail: "cannot open: \(String(cString: strerror(errno)))") }

@@ -1,3 +1,4 @@
+import CSwannLinuxAIO
 import SystemPackage
 
 #if canImport(Glibc)
@@ -14,11 +15,7 @@ package final class PositionalFile: Sendable {
     package let directIO: Bool
     let descriptor: FileDescriptor
 
-    #if arch(arm64) || arch(aarch64)
-    static let directFlag: Int32 = 0o200000
-    #else
-    static let directFlag: Int32 = 0o40000
-    #endif
+    package static let directFlag = swann_o_direct()
 
     /// Opens `path` read-only, with O_DIRECT when `directIO`.
     package init(path: String, directIO: Bool) throws(IndexError) {

@@ -106,7 +106,7 @@ package final class FilePostingStore: PostingStore {
 
     /// Opens the posting file of an index.
     package init(indexPath: String, header: IndexHeader, directIO: Bool) throws(IndexError) {
-        file = try PositionalFile(path: indexPath + "/" + IndexLayout.postings, directIO: directIO)
+        file = try PositionalFile(path: IndexLayout.path(IndexLayout.postings, in: indexPath), directIO: directIO)
         locations = header.directory
         batches = directIO ? ReadBatchPool() : nil
     }
@@ -177,7 +177,7 @@ package final class InMemoryPostingStore: PostingStore {
     private let path: String
 
     package init(indexPath: String, header: IndexHeader) throws(IndexError) {
-        path = indexPath + "/" + IndexLayout.postings
+        path = IndexLayout.path(IndexLayout.postings, in: indexPath)
         guard let data = WholeFile.contents(atPath: path) else {
             throw IndexError(.missing, path: path, detail: "missing or unreadable")
         }

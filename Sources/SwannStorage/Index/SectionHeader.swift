@@ -11,47 +11,91 @@ package import SwannCore
 ///     17    3  zero
 ///     20    4  dimension, u32 (0 when not applicable)
 ///     24    8  count, u64 (rows, nodes or lists)
-///     32    8  aux1, u64 (per file: row bytes, graph degree, page size)
-///     40    8  aux2, u64 (per file: graph entry point, posting entries)
+///     32    8  per file: row bytes (centroids, vectors), graph degree, page size (postings)
+///     40    8  per file: graph entry point, posting entries (postings, directory)
 ///     48    8  payload bytes after the header, u64
 ///     56    8  zero
 /// ```
 /// All integers are little-endian.
 package struct SectionHeader: Sendable, Hashable {
-    package var magic: String
+    /// Which file a header starts, by its magic.
+    package enum Section: String, Sendable, Hashable, CaseIterable {
+        case centroids = "SWNCENTR"
+        case graph = "SWNGRAPH"
+        case postings = "SWNPOSTS"
+        case directory = "SWNPDIR1"
+        case idMap = "SWNIDMAP"
+        case vectors = "SWNVECTS"
+
+        /// The file's name in an index directory.
+        package var fileName: String {
+            switch self {
+            case .centroids: IndexLayout.centroids
+            case .graph: IndexLayout.graph
+            case .postings: IndexLayout.postings
+            case .directory: IndexLayout.directory
+            case .idMap: IndexLayout.idMap
+            case .vectors: IndexLayout.vectors
+            }
+        }
+    }
+
+    package var section: Section
     package var version: UInt32 = UInt32(IndexManifest.currentFormatVersion)
     package var headerSize: UInt32 = 64
     package var elementType: ElementType?
     package var dimension: UInt32 = 0
     package var count: UInt64 = 0
-    package var aux1: UInt64 = 0
-    package var aux2: UInt64 = 0
+    /// The two per-file fields at offsets 32 and 40; read and written through the named
+    /// accessors below, which say what each file keeps there.
+    private var aux1: UInt64 = 0
+    private var aux2: UInt64 = 0
     package var payloadBytes: UInt64 = 0
 
     package static let size = 64
 
-    package init(magic: String) {
-        precondition(magic.utf8.count == 8)
-        self.magic = magic
+    package init(_ section: Section) {
+        self.section = section
     }
 
-    static func code(_ type: ElementType?) -> UInt8 {
-        switch type {
-        case .float32: 0
-        case .float16: 1
-        case .int8: 2
-        case .uint8: 3
-        case nil: 255
-        }
+    /// Bytes per row (centroids, vectors).
+    package var rowBytes: UInt64 {
+        get { aux1 }
+        set { aux1 = newValue }
     }
+    /// Neighbour slots per node (graph).
+    package var graphDegree: UInt64 {
+        get { aux1 }
+        set { aux1 = newValue }
+    }
+    /// The node every search starts from (graph).
+    package var entryPoint: UInt64 {
+        get { aux2 }
+        set { aux2 = newValue }
+    }
+    /// The alignment of every posting list (postings).
+    package var pageSize: UInt64 {
+        get { aux1 }
+        set { aux1 = newValue }
+    }
+    /// Entries over all posting lists (postings, directory).
+    package var postingEntries: UInt64 {
+        get { aux2 }
+        set { aux2 = newValue }
+    }
+
+    /// The element-type byte at offset 16: one table for writing and reading.
+    static let elementTypeCodes: [(type: ElementType?, code: UInt8)] = [
+        (.float32, 0), (.float16, 1), (.int8, 2), (.uint8, 3), (nil, 255),
+    ]
 
     /// The 64 header bytes.
     package func encoded() -> [UInt8] {
-        var bytes = Array(magic.utf8)
+        var bytes = Array(section.rawValue.utf8)
         func append<T: FixedWidthInteger>(_ v: T) { withUnsafeBytes(of: v.littleEndian) { bytes.append(contentsOf: $0) } }
         append(version)
         append(headerSize)
-        bytes.append(Self.code(elementType))
+        bytes.append(Self.elementTypeCodes.first { $0.type == elementType }!.code)
         bytes.append(contentsOf: [0, 0, 0])
         append(dimension)
         append(count)
@@ -64,16 +108,16 @@ package struct SectionHeader: Sendable, Hashable {
 
     /// Parses and checks a header.
     /// - Throws: `IndexError` naming `path` for a wrong magic, an unknown version or a bad field.
-    package static func decode(_ bytes: UnsafeRawBufferPointer, expectedMagic: String, path: String) throws(IndexError) -> SectionHeader {
+    package static func decode(_ bytes: UnsafeRawBufferPointer, expected section: Section, path: String) throws(IndexError) -> SectionHeader {
         guard bytes.count >= size else {
             throw IndexError(.truncated, path: path, offset: 0, detail: "expected a \(size)-byte header, found \(bytes.count) bytes")
         }
         let magic = String(decoding: bytes[0..<8], as: UTF8.self)
-        guard magic == expectedMagic else {
-            throw IndexError(.badMagic, path: path, offset: 0, detail: "expected magic \(expectedMagic), found \(magic.debugDescription)")
+        guard magic == section.rawValue else {
+            throw IndexError(.badMagic, path: path, offset: 0, detail: "expected magic \(section.rawValue), found \(magic.debugDescription)")
         }
         func load<T: FixedWidthInteger>(_ offset: Int, _: T.Type) -> T { T(littleEndian: bytes.loadUnaligned(fromByteOffset: offset, as: T.self)) }
-        var header = SectionHeader(magic: magic)
+        var header = SectionHeader(section)
         header.version = load(8, UInt32.self)
         guard header.version == UInt32(IndexManifest.currentFormatVersion) else {
             throw IndexError(
@@ -84,14 +128,10 @@ package struct SectionHeader: Sendable, Hashable {
             )
         }
         header.headerSize = load(12, UInt32.self)
-        switch bytes[16] {
-        case 0: header.elementType = .float32
-        case 1: header.elementType = .float16
-        case 2: header.elementType = .int8
-        case 3: header.elementType = .uint8
-        case 255: header.elementType = nil
-        default: throw IndexError(.inconsistent, path: path, offset: 16, detail: "unknown element type code \(bytes[16])")
+        guard let type = elementTypeCodes.first(where: { $0.code == bytes[16] }) else {
+            throw IndexError(.inconsistent, path: path, offset: 16, detail: "unknown element type code \(bytes[16])")
         }
+        header.elementType = type.type
         header.dimension = load(20, UInt32.self)
         header.count = load(24, UInt64.self)
         header.aux1 = load(32, UInt64.self)

@@ -69,7 +69,7 @@ struct EvalCommand: AsyncParsableCommand {
         groundTruth = NeighborTable(queryCount: count, k: groundTruth.k, ids: Array(groundTruth.ids.prefix(count * groundTruth.k)), distances: [])
         let base = search.parameters(defaults: opened.defaultParameters)
         let settings = try sweep.map { try Sweep($0).settings(from: base) } ?? [(["default": ""], base)]
-        if !json { print("setting                  recall@\(k)      QPS   mean ms   p50 ms   p99 ms  postings/q    KiB/q") }
+        if !json { print(Self.row(["setting", "recall@\(k)", "QPS", "mean ms", "p50 ms", "p99 ms", "postings/q", "KiB/q"])) }
         for (label, parameters) in settings {
             let point = try measure(opened, queries: queryMatrix, truth: groundTruth, parameters: parameters, label: label)
             if json {
@@ -77,22 +77,31 @@ struct EvalCommand: AsyncParsableCommand {
                 encoder.outputFormatting = [.sortedKeys]
                 print(String(decoding: try encoder.encode(point), as: UTF8.self))
             } else {
-                let name = label.map { "\($0.key)=\($0.value)" }.joined(separator: " ")
+                let name = label.map { $0.value.isEmpty ? $0.key : "\($0.key)=\($0.value)" }.joined(separator: " ")
                 print(
-                    String(
-                        format: "%-22@ %9.4f %8.0f %9.3f %8.3f %8.3f %11.1f %8.1f",
+                    Self.row([
                         name,
-                        point.recall,
-                        point.qps,
-                        point.mean_ms,
-                        point.p50_ms,
-                        point.p99_ms,
-                        point.postings_per_query,
-                        point.bytes_per_query / 1024
-                    )
+                        String(format: "%.4f", point.recall),
+                        String(format: "%.0f", point.qps),
+                        String(format: "%.3f", point.mean_ms),
+                        String(format: "%.3f", point.p50_ms),
+                        String(format: "%.3f", point.p99_ms),
+                        String(format: "%.1f", point.postings_per_query),
+                        String(format: "%.1f", point.bytes_per_query / 1024),
+                    ])
                 )
             }
         }
+    }
+
+    /// One table line: the setting left-aligned in 24 columns, the figures right-aligned in 11.
+    /// (Foundation's `%-22@` does not pad on Linux, which once left the columns ragged.)
+    static func row(_ cells: [String]) -> String {
+        func pad(_ text: String, _ width: Int, left: Bool) -> String {
+            let fill = String(repeating: " ", count: max(0, width - text.count))
+            return left ? text + fill : fill + text
+        }
+        return ([pad(cells[0], 24, left: true)] + cells.dropFirst().map { pad($0, 11, left: false) }).joined()
     }
 
     private func measure(

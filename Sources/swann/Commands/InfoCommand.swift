@@ -8,7 +8,7 @@ struct InfoCommand: AsyncParsableCommand {
         abstract: "Describe a vector file: count, dimension, element type, size, value and norm statistics."
     )
 
-    @Argument(help: "A vector file (or, once indexes exist, an index directory).")
+    @Argument(help: "An index directory or a vector file.")
     var path: String
     @Option(help: "Read the file as this format instead of guessing from the extension.")
     var format: VectorFileFormat?

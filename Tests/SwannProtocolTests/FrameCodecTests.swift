@@ -1,6 +1,6 @@
 import NIOCore
 import NIOTestUtils
-import Swann
+import SwannCore
 import SwannProtocol
 import Testing
 
