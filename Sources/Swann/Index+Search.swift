@@ -267,15 +267,17 @@ struct QueryRun: KernelConsumer {
                 if verify(list) { verified.insert(list) }
                 statistics.postingsRead += 1
                 statistics.bytesRead += directory[list].byteCount
-                guard
-                    let computed = scanner.scan(
-                        ids: view.ids,
-                        vectors: view.vectors,
-                        count: view.count,
-                        seen: &scratch.seen,
-                        results: &scratch.nearest
-                    )
-                else {
+                // The set and the heap are moved into locals for the scan and back (pointer swaps,
+                // no copy): reached through the scratch object, every kernel call (opaque C) would
+                // force the heap's threshold to be reloaded from memory.
+                var seen = SeenSet.empty
+                var nearest = TopK.empty
+                swap(&seen, &scratch.seen)
+                swap(&nearest, &scratch.nearest)
+                let computed = scanner.scan(ids: view.ids, vectors: view.vectors, count: view.count, seen: &seen, results: &nearest)
+                swap(&seen, &scratch.seen)
+                swap(&nearest, &scratch.nearest)
+                guard let computed else {
                     corruptList = list
                     return false
                 }

@@ -15,6 +15,12 @@ package struct SeenSet: Sendable {
         touched.reserveCapacity(4096)
     }
 
+    /// A set with no storage: a placeholder to swap with a real one (no allocation); inserting
+    /// into it is invalid.
+    package static var empty: SeenSet { SeenSet(words: []) }
+
+    private init(words: [UInt64]) { self.words = words }
+
     /// Inserts `id`; returns false if it was already present.
     @inlinable @inline(__always)
     package mutating func insert(_ id: Int) -> Bool {

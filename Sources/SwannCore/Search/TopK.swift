@@ -24,6 +24,15 @@ package struct TopK: Sendable {
         ids.reserveCapacity(k)
     }
 
+    /// A collector with no storage: a placeholder to swap with a real one (no allocation).
+    package static var empty: TopK { TopK(emptyWithK: 1) }
+
+    private init(emptyWithK k: Int) {
+        self.k = k
+        distances = []
+        ids = []
+    }
+
     /// Number of results held (at most `k`).
     package var count: Int { distances.count }
 
