@@ -22,6 +22,19 @@ private let goodVector = "[" + Array(repeating: "0.01", count: 384).joined(separ
 
 private let badRequests: [BadRequest] = [
     .init(name: "malformed JSON", body: #"{"vector": [1, 2"#, status: .badRequest, code: "invalid_json"),
+    .init(name: "duplicate key", body: #"{"vector": \#(goodVector), "k": 3, "k": 500}"#, status: .badRequest, code: "invalid_json"),
+    .init(
+        name: "duplicate key spelled with an escape",
+        body: #"{"vector": \#(goodVector), "k": 3, "\u006b": 5}"#,
+        status: .badRequest,
+        code: "invalid_json"
+    ),
+    .init(
+        name: "duplicate key in a nested object",
+        body: #"{"vector": \#(goodVector), "params": {"max_postings": 2, "max_postings": 200}}"#,
+        status: .badRequest,
+        code: "invalid_json"
+    ),
     .init(name: "truncated after a comma", body: #"{"vector": [0.1, 0.2],"#, status: .badRequest, code: "invalid_json"),
     .init(name: "array instead of object", body: "[1, 2, 3]", status: .badRequest, code: "invalid_json"),
     .init(name: "vector is a string", body: #"{"vector": "abc"}"#, status: .badRequest, code: "invalid_json"),

@@ -97,4 +97,22 @@ struct CorruptionTests {
         let reopened = try Index.open(at: index, options: .init(io: io))
         #expect(throws: SearchError.self) { try reopened.search(query, k: 5) }
     }
+
+    /// `serve --io mmap` once died with SIGBUS when postings.bin was truncated while serving;
+    /// now every I/O mode answers with an error naming the file, and keeps serving other indexes.
+    @Test(arguments: Index.IOMode.allCases)
+    func postingsTruncatedWhileOpenAreAnErrorNotACrash(io: Index.IOMode) throws {
+        let (index, query) = try freshIndex()
+        let opened = try Index.open(at: index, options: .init(io: io))
+        #expect(try !opened.search(query, k: 5).isEmpty)
+        let path = index + "/" + IndexLayout.postings
+        #expect(truncate(path, off_t(IndexLayout.pageSize)) == 0)
+        if io == .memory {
+            // The whole file was read at open: answers go on from memory.
+            #expect(try !opened.search(query, k: 5).isEmpty)
+            return
+        }
+        let error = #expect(throws: SearchError.self) { try opened.search(query, k: 5) }
+        #expect(error?.message.contains(IndexLayout.postings) == true, "\(error?.message ?? "")")
+    }
 }

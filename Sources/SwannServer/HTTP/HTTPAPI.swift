@@ -154,6 +154,9 @@ public enum HTTPAPI {
     /// `json` fuzz target feeds).
     package static func decodeJSON<T: Decodable>(_ type: T.Type, from buffer: ByteBuffer) throws -> T {
         guard buffer.readableBytes > 0 else { throw APIError.invalidJSON("the request body is empty; send a JSON object") }
+        if let duplicate = DuplicateKeyCheck.firstDuplicate(in: buffer.readableBytesView) {
+            throw APIError.invalidJSON("the key \"\(duplicate.key)\" appears twice in one object (at byte \(duplicate.offset)); send each field once")
+        }
         do {
             return try JSONDecoder().decode(T.self, from: Data(buffer.readableBytesView))
         } catch let error as DecodingError {

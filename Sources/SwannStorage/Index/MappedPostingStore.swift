@@ -17,13 +17,17 @@ package final class MappedPostingStore: PostingStore, @unchecked Sendable {
     package let path: String
     private let base: UnsafeRawPointer
     private let length: Int
+    /// Kept open to check the file's size: touching a mapped page past the end of a file that
+    /// was truncated in place raises SIGBUS, which Swift cannot catch.
+    private let descriptor: Int32
 
     package init(indexPath: String, header: IndexHeader) throws(IndexError) {
         path = IndexLayout.path(IndexLayout.postings, in: indexPath)
         locations = header.directory
         let fd = open(path, O_RDONLY | O_CLOEXEC)
         guard fd >= 0 else { throw IndexError(.missing, path: path, detail: "cannot open: \(String(cString: strerror(errno)))") }
-        defer { close(fd) }
+        var keepOpen = false
+        defer { if !keepOpen { close(fd) } }
         let size = lseek(fd, 0, SEEK_END)
         guard size > 0 else { throw IndexError(.truncated, path: path, offset: 0, detail: "empty file") }
         guard let mapped = mmap(nil, Int(size), PROT_READ, MAP_SHARED, fd, 0), mapped != MAP_FAILED else {
@@ -31,16 +35,59 @@ package final class MappedPostingStore: PostingStore, @unchecked Sendable {
         }
         base = UnsafeRawPointer(mapped)
         length = Int(size)
+        descriptor = fd
+        keepOpen = true
         if let last = locations.max(by: { $0.offset < $1.offset }), Int(last.offset) + last.byteCount > length {
             munmap(mapped, length)
             throw IndexError(.truncated, path: path, offset: Int64(length), detail: "posting lists extend past the end of the file")
         }
     }
 
-    deinit { munmap(UnsafeMutableRawPointer(mutating: base), length) }
+    deinit {
+        munmap(UnsafeMutableRawPointer(mutating: base), length)
+        close(descriptor)
+    }
+
+    /// Refuses to touch the map once the file is shorter than it: a file cut short in place
+    /// would otherwise kill the process with SIGBUS. One `fstat` per query (about a
+    /// microsecond); a truncation racing with a read between the check and the access is not
+    /// caught, which is why docs/RELIABILITY.md says to replace an index, never truncate it.
+    private func checkSize() throws(IndexError) {
+        var status = stat()
+        guard fstat(descriptor, &status) == 0 else {
+            throw IndexError(.ioFailure, path: path, detail: "fstat failed: \(String(cString: strerror(errno)))")
+        }
+        guard Int(status.st_size) >= length else {
+            throw IndexError(
+                .truncated,
+                path: path,
+                offset: Int64(status.st_size),
+                detail:
+                    "the file shrank from \(length) to \(status.st_size) bytes while mapped; it was truncated in place (replace an index directory instead)"
+            )
+        }
+    }
+
+    package func read(
+        _ lists: [Int],
+        into buffer: PostingBuffer,
+        verify: (Int) -> Bool,
+        each: (Int, PostingView) -> Bool
+    ) throws(IndexError) {
+        try checkSize()
+        for list in lists {
+            guard
+                each(
+                    list,
+                    try view(list, at: UnsafeMutableRawPointer(mutating: base + Int(locations[list].offset)), verify: verify(list), path: path)
+                )
+            else { return }
+        }
+    }
 
     package func read(_ list: Int, into buffer: PostingBuffer, verify: Bool) throws(IndexError) -> PostingView {
+        try checkSize()
         // `view` only reads through the pointer.
-        try view(list, at: UnsafeMutableRawPointer(mutating: base + Int(locations[list].offset)), verify: verify, path: path)
+        return try view(list, at: UnsafeMutableRawPointer(mutating: base + Int(locations[list].offset)), verify: verify, path: path)
     }
 }
