@@ -115,4 +115,29 @@ struct CorruptionTests {
         let error = #expect(throws: SearchError.self) { try opened.search(query, k: 5) }
         #expect(error?.message.contains(IndexLayout.postings) == true, "\(error?.message ?? "")")
     }
+
+    /// manifest.json once had no integrity check: l2 → ip or `hasIDMap: false` changed answers
+    /// silently. Now its checksum covers every field, and a key nobody knows is refused.
+    @Test func anAlteredManifestIsRefusedAtOpen() throws {
+        let (index, query) = try freshIndex()
+        let path = index + "/" + IndexLayout.manifest
+        let original = try String(contentsOfFile: path, encoding: .utf8)
+        #expect(original.contains("manifestChecksum"))
+        #expect(failure(index, query: query) == nil, "an intact index opens and searches")
+        let edits: [(String, String, String)] = [
+            (#""metric" : "l2""#, #""metric" : "ip""#, "checksum"),
+            (#""hasIDMap" : true"#, #""hasIDMap" : false"#, "checksum"),
+            (#""manifestChecksum""#, #""manifestChecksun""#, "unknown field manifestChecksun"),
+        ]
+        for (from, to, expected) in edits {
+            #expect(original.contains(from), "\(from) not in the manifest")
+            try original.replacingOccurrences(of: from, with: to).write(toFile: path, atomically: false, encoding: .utf8)
+            let message = failure(index, query: query)
+            #expect(message?.contains(expected) == true && message?.contains(IndexLayout.manifest) == true, "\(to): \(message ?? "opened")")
+        }
+        // An index from before the checksum existed (no field at all) still opens.
+        let lines = original.split(separator: "\n", omittingEmptySubsequences: false).filter { !$0.contains("manifestChecksum") }
+        try lines.joined(separator: "\n").write(toFile: path, atomically: false, encoding: .utf8)
+        #expect(failure(index, query: query) == nil)
+    }
 }

@@ -135,6 +135,18 @@ struct QuantizedStorageTests {
         #expect(try index.search(try VectorFile(path: vectors).readVectors().floats(at: 300), k: 1).first?.id == 300)
     }
 
+    /// A low byte of one exact row flipped on disk: within half a quantisation step, so the
+    /// re-ranking's code check cannot see it, but it would change distances. Refused at open.
+    @Test func aFlippedLowByteInTheExactRowsIsRefusedAtOpen() throws {
+        let (indexPath, _) = try smallInt8Index(count: 400, seed: 43)
+        let file = indexPath + "/" + IndexLayout.vectors
+        var bytes = Array(try Data(contentsOf: URL(fileURLWithPath: file)))
+        bytes[IndexLayout.pageSize + 7 * 16 * 4] ^= 0x01
+        try Data(bytes).write(to: URL(fileURLWithPath: file))
+        let failure = openFailure(indexPath)
+        #expect(failure?.contains(IndexLayout.vectors) == true && failure?.contains("checksum") == true, "\(failure ?? "opened")")
+    }
+
     @Test func aTruncatedOrMislabelledIndexIsRefusedAtOpen() throws {
         let (indexPath, _) = try smallInt8Index(count: 400, seed: 41)
         let file = indexPath + "/" + IndexLayout.vectors

@@ -1,3 +1,4 @@
+import Foundation
 public import SwannCore
 
 /// `manifest.json`: what an index holds and how it was built. Human-readable on purpose.
@@ -43,6 +44,22 @@ public struct IndexManifest: Sendable, Codable, Equatable {
     /// Set when the postings hold int8 codes of float32 vectors (`--store int8`): the
     /// quantiser that made them. The exact rows are in `vectors.bin`, for re-ranking.
     package var quantization: SymmetricQuantizer?
+
+    /// Checksum (`Checksum.of`, 16 hex digits) of this manifest's canonical JSON: sorted keys,
+    /// no whitespace, this field absent. Every field here can change answers (metric, id map,
+    /// quantiser), so a manifest whose checksum does not match is refused at open. Absent only
+    /// in indexes written before Swann 0.3, which open unverified.
+    package var manifestChecksum: String?
+
+    /// The checksum `manifestChecksum` must hold.
+    package func computedChecksum() throws -> String {
+        var copy = self
+        copy.manifestChecksum = nil
+        let encoder = JSONEncoder()
+        encoder.outputFormatting = [.sortedKeys]
+        let bytes = Array(try encoder.encode(copy))
+        return FileChecksum.hex(bytes.withUnsafeBytes { Checksum.of($0) })
+    }
 
     /// The format version of plain indexes, and of every binary section's header.
     public static let currentFormatVersion = 1

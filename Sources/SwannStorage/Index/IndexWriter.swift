@@ -78,7 +78,10 @@ package enum IndexWriter {
             let encoder = JSONEncoder()
             encoder.outputFormatting = [.prettyPrinted, .sortedKeys]
             let json: Data
-            do { json = try encoder.encode(manifest) } catch {
+            do {
+                manifest.manifestChecksum = try manifest.computedChecksum()
+                json = try encoder.encode(manifest)
+            } catch {
                 throw IndexError(.ioFailure, path: IndexLayout.path(IndexLayout.manifest, in: temporary), detail: "cannot encode: \(error)")
             }
             try writeFile(IndexLayout.path(IndexLayout.manifest, in: temporary)) { file throws(IndexError) in
