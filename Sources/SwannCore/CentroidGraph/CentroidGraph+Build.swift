@@ -141,14 +141,16 @@ final class GraphBuilder<Kernel: DistanceKernel>: @unchecked Sendable {
                 var scratch = GraphSearchScratch(nodeCount: n)
                 var distanceCount = 0
                 let node = batch[i]
-                let candidates = CentroidGraph.search(
+                var candidates: [(node: Int, distance: Float)] = []
+                CentroidGraph.search(
                     KernelNodeDistance(query: self.centroids.uncheckedRow(node), rows: self.centroids, kernel: Kernel.self),
                     neighbors: UnsafeBufferPointer(self.neighbors),
                     degree: self.degree,
                     entryPoint: entryPoint,
                     beamWidth: beamWidth,
                     scratch: &scratch,
-                    distanceCount: &distanceCount
+                    distanceCount: &distanceCount,
+                    into: &candidates
                 )
                 shared.value[i] = self.prune(node, candidates: candidates)
             }

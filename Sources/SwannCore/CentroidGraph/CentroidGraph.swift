@@ -148,36 +148,12 @@ extension CentroidGraph {
         }
     }
 
-    /// The beam search over raw adjacency (`degree` slots per node), shared with the builder.
+    /// The beam search over raw adjacency (`degree` slots per node), shared with the builder;
+    /// the candidates go into `candidates`.
     ///
     /// The search is bound by memory latency (a centroid row is 1.5 KiB at 384 float32
     /// dimensions and the rows are visited in graph order), so, as hnswlib does, the rows of a
     /// node's unvisited neighbours are prefetched before any of their distances is computed.
-    @inlinable
-    static func search<Measure: NodeDistance>(
-        _ measure: Measure,
-        neighbors: UnsafeBufferPointer<UInt32>,
-        degree: Int,
-        entryPoint: Int,
-        beamWidth: Int,
-        scratch: inout GraphSearchScratch,
-        distanceCount: inout Int
-    ) -> [(node: Int, distance: Float)] {
-        var candidates: [(node: Int, distance: Float)] = []
-        search(
-            measure,
-            neighbors: neighbors,
-            degree: degree,
-            entryPoint: entryPoint,
-            beamWidth: beamWidth,
-            scratch: &scratch,
-            distanceCount: &distanceCount,
-            into: &candidates
-        )
-        return candidates
-    }
-
-    /// The beam search over raw adjacency, writing into `candidates`.
     @inlinable
     static func search<Measure: NodeDistance>(
         _ measure: Measure,

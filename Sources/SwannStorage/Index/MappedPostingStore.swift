@@ -76,18 +76,18 @@ package final class MappedPostingStore: PostingStore, @unchecked Sendable {
     ) throws(IndexError) {
         try checkSize()
         for list in lists {
-            guard
-                each(
-                    list,
-                    try view(list, at: UnsafeMutableRawPointer(mutating: base + Int(locations[list].offset)), verify: verify(list), path: path)
-                )
-            else { return }
+            guard each(list, try mappedView(list, verify: verify(list))) else { return }
         }
     }
 
     package func read(_ list: Int, into buffer: PostingBuffer, verify: Bool) throws(IndexError) -> PostingView {
         try checkSize()
+        return try mappedView(list, verify: verify)
+    }
+
+    /// The view of list `list` in the map (after `checkSize`).
+    private func mappedView(_ list: Int, verify: Bool) throws(IndexError) -> PostingView {
         // `view` only reads through the pointer.
-        return try view(list, at: UnsafeMutableRawPointer(mutating: base + Int(locations[list].offset)), verify: verify, path: path)
+        try view(list, at: UnsafeMutableRawPointer(mutating: base + Int(locations[list].offset)), verify: verify, path: path)
     }
 }
