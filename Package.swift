@@ -48,7 +48,7 @@ let package = Package(
         // Index format, vector files, posting stores.
         .target(
             name: "SwannStorage",
-            dependencies: ["SwannCore", "CSwannLinuxAIO", .product(name: "SystemPackage", package: "swift-system")],
+            dependencies: ["SwannCore", "CSwannKernels", "CSwannLinuxAIO", .product(name: "SystemPackage", package: "swift-system")],
             swiftSettings: strict
         ),
         // The public facade for embedding.

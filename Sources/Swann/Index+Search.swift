@@ -157,19 +157,21 @@ extension Index {
         _ query: UnsafeBufferPointer<Float>,
         k: Int,
         parameters: SearchParameters,
-        scratch: SearchScratch
+        scratch: SearchScratch,
+        overlay: Overlay? = nil
     ) throws(SearchError) -> SearchStatistics {
         scratch.neighbors.removeAll(keepingCapacity: true)
         try prepare(query, into: scratch)
+        if let overlay { scratch.seen.reserve(capacity: overlay.idCount) }
         let statistics = try Distance.dispatch(
             metric: kernelMetric,
             elementType: manifest.elementType,
-            to: QueryRun(index: self, k: k, parameters: parameters, scratch: scratch)
+            to: QueryRun(index: self, k: k, parameters: parameters, scratch: scratch, overlay: overlay)
         ).get()
         let offset = reportedOffset
         for i in scratch.neighbors.indices {
             let row = Int(scratch.neighbors[i].id)
-            scratch.neighbors[i].id = header.idMap.map { Int64(bitPattern: $0[row]) } ?? Int64(row)
+            scratch.neighbors[i].id = userID(ofRow: row, overlay: overlay)
             scratch.neighbors[i].distance += offset
             // The last line of defence for the range checks above: an ∞ would rank wrongly and
             // cannot be written as JSON.
@@ -182,6 +184,16 @@ extension Index {
     }
 }
 
+extension Index {
+    /// The id a result reports for internal id `row`: the user's id where the index has an id map
+    /// or the row is an overlay row, else the row number.
+    @inline(__always)
+    func userID(ofRow row: Int, overlay: Overlay?) -> Int64 {
+        if let overlay, row >= overlay.baseCount { return Int64(bitPattern: overlay.userID(ofOverlayID: row)) }
+        return header.idMap.map { Int64(bitPattern: $0[row]) } ?? Int64(row)
+    }
+}
+
 /// One query, specialised for its posting kernel: choose the lists (centroid search and
 /// pruning), scan them, and re-rank with exact rows where the postings hold codes. Leaves the
 /// nearest first in `scratch.neighbors` (row numbers, kernel distances).
@@ -190,6 +202,8 @@ struct QueryRun: KernelConsumer {
     let k: Int
     let parameters: SearchParameters
     let scratch: SearchScratch
+    /// The writes since the base index, when the index is writable.
+    let overlay: Overlay?
 
     func run<Kernel: DistanceKernel>(_ kernel: Kernel.Type) -> Result<SearchStatistics, SearchError> {
         let clock = ContinuousClock()
@@ -260,31 +274,42 @@ struct QueryRun: KernelConsumer {
         scratch.seen.removeAll()
         var corruptList: Int?
         var now = clock.now
+        let excludedWords = overlay?.excluded ?? []
         do {
-            try index.store.read(scratch.lists, into: scratch.buffer, verify: verify) { list, view in
-                let read = clock.now
-                statistics.ioSeconds += (read - now).seconds
-                if verify(list) { verified.insert(list) }
-                statistics.postingsRead += 1
-                statistics.bytesRead += directory[list].byteCount
-                // The set and the heap are moved into locals for the scan and back (pointer swaps,
-                // no copy): reached through the scratch object, every kernel call (opaque C) would
-                // force the heap's threshold to be reloaded from memory.
-                var seen = SeenSet.empty
-                var nearest = TopK.empty
-                swap(&seen, &scratch.seen)
-                swap(&nearest, &scratch.nearest)
-                let computed = scanner.scan(ids: view.ids, vectors: view.vectors, count: view.count, seen: &seen, results: &nearest)
-                swap(&seen, &scratch.seen)
-                swap(&nearest, &scratch.nearest)
-                guard let computed else {
-                    corruptList = list
-                    return false
+            try excludedWords.withUnsafeBufferPointer { excludedBuffer throws(IndexError) in
+                let excluded = overlay == nil ? nil : excludedBuffer.baseAddress
+                try index.store.read(scratch.lists, into: scratch.buffer, verify: verify) { list, view in
+                    let read = clock.now
+                    statistics.ioSeconds += (read - now).seconds
+                    if verify(list) { verified.insert(list) }
+                    statistics.postingsRead += 1
+                    statistics.bytesRead += directory[list].byteCount
+                    // The set and the heap are moved into locals for the scan and back (pointer swaps,
+                    // no copy): reached through the scratch object, every kernel call (opaque C) would
+                    // force the heap's threshold to be reloaded from memory.
+                    var seen = SeenSet.empty
+                    var nearest = TopK.empty
+                    swap(&seen, &scratch.seen)
+                    swap(&nearest, &scratch.nearest)
+                    let computed = scanner.scan(
+                        ids: view.ids,
+                        vectors: view.vectors,
+                        count: view.count,
+                        excluded: excluded,
+                        seen: &seen,
+                        results: &nearest
+                    )
+                    swap(&seen, &scratch.seen)
+                    swap(&nearest, &scratch.nearest)
+                    guard let computed else {
+                        corruptList = list
+                        return false
+                    }
+                    statistics.distancesComputed += computed
+                    now = clock.now
+                    statistics.scanSeconds += (now - read).seconds
+                    return true
                 }
-                statistics.distancesComputed += computed
-                now = clock.now
-                statistics.scanSeconds += (now - read).seconds
-                return true
             }
         } catch {
             throw SearchError(error.code == .checksumMismatch ? .indexCorrupt : .ioFailure, error.description)
@@ -292,6 +317,25 @@ struct QueryRun: KernelConsumer {
         if let corruptList {
             throw SearchError(.indexCorrupt, "\(index.path)/\(IndexLayout.postings): list \(corruptList) holds a vector id ≥ \(index.count)")
         }
+        if let overlay { statistics.distancesComputed += scanOverlay(overlay, scanner: scanner) }
+    }
+
+    /// Scans the entries writes appended to `scratch.lists` (in memory, after the lists read from
+    /// disk); returns the distances computed.
+    func scanOverlay<Kernel: DistanceKernel>(_ overlay: Overlay, scanner: PostingScanner<Kernel>) -> Int {
+        var computed = 0
+        let rows = overlay.rows
+        let baseCount = overlay.baseCount
+        for list in scratch.lists {
+            for id32 in overlay.lists[list] {
+                let id = Int(id32)
+                guard !overlay.isExcluded(id), scratch.seen.insert(id) else { continue }
+                let d = Kernel.distance(scanner.query, rows.row(id - baseCount), dimension: scanner.dimension)
+                computed += 1
+                if d <= scratch.nearest.threshold { scratch.nearest.insert(d, id: Int64(id)) }
+            }
+        }
+        return computed
     }
 }
 

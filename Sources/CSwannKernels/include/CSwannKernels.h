@@ -48,4 +48,9 @@ swann_dot_and_norms swann_dot_and_norms_f32_fma(const void *a, const void *b, lo
 /// Dot product and both squared norms over float16 rows, in float32. AVX2 + FMA + F16C only.
 swann_dot_and_norms swann_dot_and_norms_f16_fma(const void *a, const void *b, long dimension);
 
+/// CRC-32C (Castagnoli, the iSCSI/ext4 polynomial) of `count` bytes, continuing from `crc`
+/// (0 to start). SSE4.2's crc32 instruction where the CPU has it, a table otherwise; both give
+/// the same value. Used for the write-ahead log's records.
+uint32_t swann_crc32c(uint32_t crc, const void *bytes, long count);
+
 #endif

@@ -62,6 +62,12 @@ public struct PostingAssignment: Sendable {
         package var distance: Float
         /// Whether this is the vector's nearest centroid (never dropped by the cap).
         package var isPrimary: Bool
+
+        package init(vector: UInt32, distance: Float, isPrimary: Bool) {
+            self.vector = vector
+            self.distance = distance
+            self.isPrimary = isPrimary
+        }
     }
 
     /// `lists[c]` holds the members of centroid c's posting list, nearest first.
@@ -139,7 +145,7 @@ public struct PostingAssignment: Sendable {
     /// The closure and RNG rules for one vector: walks `candidates` (nearest first) and writes
     /// the chosen centroids and their distances into `slots` (`replicaCount` of each).
     /// - Returns: how many were chosen.
-    static func choose<Kernel: DistanceKernel>(
+    package static func choose<Kernel: DistanceKernel>(
         from candidates: [(node: Int, distance: Float)],
         centroids: VectorMatrix,
         configuration: Configuration,

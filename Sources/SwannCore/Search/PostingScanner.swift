@@ -22,6 +22,7 @@ package struct PostingScanner<Kernel: DistanceKernel> {
     }
 
     /// Scans `count` entries (`ids[i]` with its row at `vectors + i × rowBytes`) into `results`.
+    /// - Parameter excluded: a bitset of ids to skip (deleted or replaced by writes), or nil.
     /// - Returns: the number of distances computed, or nil if an id is ≥ `vectorCount`
     ///   (a corrupt list: the caller reports it instead of answering).
     @inlinable
@@ -29,6 +30,7 @@ package struct PostingScanner<Kernel: DistanceKernel> {
         ids: UnsafePointer<UInt32>,
         vectors: UnsafeRawPointer,
         count: Int,
+        excluded: UnsafePointer<UInt64>? = nil,
         seen: inout SeenSet,
         results: inout TopK
     ) -> Int? {
@@ -36,6 +38,7 @@ package struct PostingScanner<Kernel: DistanceKernel> {
         for i in 0..<count {
             let id = Int(ids[i])
             guard id < vectorCount else { return nil }
+            if let excluded, excluded[id &>> 6] & (1 &<< UInt64(id & 63)) != 0 { continue }
             guard seen.insert(id) else { continue }
             let d = Kernel.distance(query, vectors + i &* rowBytes, dimension: dimension)
             computed &+= 1

@@ -15,6 +15,12 @@ package struct SeenSet: Sendable {
         touched.reserveCapacity(4096)
     }
 
+    /// Makes room for ids in `0..<capacity` (an index that grew by writes); the set must be empty.
+    package mutating func reserve(capacity: Int) {
+        let needed = (capacity + 63) / 64
+        if words.count < needed { words += [UInt64](repeating: 0, count: needed - words.count) }
+    }
+
     /// A set with no storage: a placeholder to swap with a real one (no allocation); inserting
     /// into it is invalid.
     package static var empty: SeenSet { SeenSet(words: []) }

@@ -15,6 +15,9 @@ package enum IndexLayout {
         index.hasSuffix("/") ? index + name : index + "/" + name
     }
 
+    /// A centroid's row once that row has been deleted (`centroids.bin`).
+    package static let noRow = UInt32.max
+
     /// Posting lists start on multiples of this, so each is one aligned sequential read.
     package static let pageSize = 4096
     /// Bytes per posting-directory entry: offset u64, bytes u32, entries u32, checksum u64, zero u64.

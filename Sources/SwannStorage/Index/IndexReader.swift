@@ -284,7 +284,9 @@ package enum IndexReader {
             for i in 0..<count { rows[i] = UInt32(littleEndian: raw.loadUnaligned(fromByteOffset: 64 + i * 4, as: UInt32.self)) }
             matrix.mutableRawBytes.copyMemory(from: UnsafeRawBufferPointer(rebasing: raw[(64 + rowsBytes)...]))
         }
-        if let bad = rows.firstIndex(where: { Int($0) >= manifest.vectorCount }) {
+        // UInt32.max: the centroid's row was deleted by a write before a checkpoint (the centroid
+        // itself stays: it is a point in space, not a vector of the data).
+        if let bad = rows.firstIndex(where: { Int($0) >= manifest.vectorCount && $0 != IndexLayout.noRow }) {
             throw IndexError(
                 .inconsistent,
                 path: path,

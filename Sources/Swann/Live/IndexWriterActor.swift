@@ -1,0 +1,113 @@
+import SwannCore
+import SwannStorage
+
+/// Serialises the writes of one `LiveIndex`: log, apply, publish. An actor, so a long
+/// checkpoint queues writers instead of blocking threads, and a writer waiting for its fsync
+/// lets the next one log (group commit).
+actor IndexWriterActor {
+    private var state: WriteState
+    private var log: WriteAheadLog?
+    private let snapshot: SnapshotCell
+    private let options: Index.OpenOptions
+    private let writeOptions: LiveIndex.WriteOptions
+    private var checkpointScheduled = false
+    /// Set when a checkpoint failed half-way: the log may no longer match the files.
+    private var failure: WriteError?
+
+    init(state: WriteState, log: WriteAheadLog?, snapshot: SnapshotCell, options: Index.OpenOptions, writeOptions: LiveIndex.WriteOptions) {
+        self.state = state
+        self.log = log
+        self.snapshot = snapshot
+        self.options = options
+        self.writeOptions = writeOptions
+    }
+
+    private func writableLog() throws(WriteError) -> WriteAheadLog {
+        if let failure { throw failure }
+        guard let log else { throw WriteError(.readOnly, "the index was opened read-only") }
+        return log
+    }
+
+    func upsert(ids: [UInt64], vectors: [Float], durability: Durability) async throws(WriteError) {
+        let log = try writableLog()
+        let payload = LogFormat.payloadHeaderSize + ids.count * (8 + 4 * state.base.dimension)
+        guard payload <= LogFormat.maxPayloadBytes else {
+            throw WriteError(
+                .invalidBatch,
+                "a batch of \(ids.count) vectors is \(payload) bytes; at most \(LogFormat.maxPayloadBytes) fit one log record"
+            )
+        }
+        let batch = try state.prepare(ids: ids, vectors: vectors)
+        let ticket = log.append(.upsert(ids: ids, vectors: vectors), dimension: state.base.dimension)
+        state.apply(batch)
+        publish()
+        try await finish(ticket, on: log, durability: durability)
+    }
+
+    func delete(ids: [UInt64], durability: Durability) async throws(WriteError) -> Int {
+        let log = try writableLog()
+        guard LogFormat.payloadHeaderSize + ids.count * 8 <= LogFormat.maxPayloadBytes else {
+            throw WriteError(.invalidBatch, "a delete of \(ids.count) ids does not fit one log record")
+        }
+        let ticket = log.append(.delete(ids: ids), dimension: state.base.dimension)
+        let deleted = state.delete(ids)
+        publish()
+        try await finish(ticket, on: log, durability: durability)
+        return deleted
+    }
+
+    func vector(id: UInt64) throws(WriteError) -> [Float]? {
+        try state.vector(id: id)
+    }
+
+    func sync() async throws(WriteError) {
+        let log = try writableLog()
+        do { try await log.syncAll() } catch { throw WriteError(.ioFailure, error.description) }
+    }
+
+    private func publish() {
+        snapshot.publish(Snapshot(index: state.base, overlay: state.overlay()))
+        if !checkpointScheduled, state.rows.allocatedBytes >= writeOptions.checkpointBytes {
+            checkpointScheduled = true
+            Task { try? await self.checkpoint() }
+        }
+    }
+
+    private func finish(_ ticket: UInt64, on log: WriteAheadLog, durability: Durability) async throws(WriteError) {
+        switch durability {
+        case .durable:
+            do { try await log.sync(through: ticket) } catch { throw WriteError(.ioFailure, error.description) }
+        case .buffered:
+            Task { try? await log.sync(through: ticket) }
+        }
+    }
+
+    func checkpoint() async throws(WriteError) {
+        defer { checkpointScheduled = false }
+        let log = try writableLog()
+        // Everything logged is on disk first: if the checkpoint fails, the old files and the
+        // log still hold every acknowledged write.
+        do { try await log.syncAll() } catch { throw WriteError(.ioFailure, error.description) }
+        guard state.isModified else { return }
+        // No suspension from here on: no write can slip between the contents and the swap.
+        let contents = try state.checkpointContents()
+        let path = state.base.path
+        do {
+            try IndexWriter.write(contents, to: path, overwrite: true)
+        } catch {
+            throw WriteError(.ioFailure, "the checkpoint could not be written (the index and its log are unchanged): \(error)")
+        }
+        do throws(IndexError) {
+            let base = try Index.open(at: path, options: options)
+            let (newLog, _) = try WriteAheadLog.open(indexPath: path, dimension: base.dimension)
+            self.log = newLog
+            state = WriteState(base: base)
+            snapshot.publish(Snapshot(index: base, overlay: nil))
+        } catch {
+            // The new files are in place but this process can no longer log against them.
+            let failure = WriteError(.ioFailure, "the checkpoint was written but could not be reopened (\(error)); restart to recover")
+            self.failure = failure
+            throw failure
+        }
+    }
+}

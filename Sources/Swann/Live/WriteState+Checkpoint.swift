@@ -1,0 +1,83 @@
+import SwannCore
+import SwannStorage
+
+extension WriteState {
+    /// The whole index as it stands (base less excluded rows, plus overlay rows), renumbered
+    /// densely, for `IndexWriter`: base rows first in their order, then overlay rows in the
+    /// order written. Centroids and graph are the base's (rebalancing them is a separate step).
+    func checkpointContents() throws(WriteError) -> IndexContents {
+        let header = base.header
+        let dimension = base.dimension
+        let elementType = base.manifest.elementType
+        let rowBytes = rows.rowBytes
+        var newRow = [UInt32](repeating: .max, count: baseCount + rows.appended)
+        var idMap: [UInt64] = []
+        idMap.reserveCapacity(liveCount)
+        let overlay = overlay()
+        for internalID in 0..<newRow.count where !overlay.isExcluded(internalID) {
+            newRow[internalID] = UInt32(idMap.count)
+            idMap.append(
+                internalID < baseCount ? header.idMap?[internalID] ?? UInt64(internalID) : rows.userID(internalID - baseCount)
+            )
+        }
+        let total = idMap.count
+        let vectors: VectorMatrix
+        do { vectors = try VectorMatrix(elementType: elementType, count: total, dimension: dimension) } catch {
+            throw WriteError(.invalidBatch, "the checkpoint cannot hold \(total) vectors: \(error)")
+        }
+        let out = vectors.mutableRawBytes.baseAddress!
+        var filled = [Bool](repeating: false, count: total)
+        var lists = [[PostingAssignment.Member]](repeating: [], count: header.directory.count)
+        let buffer = PostingBuffer()
+        for list in 0..<header.directory.count {
+            buffer.reserve(header.directory[list].byteCount)
+            let view: PostingView
+            do { view = try base.store.read(list, into: buffer, verify: true) } catch { throw WriteError(.ioFailure, error.description) }
+            for i in 0..<view.count {
+                let internalID = Int(view.ids[i])
+                guard internalID < baseCount else { throw WriteError(.ioFailure, "\(base.path): list \(list) holds a row ≥ \(baseCount)") }
+                let row = newRow[internalID]
+                guard row != .max else { continue }
+                lists[list].append(PostingAssignment.Member(vector: row, distance: 0, isPrimary: false))
+                if !filled[Int(row)] {
+                    (out + Int(row) * rowBytes).copyMemory(from: view.vectors + i * rowBytes, byteCount: rowBytes)
+                    filled[Int(row)] = true
+                }
+            }
+            for internalID in overlay.lists[list] {
+                let row = newRow[Int(internalID)]
+                guard row != .max else { continue }
+                lists[list].append(PostingAssignment.Member(vector: row, distance: 0, isPrimary: false))
+                if !filled[Int(row)] {
+                    (out + Int(row) * rowBytes).copyMemory(from: rows.row(Int(internalID) - baseCount), byteCount: rowBytes)
+                    filled[Int(row)] = true
+                }
+            }
+        }
+        if let missing = filled.firstIndex(of: false) {
+            throw WriteError(.ioFailure, "\(base.path): vector id \(idMap[missing]) is in no posting list; the index is inconsistent")
+        }
+        var copies = [Int](repeating: 0, count: total)
+        for list in lists { for member in list { copies[Int(member.vector)] += 1 } }
+        var manifest = base.manifest
+        manifest.writer = "swann \(SwannVersion.current)"
+        manifest.vectorCount = total
+        manifest.postingEntryCount = lists.reduce(0) { $0 + $1.count }
+        manifest.copyHistogram = [Int](repeating: 0, count: max(manifest.build.assignment.replicaCount, copies.max() ?? 0) + 1)
+        for count in copies { manifest.copyHistogram[count] += 1 }
+        manifest.hasIDMap = true
+        manifest.files = []
+        manifest.manifestChecksum = nil
+        return IndexContents(
+            manifest: manifest,
+            centroidRows: header.centroidRows.map { row in
+                row == IndexLayout.noRow || Int(row) >= baseCount ? IndexLayout.noRow : newRow[Int(row)]
+            },
+            centroids: header.centroids,
+            graph: header.graph,
+            lists: lists,
+            vectors: vectors,
+            idMap: idMap
+        )
+    }
+}

@@ -1,0 +1,192 @@
+import SwannCore
+import SwannStorage
+
+/// The writable state over one base index: the overlay rows, the lists they were appended to,
+/// the excluded (deleted or replaced) ids and where each user id lives. Owned by one writer at
+/// a time (`IndexWriterActor`); searches see it only through published `Overlay`s.
+struct WriteState {
+    let base: Index
+    let rows: DeltaRows
+    var lists: [[UInt32]]
+    var excluded: [UInt64]
+    var liveCount: Int
+    /// User id → internalID id, built on first use (a read-only server may never need it).
+    private var locations: [UInt64: UInt32]?
+    /// The posting list holding each base row (for reading a base vector back), built on first use.
+    private var listOfBaseRow: [UInt32]?
+
+    init(base: Index) {
+        self.base = base
+        rows = DeltaRows(rowBytes: base.dimension * base.manifest.elementType.byteWidth)
+        lists = [[UInt32]](repeating: [], count: base.header.directory.count)
+        excluded = [UInt64](repeating: 0, count: (base.count + 63) / 64)
+        liveCount = base.count
+    }
+
+    var baseCount: Int { base.count }
+
+    /// Whether any write has been applied since the base.
+    var isModified: Bool { rows.appended > 0 || liveCount != base.count || excluded.contains { $0 != 0 } }
+
+    /// The snapshot searches see now.
+    func overlay() -> Overlay {
+        Overlay(baseCount: baseCount, rows: rows, rowCount: rows.appended, lists: lists, excluded: excluded, liveCount: liveCount)
+    }
+
+    /// A batch checked whole and converted, ready to apply.
+    struct PreparedBatch {
+        var ids: [UInt64]
+        /// Stored-type rows, `rowBytes` each.
+        var storedRows: [UInt8]
+        /// The chosen posting lists of each point.
+        var assignments: [[UInt32]]
+    }
+
+    /// Checks every point of a batch (dimension, finite, range, zero for cosine) and assigns it
+    /// to posting lists like the build does (centroid search, closure and RNG rules, replicas).
+    /// Changes nothing: a batch with one bad point is refused whole.
+    func prepare(ids: [UInt64], vectors: [Float]) throws(WriteError) -> PreparedBatch {
+        let dimension = base.dimension
+        guard base.manifest.quantization == nil else {
+            throw WriteError(.unsupported, "writes to an index of int8 codes (--store int8) are not supported yet; rebuild it")
+        }
+        guard vectors.count == ids.count * dimension else {
+            throw WriteError(.invalidVector, "\(ids.count) ids need \(ids.count * dimension) components, got \(vectors.count)")
+        }
+        guard baseCount + rows.appended + ids.count < Int(UInt32.max), rows.appended + ids.count <= DeltaRows.capacity else {
+            throw WriteError(.invalidBatch, "the index cannot hold \(ids.count) more vectors before a checkpoint")
+        }
+        let rowBytes = rows.rowBytes
+        var batch = PreparedBatch(ids: ids, storedRows: [UInt8](repeating: 0, count: ids.count * rowBytes), assignments: [])
+        batch.assignments.reserveCapacity(ids.count)
+        let scratch = base.takeScratch()
+        defer { base.returnScratch(scratch) }
+        let configuration = base.manifest.build.assignment
+        var centroidSlots = [UInt32](repeating: 0, count: configuration.replicaCount)
+        var distanceSlots = [Float](repeating: 0, count: configuration.replicaCount)
+        for (i, id) in ids.enumerated() {
+            do throws(SearchError) {
+                try vectors.withUnsafeBufferPointer { all throws(SearchError) in
+                    try base.prepare(UnsafeBufferPointer(rebasing: all[i * dimension..<(i + 1) * dimension]), into: scratch)
+                }
+            } catch {
+                throw WriteError(.invalidVector, "point \(i) (id \(id)): \(error.message)")
+            }
+            batch.storedRows.withUnsafeMutableBytes { out in
+                (out.baseAddress! + i * rowBytes).copyMemory(from: scratch.query.row(0), byteCount: rowBytes)
+            }
+            // Squared L2 on the (normalised) float32 vector, as the build assigns.
+            _ = scratch.floats.withUnsafeBufferPointer { floats in
+                Distance.dispatch(
+                    metric: .l2,
+                    elementType: .float32,
+                    to: CentroidSearch(query: floats.baseAddress!, index: base, beamWidth: configuration.candidateCount, scratch: scratch)
+                )
+            }
+            let chosen = centroidSlots.withUnsafeMutableBufferPointer { centroids in
+                distanceSlots.withUnsafeMutableBufferPointer { distances in
+                    PostingAssignment.choose(
+                        from: scratch.candidates,
+                        centroids: base.centroids,
+                        configuration: configuration,
+                        kernel: L2Float32.self,
+                        into: (centroids.baseAddress!, distances.baseAddress!)
+                    )
+                }
+            }
+            batch.assignments.append(Array(centroidSlots[0..<chosen]))
+        }
+        return batch
+    }
+
+    /// Applies a prepared upsert: each point replaces any earlier vector of its id.
+    mutating func apply(_ batch: PreparedBatch) {
+        buildLocations()
+        batch.storedRows.withUnsafeBytes { stored in
+            for (i, id) in batch.ids.enumerated() {
+                if let old = locations![id] {
+                    exclude(Int(old))
+                }
+                let internalID = baseCount + rows.append(userID: id, row: stored.baseAddress! + i * rows.rowBytes)
+                let words = (internalID + 64) / 64
+                if excluded.count < words { excluded += [UInt64](repeating: 0, count: words - excluded.count) }
+                for list in batch.assignments[i] { lists[Int(list)].append(UInt32(internalID)) }
+                locations![id] = UInt32(internalID)
+                liveCount += 1
+            }
+        }
+    }
+
+    /// Deletes `ids`; returns how many were present.
+    @discardableResult
+    mutating func delete(_ ids: [UInt64]) -> Int {
+        buildLocations()
+        var deleted = 0
+        for id in ids {
+            guard let old = locations!.removeValue(forKey: id) else { continue }
+            exclude(Int(old))
+            deleted += 1
+        }
+        return deleted
+    }
+
+    private mutating func exclude(_ internalID: Int) {
+        excluded[internalID >> 6] |= 1 << UInt64(internalID & 63)
+        liveCount -= 1
+    }
+
+    private mutating func buildLocations() {
+        guard locations == nil else { return }
+        var map = [UInt64: UInt32](minimumCapacity: baseCount)
+        if let ids = base.header.idMap {
+            for (row, id) in ids.enumerated() { map[id] = UInt32(row) }
+        } else {
+            for row in 0..<baseCount { map[UInt64(row)] = UInt32(row) }
+        }
+        locations = map
+    }
+
+    /// The vector stored under `id` (normalised for a cosine index), or nil.
+    mutating func vector(id: UInt64) throws(WriteError) -> [Float]? {
+        buildLocations()
+        guard let internalID = locations![id].map(Int.init) else { return nil }
+        let dimension = base.dimension
+        var vector = [Float](repeating: 0, count: dimension)
+        if internalID >= baseCount {
+            ElementConversion.widen(rows.row(internalID - baseCount), elementType: base.manifest.elementType, count: dimension, into: &vector)
+            return vector
+        }
+        guard base.manifest.quantization == nil else {
+            throw WriteError(.unsupported, "reading vectors back from an index of int8 codes is not supported yet")
+        }
+        if listOfBaseRow == nil { listOfBaseRow = try Self.listsOfRows(base) }
+        let list = Int(listOfBaseRow![internalID])
+        let buffer = PostingBuffer(capacity: base.header.directory[list].byteCount)
+        do {
+            let view = try base.store.read(list, into: buffer, verify: true)
+            for i in 0..<view.count where Int(view.ids[i]) == internalID {
+                ElementConversion.widen(view.vectors + i * rows.rowBytes, elementType: base.manifest.elementType, count: dimension, into: &vector)
+                return vector
+            }
+        } catch {
+            throw WriteError(.ioFailure, error.description)
+        }
+        throw WriteError(.ioFailure, "\(base.path): row \(internalID) is missing from its posting list \(list)")
+    }
+
+    /// One list holding each base row, from a pass over every list's ids.
+    static func listsOfRows(_ base: Index) throws(WriteError) -> [UInt32] {
+        var listOf = [UInt32](repeating: .max, count: base.count)
+        let buffer = PostingBuffer()
+        for list in 0..<base.header.directory.count {
+            buffer.reserve(base.header.directory[list].byteCount)
+            do {
+                let view = try base.store.read(list, into: buffer, verify: true)
+                for i in 0..<view.count where Int(view.ids[i]) < base.count { listOf[Int(view.ids[i])] = UInt32(list) }
+            } catch {
+                throw WriteError(.ioFailure, error.description)
+            }
+        }
+        return listOf
+    }
+}

@@ -1,0 +1,202 @@
+import Foundation
+import Synchronization
+import SystemPackage
+
+#if canImport(Glibc)
+import Glibc
+#elseif canImport(Darwin)
+import Darwin
+#endif
+
+/// The write-ahead log of a writable index (`wal.log` in its directory) with group commit.
+///
+/// `append` frames a record into an in-memory buffer and returns its ticket; `sync(through:)`
+/// returns once that record is on disk. Whoever syncs first while no flush is running writes
+/// the whole buffer and fsyncs once, for every record appended so far: writers that arrive
+/// during an fsync wait for it and share the next one, so 16 concurrent single-point writers
+/// cost about one fsync per round, not 16.
+package final class WriteAheadLog: Sendable {
+    package let path: String
+    private let descriptor: FileDescriptor
+    private let state: Mutex<State>
+
+    private struct State: ~Copyable {
+        var buffer: [UInt8] = []
+        /// Tickets are record numbers since the log was opened, from 1.
+        var appended: UInt64 = 0
+        var durable: UInt64 = 0
+        var flushing = false
+        var waiters: [CheckedContinuation<Void, Never>] = []
+        /// A failed write or fsync: the log can no longer promise durability, so every later
+        /// sync fails with it (the server must be restarted to recover from the log).
+        var failure: IndexError?
+        /// Bytes in the file.
+        var size: Int
+    }
+
+    /// The log of an index at `indexPath` and what it held: an absent log is created empty; a
+    /// torn tail is cut off (reported in `decoded.stopped`) so appends continue after the last
+    /// intact record.
+    /// - Throws: `IndexError` naming the file for a log that cannot be read or written, or
+    ///   whose header does not belong to this index.
+    package static func open(indexPath: String, dimension: Int) throws(IndexError) -> (log: WriteAheadLog, decoded: LogFormat.Decoded) {
+        let path = indexPath.hasSuffix("/") ? indexPath + fileName : indexPath + "/" + fileName
+        let descriptor: FileDescriptor
+        do {
+            descriptor = try FileDescriptor.open(
+                FilePath(path),
+                .readWrite,
+                options: [.create, .closeOnExec],
+                permissions: [.ownerReadWrite, .groupRead, .otherRead]
+            )
+        } catch {
+            throw IndexError(.ioFailure, path: path, detail: "cannot open the write-ahead log for writing: \(error)")
+        }
+        do throws(IndexError) {
+            var bytes = try readAll(descriptor, path: path)
+            var createdHeader = false
+            if bytes.isEmpty {
+                bytes = LogFormat.fileHeader(dimension: dimension)
+                createdHeader = true
+            }
+            let decoded = try bytes.withUnsafeBytes { raw in
+                Result { () throws(IndexError) in try LogFormat.decode(raw, dimension: dimension, path: path) }
+            }.get()
+            if createdHeader {
+                try write(bytes, to: descriptor, at: 0, path: path)
+            }
+            if decoded.validBytes < bytes.count || createdHeader {
+                // Cut the torn tail before anything is appended after it, and make the cut (or
+                // the new header) durable before any write is acknowledged on top of it.
+                guard ftruncate(descriptor.rawValue, off_t(decoded.validBytes)) == 0, fsync(descriptor.rawValue) == 0 else {
+                    throw IndexError(.ioFailure, path: path, detail: "cannot cut the log's torn tail: \(String(cString: strerror(errno)))")
+                }
+            }
+            return (WriteAheadLog(path: path, descriptor: descriptor, size: decoded.validBytes), decoded)
+        } catch {
+            try? descriptor.close()
+            throw error
+        }
+    }
+
+    /// The log's file name inside the index directory.
+    package static let fileName = "wal.log"
+
+    private init(path: String, descriptor: FileDescriptor, size: Int) {
+        self.path = path
+        self.descriptor = descriptor
+        self.state = Mutex(State(size: size))
+    }
+
+    deinit { try? descriptor.close() }
+
+    /// Bytes in the log file, including what is buffered.
+    package var bytes: Int { state.withLock { $0.size + $0.buffer.count } }
+
+    /// Frames `record` into the buffer; returns the ticket to pass to `sync(through:)`.
+    package func append(_ record: LogRecord, dimension: Int) -> UInt64 {
+        state.withLock { state in
+            LogFormat.encode(record, dimension: dimension, into: &state.buffer)
+            state.appended += 1
+            return state.appended
+        }
+    }
+
+    /// Returns once every record up to `ticket` is on disk (written and fsynced).
+    /// - Throws: the `IndexError` of a failed write or fsync (then and ever after).
+    package func sync(through ticket: UInt64) async throws(IndexError) {
+        while true {
+            enum Step {
+                case done
+                case failed(IndexError)
+                case wait
+                case flush([UInt8], through: UInt64, at: Int)
+            }
+            let step = state.withLock { state -> Step in
+                if let failure = state.failure { return .failed(failure) }
+                if state.durable >= ticket { return .done }
+                if state.flushing { return .wait }
+                state.flushing = true
+                let bytes = state.buffer
+                state.buffer.removeAll(keepingCapacity: true)
+                return .flush(bytes, through: state.appended, at: state.size)
+            }
+            switch step {
+            case .done: return
+            case .failed(let error): throw error
+            case .wait:
+                await withCheckedContinuation { continuation in
+                    let resumeNow = state.withLock { state -> Bool in
+                        guard state.flushing else { return true }
+                        state.waiters.append(continuation)
+                        return false
+                    }
+                    if resumeNow { continuation.resume() }
+                }
+            case .flush(let bytes, let through, let offset):
+                var failure: IndexError?
+                do throws(IndexError) {
+                    try Self.write(bytes, to: descriptor, at: offset, path: path)
+                    guard Self.syncData(descriptor) else {
+                        throw IndexError(.ioFailure, path: path, detail: "fsync of the write-ahead log failed: \(String(cString: strerror(errno)))")
+                    }
+                } catch {
+                    failure = error
+                }
+                let waiters = state.withLock { state in
+                    state.flushing = false
+                    if let failure {
+                        state.failure = failure
+                    } else {
+                        state.durable = through
+                        state.size = offset + bytes.count
+                    }
+                    defer { state.waiters.removeAll() }
+                    return state.waiters
+                }
+                for waiter in waiters { waiter.resume() }
+                if let failure { throw failure }
+            }
+        }
+    }
+
+    /// Syncs everything appended so far.
+    package func syncAll() async throws(IndexError) {
+        try await sync(through: state.withLock { $0.appended })
+    }
+
+    /// fdatasync where there is one: an append changes the size, which it syncs too.
+    private static func syncData(_ descriptor: FileDescriptor) -> Bool {
+        #if os(Linux)
+        fdatasync(descriptor.rawValue) == 0
+        #else
+        fsync(descriptor.rawValue) == 0
+        #endif
+    }
+
+    private static func readAll(_ descriptor: FileDescriptor, path: String) throws(IndexError) -> [UInt8] {
+        var stats = stat()
+        guard fstat(descriptor.rawValue, &stats) == 0 else {
+            throw IndexError(.ioFailure, path: path, detail: "cannot stat the log: \(String(cString: strerror(errno)))")
+        }
+        var bytes = [UInt8](repeating: 0, count: Int(stats.st_size))
+        var done = 0
+        while done < bytes.count {
+            let n = bytes.withUnsafeMutableBytes { pread(descriptor.rawValue, $0.baseAddress! + done, $0.count - done, off_t(done)) }
+            if n < 0, errno == EINTR { continue }
+            guard n > 0 else {
+                throw IndexError(.ioFailure, path: path, offset: Int64(done), detail: "cannot read the log: \(String(cString: strerror(errno)))")
+            }
+            done += n
+        }
+        return bytes
+    }
+
+    private static func write(_ bytes: [UInt8], to descriptor: FileDescriptor, at offset: Int, path: String) throws(IndexError) {
+        do {
+            _ = try bytes.withUnsafeBytes { try descriptor.writeAll(toAbsoluteOffset: Int64(offset), $0) }
+        } catch {
+            throw IndexError(.ioFailure, path: path, offset: Int64(offset), detail: "cannot append to the write-ahead log: \(error)")
+        }
+    }
+}

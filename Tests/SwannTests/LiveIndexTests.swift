@@ -1,0 +1,127 @@
+import Foundation
+import Swann
+import SwannTestSupport
+import Testing
+
+/// Writes on a live index: read-your-writes recall against a fresh build of the same final set,
+/// deletes never returned, replay of the log at open, checkpoints, reading vectors back.
+@Suite(.serialized)
+struct LiveIndexTests {
+    static let example = try! VectorFile(path: BundledExample.base).readVectors()
+    static let rows: [[Float]] = (0..<example.count).map { example.floats(at: $0) }
+    static let initial = 9_000
+
+    /// An index of the first `initial` rows (user ids = row numbers) in a fresh directory.
+    static func initialIndex() throws -> String {
+        let directory = TestDirectory.make("live")
+        let input = directory + "/initial.npy"
+        try VectorFileWriter.write(try VectorMatrix.from(Array(rows[0..<initial]), elementType: .float16), to: input)
+        let path = directory + "/live.swann"
+        try IndexBuilder(options: IndexBuilder.Options()).build(from: try VectorFile(path: input), to: path)
+        return path
+    }
+
+    /// Recall@10 of `search` over the example's queries against exact neighbours among `ids`.
+    static func recall(ids: [UInt64], search: ([Float]) throws -> [Int64]) throws -> (recall: Double, returned: Set<Int64>) {
+        let finalRows = try VectorMatrix.from(ids.map { rows[Int($0)] }, elementType: .float16)
+        let exact = ExactSearch.nearest(queries: IndexFixture.queries, base: finalRows, k: 10, metric: .l2)
+        var hits = 0
+        var returned = Set<Int64>()
+        for q in 0..<IndexFixture.queries.count {
+            let truth = Set((0..<10).map { Int64(ids[Int(exact.ids[q * 10 + $0])]) })
+            let got = try search(BundledExample.queryRows[q])
+            returned.formUnion(got)
+            hits += got.prefix(10).filter(truth.contains).count
+        }
+        return (Double(hits) / Double(10 * IndexFixture.queries.count), returned)
+    }
+
+    @Test func readYourWritesMatchesAFreshBuildAndDeletesStayDeleted() async throws {
+        let path = try Self.initialIndex()
+        let index = try LiveIndex.open(at: path)
+        for start in stride(from: Self.initial, to: Self.rows.count, by: 100) {
+            let points = (start..<min(start + 100, Self.rows.count)).map { Point(id: UInt64($0), vector: Self.rows[$0]) }
+            try await index.upsert(points)
+        }
+        let deleted = Set(stride(from: 0, to: Self.initial, by: 18).map(UInt64.init))
+        try await index.delete(Array(deleted))
+        let finalIDs = (0..<UInt64(Self.rows.count)).filter { !deleted.contains($0) }
+        #expect(index.count == finalIDs.count)
+
+        let live = try Self.recall(ids: finalIDs) { query in try index.search(query, k: 10).map(\.id) }
+        #expect(live.returned.isDisjoint(with: deleted.map { Int64($0) }))
+
+        // A fresh build of the same final set, searched at the same (default) parameters.
+        let directory = TestDirectory.make("fresh")
+        try VectorFileWriter.write(try VectorMatrix.from(finalIDs.map { Self.rows[Int($0)] }, elementType: .float16), to: directory + "/final.npy")
+        try IndexBuilder(options: IndexBuilder.Options()).build(from: try VectorFile(path: directory + "/final.npy"), to: directory + "/fresh.swann")
+        let fresh = try Index.open(at: directory + "/fresh.swann")
+        let rebuilt = try Self.recall(ids: finalIDs) { query in try fresh.search(query, k: 10).map { Int64(finalIDs[Int($0.id)]) } }
+        #expect(live.recall >= rebuilt.recall - 0.01, "live \(live.recall) vs fresh build \(rebuilt.recall)")
+        #expect(live.recall >= 0.9)
+        print("read-your-writes recall@10: live \(live.recall), fresh build of the final set \(rebuilt.recall)")
+
+        // Reopening replays the log into the same answers.
+        let before = try BundledExample.queryRows.prefix(50).map { try index.search($0, k: 10) }
+        let reopened = try LiveIndex.open(at: path)
+        #expect(reopened.replayedRecords == 11)
+        #expect(reopened.count == finalIDs.count)
+        #expect(try BundledExample.queryRows.prefix(50).map { try reopened.search($0, k: 10) } == before)
+
+        // A checkpoint folds everything into new files and empties the log.
+        try await reopened.checkpoint()
+        #expect(reopened.overlayRows == 0)
+        #expect(reopened.index.count == finalIDs.count)
+        let checkpointed = try Self.recall(ids: finalIDs) { query in try reopened.search(query, k: 10).map(\.id) }
+        #expect(checkpointed.returned.isDisjoint(with: deleted.map { Int64($0) }))
+        #expect(checkpointed.recall >= rebuilt.recall - 0.01, "after checkpoint \(checkpointed.recall) vs fresh \(rebuilt.recall)")
+        let afterRestart = try LiveIndex.open(at: path)
+        #expect(afterRestart.replayedRecords == 0)
+        #expect(afterRestart.count == finalIDs.count)
+        let opened = try Index.open(at: path)
+        #expect(opened.manifest.hasIDMap)
+    }
+
+    @Test func upsertReplacesDeleteHidesAndVectorsReadBack() async throws {
+        let path = try Self.initialIndex()
+        let index = try LiveIndex.open(at: path)
+        // A base vector reads back as stored (float16).
+        #expect(try await index.vector(id: 5) == Self.rows[5])
+        // Replacing id 5 with row 9,500's vector: searching that vector finds id 5 first, once.
+        try await index.upsert([Point(id: 5, vector: Self.rows[9_500])])
+        let hits = try index.search(Self.rows[9_500], k: 10)
+        #expect(hits.first?.id == 5)
+        #expect(hits.filter { $0.id == 5 }.count == 1)
+        #expect(try await index.vector(id: 5) == Self.rows[9_500])
+        // The old vector of id 5 is gone: searching it no longer returns id 5.
+        #expect(!(try index.search(Self.rows[5], k: 10).contains { $0.id == 5 }))
+        // A new id far outside the row range.
+        try await index.upsert([Point(id: 1 << 40, vector: Self.rows[9_999])], durability: .buffered)
+        #expect(try index.search(Self.rows[9_999], k: 1).first?.id == 1 << 40)
+        #expect(try await index.delete([1 << 40, 123_456_789]) == 1)
+        #expect(try await index.vector(id: 1 << 40) == nil)
+        #expect(!(try index.search(Self.rows[9_999], k: 10).contains { $0.id == 1 << 40 }))
+        try await index.sync()
+        #expect(index.count == Self.initial)
+    }
+
+    @Test func badBatchesAreRefusedWholeAndChangeNothing() async throws {
+        let path = try Self.initialIndex()
+        let index = try LiveIndex.open(at: path)
+        let good = Point(id: 20_000, vector: Self.rows[9_000])
+        var nan = Self.rows[9_001]
+        nan[3] = .nan
+        await #expect(throws: WriteError.self) { try await index.upsert([good, Point(id: 20_001, vector: nan)]) }
+        await #expect(throws: WriteError.self) { try await index.upsert([good, Point(id: 20_002, vector: [1, 2, 3])]) }
+        var huge = Self.rows[9_002]
+        huge[0] = 1e6  // beyond float16
+        await #expect(throws: WriteError.self) { try await index.upsert([good, Point(id: 20_003, vector: huge)]) }
+        #expect(index.count == Self.initial)
+        #expect(try await index.vector(id: 20_000) == nil)
+        // Nothing reached the log either.
+        #expect(try LiveIndex.open(at: path).replayedRecords == 0)
+
+        let readOnly = try LiveIndex.open(at: path, access: .readOnly)
+        await #expect(throws: WriteError(.readOnly, "the index was opened read-only")) { try await readOnly.upsert([good]) }
+    }
+}
