@@ -136,7 +136,10 @@ let package = Package(
         // End-to-end tests that run the built `swann` binary.
         .testTarget(
             name: "SwannCLITests",
-            dependencies: ["swann", "Swann", "SwannClient", "SwannTestSupport"],
+            dependencies: [
+                "swann", "Swann", "SwannClient", "SwannTestSupport", .product(name: "AsyncHTTPClient", package: "async-http-client"),
+                .product(name: "NIOHTTP1", package: "swift-nio"),
+            ],
             swiftSettings: strict
         ),
     ]
@@ -149,7 +152,7 @@ if Context.environment["SWANN_FUZZ"] != nil {
         .target(name: "CSwannFuzz", path: "Tools/CSwannFuzz"),
         .executableTarget(
             name: "SwannFuzz",
-            dependencies: ["CSwannFuzz", "Swann", "SwannProtocol", "SwannServer", .product(name: "NIOCore", package: "swift-nio")],
+            dependencies: ["CSwannFuzz", "Swann", "SwannProtocol", "SwannServer", "SwannStorage", .product(name: "NIOCore", package: "swift-nio")],
             path: "Tools/SwannFuzz",
             swiftSettings: strict
         ),

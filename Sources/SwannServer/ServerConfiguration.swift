@@ -17,6 +17,12 @@ public struct ServerConfiguration: Sendable, Hashable {
     public var maxFrameBytes: Int = 64 << 20
     /// Most queries in one batch request.
     public var maxBatchQueries: Int = 10_000
+    /// Most points in one upsert or delete request.
+    public var maxWriteBatch: Int = 10_000
+    /// Refuse writes (403): the index directory is never written.
+    public var readOnly = false
+    /// Bytes of vectors written since the last checkpoint that start the next one.
+    public var checkpointBytes: Int = 256 << 20
     /// Largest k a request may ask for.
     public var maxK: Int = 1_000
     /// Searches queued or running at once before new ones are refused (HTTP 503, TCP `overloaded`).
@@ -58,6 +64,13 @@ public struct ServerConfiguration: Sendable, Hashable {
     /// The defaults (docs/PARAMETERS.md).
     public init() {}
 
+    /// The write path's settings.
+    var writeOptions: LiveIndex.WriteOptions {
+        var options = LiveIndex.WriteOptions()
+        options.checkpointBytes = checkpointBytes
+        return options
+    }
+
     static var coreCount: Int { max(1, Parallel.coreCount) }
 
     /// Whether `host` names only this machine: `localhost`, `::1` or an IPv4 address in
@@ -79,7 +92,8 @@ public struct ServerConfiguration: Sendable, Hashable {
             throw ServerConfigurationError(detail: "http and tcp ports are both \(httpPort)")
         }
         let limits = [
-            ("max body", maxBodyBytes), ("max frame", maxFrameBytes), ("max batch", maxBatchQueries), ("max k", maxK),
+            ("max body", maxBodyBytes), ("max frame", maxFrameBytes), ("max batch", maxBatchQueries), ("max write batch", maxWriteBatch),
+            ("checkpoint bytes", checkpointBytes), ("max k", maxK),
             ("max pending", maxPendingSearches), ("search threads", searchThreads), ("max connections", maxConnections),
             ("max buffered frames", maxBufferedFrameBytes),
         ]

@@ -130,7 +130,9 @@ struct IndexLoader: Service {
         let started = ContinuousClock.now
         try await service.load(path: path, options: options)
         if let index = service.index {
-            let description = "\(index.count) vectors of dimension \(index.dimension) (\(index.manifest.metric.rawValue)) opened and warmed"
+            let access = index.access == .readOnly ? "read-only" : "writable, \(index.replayedRecords) log records replayed"
+            let description =
+                "\(index.count) vectors of dimension \(index.dimension) (\(index.index.manifest.metric.rawValue)) opened (\(access)) and warmed"
             events(.ready(description: description, seconds: (ContinuousClock.now - started).seconds))
         }
         try? await gracefulShutdown()

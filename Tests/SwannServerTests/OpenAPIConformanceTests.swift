@@ -32,6 +32,7 @@ struct OpenAPIConformanceTests {
         #expect(
             Set(Self.operations.map(\.testDescription)) == [
                 "POST /v1/search", "POST /v1/search/batch", "GET /v1/index", "GET /healthz", "GET /readyz", "GET /metrics",
+                "PUT /v1/points", "POST /v1/points/delete", "GET /v1/points/{id}",
             ]
         )
     }
@@ -49,21 +50,25 @@ struct OpenAPIConformanceTests {
             // The spec's examples are 3-dimensional; the example index has 384 dimensions.
             body = ServerFixture.json(Self.widen(example, to: ServerFixture.queries[0]))
         }
-        let service = ServerFixture.service { $0.apiKeys = ["key"] }
+        // Writes get a private copy of the index; `{id}` is an id the example holds.
+        let service =
+            operation.path.hasPrefix("/v1/points")
+            ? try ServerFixture.writableService { $0.apiKeys = ["key"] } : ServerFixture.service { $0.apiKeys = ["key"] }
+        let uri = operation.path.replacingOccurrences(of: "{id}", with: "7")
         let needsKey = responses["401"] != nil
         let sentBody = body
         let (good, unauthorized, malformed) = try await ServerFixture.withRouter(service) { client in
             var headers: HTTPFields = [.authorization: "Bearer key"]
             if sentBody != nil { headers[.contentType] = "application/json" }
-            let good = try await client.execute(uri: operation.path, method: method, headers: headers, body: sentBody)
+            let good = try await client.execute(uri: uri, method: method, headers: headers, body: sentBody)
             // Documented failures: no key (when the route needs one) and a malformed body.
             let unauthorized =
                 needsKey
-                ? try await client.execute(uri: operation.path, method: method, headers: [.contentType: "application/json"], body: sentBody)
+                ? try await client.execute(uri: uri, method: method, headers: [.contentType: "application/json"], body: sentBody)
                 : nil
             let malformed =
                 sentBody != nil
-                ? try await client.execute(uri: operation.path, method: method, headers: headers, body: ByteBuffer(string: "{"))
+                ? try await client.execute(uri: uri, method: method, headers: headers, body: ByteBuffer(string: "{"))
                 : nil
             return (good, unauthorized, malformed)
         }
@@ -79,10 +84,13 @@ struct OpenAPIConformanceTests {
         }
     }
 
-    /// Replaces every array of numbers with `vector`.
+    /// Replaces every array of fractional numbers (a vector; `[7, 8]` is a list of ids) with `vector`.
     static func widen(_ value: Any, to vector: [Float]) -> Any {
         switch value {
-        case let array as [Any] where array.allSatisfy({ $0 is NSNumber }): return vector
+        case let array as [Any]
+        where array.allSatisfy({ $0 is NSNumber })
+            && array.contains(where: { ($0 as! NSNumber).doubleValue.rounded() != ($0 as! NSNumber).doubleValue }):
+            return vector
         case let array as [Any]: return array.map { widen($0, to: vector) }
         case let object as [String: Any]: return object.mapValues { widen($0, to: vector) }
         default: return value

@@ -22,6 +22,15 @@ enum ServerFixture {
         return service
     }
 
+    /// A ready service over a private, writable copy of the example index.
+    static func writableService(_ adjust: (inout ServerConfiguration) -> Void = { _ in }) throws -> SearchService {
+        let copy = TestDirectory.make("writable") + "/example.swann"
+        try FileManager.default.copyItem(atPath: BundledExample.index, toPath: copy)
+        let service = service(adjust)
+        service.attach(try LiveIndex.open(at: copy))
+        return service
+    }
+
     /// Runs `body` against the HTTP router of `service` without sockets.
     static func withRouter<T: Sendable>(
         _ service: SearchService,

@@ -13,6 +13,7 @@ import NIOCore
 import Swann
 import SwannProtocol
 import SwannServer
+import SwannStorage
 
 /// The process entry point (SwiftPM renames `main`): hands control to libFuzzer's driver.
 @_cdecl("SwannFuzz_main")
@@ -49,12 +50,13 @@ public func fuzzOneInput(_ data: UnsafePointer<UInt8>, _ size: Int) -> CInt {
     case .json: FuzzTarget.json(bytes)
     case .vectors: FuzzTarget.vectors(bytes)
     case .index: FuzzTarget.index(bytes)
+    case .wal: FuzzTarget.wal(bytes)
     }
     return 0
 }
 
 enum FuzzTarget: String, CaseIterable {
-    case frames, json, vectors, index
+    case frames, json, vectors, index, wal
 
     static let selected: FuzzTarget = {
         let name = ProcessInfo.processInfo.environment["SWANN_FUZZ_TARGET"] ?? ""
@@ -142,13 +144,23 @@ enum FuzzTarget: String, CaseIterable {
     static func json(_ bytes: UnsafeBufferPointer<UInt8>) {
         guard let route = bytes.first else { return }
         let body = ByteBuffer(bytes: bytes.dropFirst())
-        if route & 1 == 0 {
+        switch route % 4 {
+        case 0:
             if let request = try? HTTPAPI.decodeJSON(SearchBody.self, from: body).request {
                 search(request.vector, k: request.k, overrides: request.overrides)
             }
-        } else if let request = try? HTTPAPI.decodeJSON(BatchSearchBody.self, from: body).request {
-            search(request)
+        case 1:
+            if let request = try? HTTPAPI.decodeJSON(BatchSearchBody.self, from: body).request { search(request) }
+        case 2:
+            _ = try? HTTPAPI.decodeJSON(UpsertBody.self, from: body)
+        default:
+            _ = try? HTTPAPI.decodeJSON(DeleteBody.self, from: body)
         }
+    }
+
+    /// A write-ahead log file of an index of dimension 8, as recovery reads it.
+    static func wal(_ bytes: UnsafeBufferPointer<UInt8>) {
+        _ = try? LogFormat.decode(UnsafeRawBufferPointer(bytes), dimension: 8, path: "wal.log")
     }
 
     static let vectorExtensions = ["npy", "fvecs", "bvecs", "ivecs", "fbin", "u8bin", "i8bin", "ibin"]
@@ -221,6 +233,8 @@ enum FuzzTarget: String, CaseIterable {
                 "\u{0}{\"vector\": [0.1, 0.2, 0.3, 0.4, 0.5, 0.6, 0.7, 0.8], \"k\": 3, \"params\": {\"max_postings\": 4}}",
                 "\u{0}{\"query\": [1, 2, 3, 4, 5, 6, 7, 8], \"limit\": 2, \"with_stats\": true, \"params\": {\"max_distance_ratio\": null}}",
                 "\u{1}{\"queries\": [[1, 2, 3, 4, 5, 6, 7, 8], [8, 7, 6, 5, 4, 3, 2, 1]], \"k\": 2}",
+                "\u{2}{\"points\": [{\"id\": 7, \"vector\": [1, 2, 3, 4, 5, 6, 7, 8]}]}",
+                "\u{3}{\"points\": [7, 8, 18446744073709551615]}",
             ].map { Data($0.utf8) }
         case .vectors:
             let rows = try! VectorMatrix.from([[1, 2, 3], [4, 5, 6]])
@@ -234,6 +248,11 @@ enum FuzzTarget: String, CaseIterable {
             }
         case .index:
             return FuzzTarget.indexFiles.originals.enumerated().map { i, file in Data([UInt8(i)]) + file.bytes }
+        case .wal:
+            var log = LogFormat.fileHeader(dimension: 8)
+            LogFormat.encode(.upsert(ids: [1, 2], vectors: (0..<16).map(Float.init)), dimension: 8, into: &log)
+            LogFormat.encode(.delete(ids: [2, 9]), dimension: 8, into: &log)
+            return [Data(LogFormat.fileHeader(dimension: 8)), Data(log)]
         }
     }
 }

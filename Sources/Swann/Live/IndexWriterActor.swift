@@ -60,6 +60,8 @@ actor IndexWriterActor {
         try state.vector(id: id)
     }
 
+    func nextFreeID() -> UInt64 { state.nextFreeID() }
+
     func sync() async throws(WriteError) {
         let log = try writableLog()
         do { try await log.syncAll() } catch { throw WriteError(.ioFailure, error.description) }
@@ -67,7 +69,7 @@ actor IndexWriterActor {
 
     private func publish() {
         snapshot.publish(Snapshot(index: state.base, overlay: state.overlay()))
-        if !checkpointScheduled, state.rows.allocatedBytes >= writeOptions.checkpointBytes {
+        if !checkpointScheduled, state.rows.bytes >= writeOptions.checkpointBytes {
             checkpointScheduled = true
             Task { try? await self.checkpoint() }
         }

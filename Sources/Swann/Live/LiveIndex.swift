@@ -77,6 +77,19 @@ public final class LiveIndex: Sendable {
         return LiveIndex(path: path, access: access, snapshot: cell, writer: writer, replayedRecords: replayed)
     }
 
+    /// Serves `index` read-only, as it is (no log is read or written).
+    public convenience init(serving index: Index) {
+        let cell = SnapshotCell(Snapshot(index: index, overlay: nil))
+        let writer = IndexWriterActor(
+            state: WriteState(base: index),
+            log: nil,
+            snapshot: cell,
+            options: Index.OpenOptions(),
+            writeOptions: WriteOptions()
+        )
+        self.init(path: index.path, access: .readOnly, snapshot: cell, writer: writer, replayedRecords: 0)
+    }
+
     /// Log records replayed at open.
     public let replayedRecords: Int
 
@@ -171,6 +184,11 @@ public final class LiveIndex: Sendable {
     /// empties the log. Searches in flight finish on the old files.
     public func checkpoint() async throws(WriteError) {
         try await writer.checkpoint()
+    }
+
+    /// One more than the largest id stored: where ids for new vectors can start.
+    public func nextFreeID() async -> UInt64 {
+        await writer.nextFreeID()
     }
 
     /// Makes every write so far durable.

@@ -32,8 +32,8 @@ final class DeltaRows: @unchecked Sendable {  // rows below a published count ar
     /// Most rows one overlay can hold (the checkpoint limit keeps far below it).
     static var capacity: Int { rowsPerChunk * maxChunks }
 
-    /// Bytes allocated for rows.
-    var allocatedBytes: Int { (appended + Self.rowsPerChunk - 1) / Self.rowsPerChunk * Self.rowsPerChunk * stride }
+    /// Bytes the rows appended so far take (ids and vectors).
+    var bytes: Int { appended * stride }
 
     /// Appends a row (writer only); returns its number.
     func append(userID: UInt64, row: UnsafeRawPointer) -> Int {

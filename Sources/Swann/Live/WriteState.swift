@@ -146,6 +146,12 @@ struct WriteState {
         locations = map
     }
 
+    /// One more than the largest id stored (0 for an empty index).
+    mutating func nextFreeID() -> UInt64 {
+        buildLocations()
+        return locations!.keys.max().map { $0 == .max ? $0 : $0 + 1 } ?? 0
+    }
+
     /// The vector stored under `id` (normalised for a cosine index), or nil.
     mutating func vector(id: UInt64) throws(WriteError) -> [Float]? {
         buildLocations()

@@ -56,6 +56,9 @@ extension APIError {
             case .notReady: .serviceUnavailable
             case .internalError: .internalServerError
             case .unavailable: .serviceUnavailable
+            case .readOnly: .forbidden
+            case .notFound: .notFound
+            case .notImplemented: .notImplemented
             }
         var headers: HTTPFields = [:]
         if status == .serviceUnavailable { headers[.retryAfter] = "1" }

@@ -10,6 +10,9 @@ import SwannProtocol
 /// | `POST /v1/search`        | the k nearest neighbours of one vector             |
 /// | `POST /v1/search/batch`  | the k nearest neighbours of each of many vectors   |
 /// | `GET /v1/index`          | dimension, metric, counts, build parameters        |
+/// | `PUT /v1/points`         | upsert points (`?wait=true` by default: durable)   |
+/// | `POST /v1/points/delete` | delete points by id                                |
+/// | `GET /v1/points/{id}`    | the vector stored under an id                      |
 /// | `GET /healthz`           | 200 while the process runs                         |
 /// | `GET /readyz`            | 200 once the index is open and warmed, else 503    |
 /// | `GET /metrics`           | Prometheus text format                             |
@@ -92,6 +95,28 @@ public enum HTTPAPI {
         routes.get("/v1/index") { _, _ in
             try json(try service.indexInfo())
         }
+        routes.put("/v1/points") { request, _ in
+            let started = ContinuousClock.now
+            let durability = try request.durability()
+            let body = try await decode(UpsertBody.self, from: request, limit: limit)
+            try await service.upsert(body.points, durability: durability)
+            return try json(WriteResponseJSON(durability: durability, count: body.points.count, tookMs: milliseconds(since: started)))
+        }
+        routes.post("/v1/points/delete") { request, _ in
+            let started = ContinuousClock.now
+            let durability = try request.durability()
+            let body = try await decode(DeleteBody.self, from: request, limit: limit)
+            let deleted = try await service.delete(body.ids, durability: durability)
+            return try json(WriteResponseJSON(durability: durability, count: deleted, tookMs: milliseconds(since: started)))
+        }
+        routes.get("/v1/points/{id}") { _, context in
+            let text = context.parameters.get("id") ?? ""
+            guard let id = UInt64(text) else {
+                throw APIError(.badRequest, code: "invalid_request", "point ids are unsigned 64-bit integers, got \"\(text.prefix(40))\"")
+            }
+            let point = try await service.point(id: id)
+            return try json(PointJSON(id: point.id, vector: point.vector))
+        }
         routes.get("/metrics") { _, _ in
             Response(
                 status: .ok,
@@ -103,6 +128,7 @@ public enum HTTPAPI {
             to: routes,
             routes: [
                 "/v1/search": .post, "/v1/search/batch": .post, "/v1/index": .get,
+                "/v1/points": .put, "/v1/points/delete": .post, "/v1/points/{id}": .get,
                 "/healthz": .get, "/readyz": .get, "/metrics": .get,
             ]
         )

@@ -2,6 +2,7 @@ import CoreMetrics
 import Foundation
 public import Logging
 public import ServiceLifecycle
+public import Swann
 public import SwannClient
 import Synchronization
 
@@ -115,6 +116,27 @@ public final class ShardRouter: SearchBackend, Service {
         let down = zip(endpoints, healthy).filter { !$0.1 }.map(\.0)
         return .failed("shards not answering: \(down.joined(separator: ", "))")
     }
+
+    /// Writes are not routed yet: every write is refused with `notImplemented` (send it to the
+    /// shard that owns the id).
+    public func upsert(_ points: [Point], durability: Durability) async throws(ServiceError) {
+        throw Self.writesNotRouted
+    }
+
+    /// Refused: see `upsert(_:durability:)`.
+    public func delete(_ ids: [UInt64], durability: Durability) async throws(ServiceError) -> Int {
+        throw Self.writesNotRouted
+    }
+
+    /// Refused: see `upsert(_:durability:)`.
+    public func point(id: UInt64) async throws(ServiceError) -> Point {
+        throw Self.writesNotRouted
+    }
+
+    static let writesNotRouted = ServiceError(
+        .notImplemented,
+        "the router does not route writes or point reads yet; send them to the shard's own server"
+    )
 
     /// What is served (`GET /v1/index`, the TCP `info` frame).
     /// - Throws: `ServiceError.Code.notReady` before the index (or any shard) is known.

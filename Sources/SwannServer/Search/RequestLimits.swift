@@ -6,6 +6,7 @@ import Synchronization
 final class RequestLimits: Sendable {
     let maxBatchQueries: Int
     let maxK: Int
+    let maxWriteBatch: Int
     let maxPendingSearches: Int
     private let metrics: ServerMetrics
     private let pending = Atomic<Int>(0)
@@ -13,6 +14,7 @@ final class RequestLimits: Sendable {
     init(_ configuration: ServerConfiguration, metrics: ServerMetrics) {
         maxBatchQueries = configuration.maxBatchQueries
         maxK = configuration.maxK
+        maxWriteBatch = configuration.maxWriteBatch
         maxPendingSearches = configuration.maxPendingSearches
         self.metrics = metrics
     }
@@ -23,6 +25,14 @@ final class RequestLimits: Sendable {
             throw ServiceError(.tooLarge, "a batch may hold at most \(maxBatchQueries) queries, got \(queryCount)")
         }
         guard queryCount > 0 else { throw ServiceError(.invalidRequest, "a batch needs at least one query") }
+    }
+
+    /// Checks the size of an upsert or delete.
+    func check(writeOf count: Int) throws(ServiceError) {
+        guard count <= maxWriteBatch else {
+            throw ServiceError(.tooLarge, "a write may hold at most \(maxWriteBatch) points, got \(count)")
+        }
+        guard count > 0 else { throw ServiceError(.invalidRequest, "a write needs at least one point") }
     }
 
     /// Checks a query's dimension and k against the index (or the shards) described by `info`.

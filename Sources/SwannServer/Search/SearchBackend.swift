@@ -1,3 +1,4 @@
+public import Swann
 public import SwannProtocol
 
 /// What the HTTP and TCP front ends serve: one local index (`SearchService`) or a fan-out over
@@ -14,6 +15,13 @@ public protocol SearchBackend: Sendable {
     func search(_ request: BatchSearchRequest) async throws(ServiceError) -> [SearchResponse]
     /// The description served by `GET /v1/index` and the TCP `info` frame.
     func indexInfo() throws(ServiceError) -> IndexInfo
+    /// Inserts or replaces `points` (whole or not at all).
+    func upsert(_ points: [Point], durability: Durability) async throws(ServiceError)
+    /// Deletes `ids`; returns how many were present.
+    func delete(_ ids: [UInt64], durability: Durability) async throws(ServiceError) -> Int
+    /// The vector stored under `id`.
+    /// - Throws: `ServiceError.Code.notFound` when there is none.
+    func point(id: UInt64) async throws(ServiceError) -> Point
 }
 
 /// Whether a backend can answer yet.

@@ -16,7 +16,7 @@ import Synchronization
 public final class SearchService: SearchBackend {
     private enum State: Sendable {
         case loading
-        case ready(Index)
+        case ready(LiveIndex)
         case failed(String)
     }
 
@@ -54,17 +54,20 @@ public final class SearchService: SearchBackend {
     }
 
     /// The index, once ready.
-    public var index: Index? {
+    public var index: LiveIndex? {
         state.withLock { if case .ready(let index) = $0 { index } else { nil } }
     }
 
-    /// Opens the index at `path` on the pool, warms it, and marks the service ready.
+    /// Opens the index at `path` on the pool (replaying its write-ahead log unless the
+    /// configuration is read-only), warms it, and marks the service ready.
     /// - Throws: the open or warm-up failure (the service then reports `.failed`).
     public func load(path: String, options: Index.OpenOptions = .init()) async throws {
+        let access: LiveIndex.Access = configuration.readOnly ? .readOnly : .readWrite
+        let writeOptions = configuration.writeOptions
         do {
-            let index = try await pool.runIfActive { () throws -> Index in
-                let index = try Index.open(at: path, options: options)
-                try index.warmUp()
+            let index = try await pool.runIfActive { () throws -> LiveIndex in
+                let index = try LiveIndex.open(at: path, options: options, access: access, writeOptions: writeOptions)
+                try index.index.warmUp()
                 return index
             }
             attach(index)
@@ -77,18 +80,30 @@ public final class SearchService: SearchBackend {
     /// What is served (`GET /v1/index`, the TCP `info` frame).
     /// - Throws: `ServiceError.Code.notReady` before the index (or any shard) is known.
     public func indexInfo() throws(ServiceError) -> IndexInfo {
-        IndexInfo(try readyIndex())
+        let index = try readyIndex()
+        var info = IndexInfo(index.index)
+        info.vectorCount = index.count
+        return info
     }
 
-    /// Serves an index that is already open (embedding, tests).
+    /// Serves an index that is already open (embedding, tests): read-only, however it was opened.
     public func attach(_ index: Index) {
-        metrics.indexVectors.record(index.count)
-        metrics.indexResidentBytes.record(index.residentBytes)
-        metrics.indexPostingBytes.record(index.postingFileBytes)
+        attach(LiveIndex(serving: index))
+    }
+
+    /// Serves a live index that is already open (embedding, tests).
+    public func attach(_ index: LiveIndex) {
+        recordSize(of: index)
         state.withLock { $0 = .ready(index) }
     }
 
-    func readyIndex() throws(ServiceError) -> Index {
+    private func recordSize(of index: LiveIndex) {
+        metrics.indexVectors.record(index.count)
+        metrics.indexResidentBytes.record(index.index.residentBytes)
+        metrics.indexPostingBytes.record(index.index.postingFileBytes)
+    }
+
+    func readyIndex() throws(ServiceError) -> LiveIndex {
         let current = state.withLock { $0 }
         switch current {
         case .ready(let index): return index
@@ -144,12 +159,50 @@ public final class SearchService: SearchBackend {
         k: Int,
         dimension: Int,
         overrides: SearchParameters.Overrides,
-        index: Index
+        index: LiveIndex
     ) throws(ServiceError) -> SearchParameters {
         try limits.check(k: k, dimension: dimension, against: (index.dimension, index.count))
-        let parameters = overrides.applied(to: index.defaultParameters)
+        let parameters = overrides.applied(to: index.index.defaultParameters)
         do { try parameters.validate() } catch { throw ServiceError(.invalidRequest, error.message) }
         return parameters
+    }
+
+    /// Inserts or replaces `points`, whole or not at all.
+    public func upsert(_ points: [Point], durability: Durability) async throws(ServiceError) {
+        let index = try writableIndex()
+        try limits.check(writeOf: points.count)
+        do { try await index.upsert(points, durability: durability) } catch { throw ServiceError(error) }
+        recordSize(of: index)
+    }
+
+    /// Deletes `ids`; returns how many were present.
+    public func delete(_ ids: [UInt64], durability: Durability) async throws(ServiceError) -> Int {
+        let index = try writableIndex()
+        try limits.check(writeOf: ids.count)
+        do {
+            let deleted = try await index.delete(ids, durability: durability)
+            recordSize(of: index)
+            return deleted
+        } catch {
+            throw ServiceError(error)
+        }
+    }
+
+    /// The vector stored under `id`.
+    public func point(id: UInt64) async throws(ServiceError) -> Point {
+        let index = try readyIndex()
+        let vector: [Float]?
+        do { vector = try await index.vector(id: id) } catch { throw ServiceError(error) }
+        guard let vector else { throw ServiceError(.notFound, "no point has id \(id)") }
+        return Point(id: id, vector: vector)
+    }
+
+    private func writableIndex() throws(ServiceError) -> LiveIndex {
+        let index = try readyIndex()
+        guard index.access == .readWrite else {
+            throw ServiceError(.readOnly, "this server is read-only (--read-only): it takes no writes")
+        }
+        return index
     }
 
     /// Runs `jobs` pool jobs (job i gets i) and concatenates their results in order, after

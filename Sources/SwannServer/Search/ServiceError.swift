@@ -20,6 +20,12 @@ public struct ServiceError: Error, Hashable, CustomStringConvertible {
         case internalError = "internal_error"
         /// A shard behind a router did not answer.
         case unavailable = "shard_unavailable"
+        /// A write to a server started with `--read-only`.
+        case readOnly = "read_only"
+        /// The id asked for is not stored.
+        case notFound = "not_found"
+        /// This server cannot do that yet (writes through a router, writes to int8 codes).
+        case notImplemented = "not_implemented"
     }
 
     /// What went wrong, for programs to match on.
@@ -46,6 +52,17 @@ public struct ServiceError: Error, Hashable, CustomStringConvertible {
         }
     }
 
+    /// The service error for a refused or failed write.
+    init(_ error: WriteError) {
+        switch error.code {
+        case .readOnly: self.init(.readOnly, error.message)
+        case .invalidVector: self.init(.invalidRequest, error.message)
+        case .invalidBatch: self.init(.tooLarge, error.message)
+        case .unsupported: self.init(.notImplemented, error.message)
+        case .ioFailure: self.init(.internalError, error.message)
+        }
+    }
+
     /// The TCP protocol's code for this error.
     var protocolCode: ProtocolErrorCode {
         switch code {
@@ -56,6 +73,7 @@ public struct ServiceError: Error, Hashable, CustomStringConvertible {
         case .notReady: .notReady
         case .internalError: .internalError
         case .unavailable: .unavailable
+        case .readOnly, .notFound, .notImplemented: .invalidQuery
         }
     }
 }

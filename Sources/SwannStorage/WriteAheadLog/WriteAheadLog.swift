@@ -50,9 +50,27 @@ package final class WriteAheadLog: Sendable {
                 permissions: [.ownerReadWrite, .groupRead, .otherRead]
             )
         } catch {
-            throw IndexError(.ioFailure, path: path, detail: "cannot open the write-ahead log for writing: \(error)")
+            throw IndexError(
+                .ioFailure,
+                path: path,
+                detail:
+                    "cannot open the write-ahead log for writing (\(error)); open the index read-only (swann serve --read-only) if it takes no writes"
+            )
         }
         do throws(IndexError) {
+            // One writing process per index: a second one appending to the same log would
+            // interleave records. A POSIX record lock belongs to the process (the kernel drops it
+            // when the holder dies), so a checkpoint's reopen in the same process is not refused.
+            var lock = flock()
+            lock.l_type = Int16(F_WRLCK)
+            lock.l_whence = Int16(SEEK_SET)
+            guard fcntl(descriptor.rawValue, F_SETLK, &lock) == 0 else {
+                throw IndexError(
+                    .ioFailure,
+                    path: path,
+                    detail: "another process has this index open for writing (a running swann serve?); stop it or write through it"
+                )
+            }
             var bytes = try readAll(descriptor, path: path)
             var createdHeader = false
             if bytes.isEmpty {

@@ -17,8 +17,8 @@ struct ServeCommand: AsyncParsableCommand {
     )
 
     static let environmentOptions = EnvironmentDefaults(
-        options: ServerOptions.environmentOptions + ["io"],
-        flags: ServerOptions.environmentFlags + ["direct-io"],
+        options: ServerOptions.environmentOptions + ["io", "max-write-batch", "checkpoint-bytes"],
+        flags: ServerOptions.environmentFlags + ["direct-io", "read-only"],
         positional: "index"
     )
 
@@ -29,9 +29,19 @@ struct ServeCommand: AsyncParsableCommand {
     var io: Index.IOMode = .pread
     @Flag(help: "Read postings with O_DIRECT (same as --io direct).")
     var directIO = false
+    @Flag(help: "Refuse writes (403) and never write to the index directory (a read-only mount).")
+    var readOnly = false
+    @Option(help: "Most points in one upsert or delete request.")
+    var maxWriteBatch = 10_000
+    @Option(help: "Vectors written since the last checkpoint that start the next one (bytes; KiB/MiB/GiB suffixes allowed).")
+    var checkpointBytes = ByteCount(256 << 20)
 
     func run() async throws {
-        let configuration = try server.configuration()
+        var configuration = try server.configuration()
+        configuration.readOnly = readOnly
+        configuration.maxWriteBatch = maxWriteBatch
+        configuration.checkpointBytes = checkpointBytes.bytes
+        try configuration.validate()
         guard FileManager.default.fileExists(atPath: index) else { throw ValidationError("\(index): no such index directory") }
         let backend = SwannServer.Backend.index(path: index, options: Index.OpenOptions(io: directIO ? .direct : io))
         try await server.run(SwannServer(backend: backend, configuration: configuration, logger: server.logger), tls: configuration.tls != nil)

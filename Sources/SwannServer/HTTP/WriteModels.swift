@@ -1,0 +1,100 @@
+import Foundation
+import Hummingbird
+package import Swann
+
+/// `PUT /v1/points`: `{"points": [{"id": 7, "vector": [...]}, ...]}` (Qdrant's spelling).
+package struct UpsertBody: Decodable {
+    package var points: [Point]
+
+    package init(from decoder: any Decoder) throws {
+        let c = try decoder.strictContainer(allowed: ["points"], in: "the upsert request")
+        guard let points = try c.decode([PointBody].self, "points") else {
+            throw APIError.invalidJSON("\"points\" is required: an array of {\"id\": <unsigned integer>, \"vector\": [numbers]}")
+        }
+        self.points = points.map(\.point)
+    }
+}
+
+/// One point of an upsert.
+struct PointBody: Decodable {
+    var point: Point
+
+    init(from decoder: any Decoder) throws {
+        let c = try decoder.strictContainer(allowed: ["id", "vector"], in: "a point")
+        guard let id = try c.decode(PointID.self, "id") else { throw APIError.invalidJSON("every point needs an \"id\"") }
+        guard let vector = try c.decode([Float].self, "vector") else {
+            throw APIError.invalidJSON("every point needs a \"vector\": an array of numbers")
+        }
+        point = Point(id: id.value, vector: vector)
+    }
+}
+
+/// A point id: an unsigned 64-bit integer. Qdrant also takes UUID strings; Swann's ids are the
+/// integers search results report, so a string is refused with that reason.
+struct PointID: Decodable {
+    var value: UInt64
+
+    init(from decoder: any Decoder) throws {
+        let container = try decoder.singleValueContainer()
+        if let value = try? container.decode(UInt64.self) {
+            self.value = value
+            return
+        }
+        if let text = try? container.decode(String.self) {
+            throw APIError.invalidJSON("point ids are unsigned 64-bit integers, not strings (got \"\(text.prefix(40))\")")
+        }
+        throw APIError.invalidJSON("point ids are unsigned 64-bit integers (0...\(UInt64.max))")
+    }
+}
+
+/// `POST /v1/points/delete`: `{"points": [7, 8]}`.
+package struct DeleteBody: Decodable {
+    package var ids: [UInt64]
+
+    package init(from decoder: any Decoder) throws {
+        let c = try decoder.strictContainer(allowed: ["points"], in: "the delete request")
+        guard let ids = try c.decode([PointID].self, "points") else {
+            throw APIError.invalidJSON("\"points\" is required: an array of point ids")
+        }
+        self.ids = ids.map(\.value)
+    }
+}
+
+/// The answer to a write.
+struct WriteResponseJSON: Encodable {
+    /// "completed" (durable and visible: `wait=true`) or "acknowledged" (visible, logged in
+    /// memory: `wait=false`).
+    var status: String
+    /// Points upserted, or ids that were present and are now deleted.
+    var count: Int
+    var tookMs: Double
+
+    enum CodingKeys: String, CodingKey {
+        case status, count
+        case tookMs = "took_ms"
+    }
+
+    init(durability: Durability, count: Int, tookMs: Double) {
+        status = durability == .durable ? "completed" : "acknowledged"
+        self.count = count
+        self.tookMs = tookMs
+    }
+}
+
+/// `GET /v1/points/{id}`.
+struct PointJSON: Encodable {
+    var id: UInt64
+    var vector: [Float]
+}
+
+extension Request {
+    /// The `wait` query parameter: true (default) waits for the write to be durable.
+    func durability() throws -> Durability {
+        guard let value = uri.queryParameters.get("wait") else { return .durable }
+        switch value.lowercased() {
+        case "true", "1": return .durable
+        case "false", "0": return .buffered
+        default: throw APIError(.badRequest, code: "invalid_request", "wait must be true or false, got \"\(value.prefix(40))\"")
+        }
+    }
+}
