@@ -118,8 +118,7 @@ public struct IndexBuilder: Sendable {
 
     /// Reads, validates, normalises and converts the rows.
     func prepareRows(_ input: VectorFile) throws -> PreparedRows {
-        var (vectors, rows) = try readRows(input)
-        let shardRows = input.count / options.shard.count + (input.count % options.shard.count > options.shard.index ? 1 : 0)
+        var (vectors, rows, shardRows) = try readRows(input)
         let centroidTarget = Int((Double(rows.count) * options.configuration.heads.centroidRatio).rounded())
         guard rows.count >= 2, centroidTarget >= 1 else {
             throw BuildError(
@@ -250,14 +249,18 @@ public struct IndexBuilder: Sendable {
         }
     }
 
-    /// Reads this shard's rows and drops or refuses rows with NaN/∞.
-    /// - Returns: the vectors and, for each, its row number in the input file.
-    func readRows(_ input: VectorFile) throws -> (VectorMatrix, [Int]) {
+    /// Reads this shard's rows (those whose id it owns, `ShardPosition.owner(of:shardCount:)`)
+    /// and drops or refuses rows with NaN/∞.
+    /// - Returns: the vectors, for each its row number in the input file, and how many rows the
+    ///   shard owns (kept or skipped).
+    func readRows(_ input: VectorFile) throws -> (VectorMatrix, [Int], owned: Int) {
         let all = try input.readVectors()
         var keep: [Int] = []
         keep.reserveCapacity(all.count / options.shard.count + 1)
         var invalid: [Int] = []
-        for row in stride(from: options.shard.index, to: all.count, by: options.shard.count) {
+        var owned = 0
+        for row in 0..<all.count where options.shard.owns(options.ids?[row] ?? UInt64(row)) {
+            owned += 1
             if RowValidation.isFinite(all.row(row), elementType: all.elementType, count: all.dimension) {
                 keep.append(row)
             } else if options.skipInvalid {
@@ -266,12 +269,12 @@ public struct IndexBuilder: Sendable {
                 throw BuildError("\(input.path): row \(row) contains NaN or infinity (use --skip-invalid to drop such rows)")
             }
         }
-        if keep.count == all.count { return (all, keep) }
+        if keep.count == all.count { return (all, keep, owned) }
         let kept = try VectorMatrix(elementType: all.elementType, count: keep.count, dimension: all.dimension)
         for (i, row) in keep.enumerated() {
             (kept.mutableRawBytes.baseAddress! + i * kept.rowBytes).copyMemory(from: all.row(row), byteCount: all.rowBytes)
         }
-        return (kept, keep)
+        return (kept, keep, owned)
     }
 
     /// The float32 rows clustering runs on: the input itself when it is float32 (normalised in

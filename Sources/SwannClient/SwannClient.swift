@@ -77,6 +77,56 @@ public final class SwannClient: Sendable {
         }
     }
 
+    /// Inserts `vectors[i]` under `ids[i]`, replacing what those ids held; the server applies
+    /// the batch whole or not at all.
+    /// - Parameter durable: answer once the write is fsynced (HTTP `wait=true`), or once it is
+    ///   in the server's log buffer.
+    /// - Returns: points written.
+    /// - Throws: `SwannClientError`; `.server(.forbidden)` from a read-only server or key.
+    @discardableResult
+    public func upsert(ids: [UInt64], vectors: [[Float]], durable: Bool = true) async throws(SwannClientError) -> Int {
+        let dimension = vectors.first?.count ?? 0
+        guard ids.count == vectors.count else {
+            throw SwannClientError(.invalidArgument, "\(ids.count) ids for \(vectors.count) vectors")
+        }
+        guard vectors.allSatisfy({ $0.count == dimension }) else {
+            throw SwannClientError(.invalidArgument, "every vector of an upsert needs the same dimension")
+        }
+        var body = ByteBuffer()
+        UpsertRequest(ids: ids, vectors: vectors.flatMap { $0 }, dimension: dimension, durable: durable).encode(into: &body)
+        return try await write(.upsert, body: body)
+    }
+
+    /// Deletes the points stored under `ids` (absent ids are ignored).
+    /// - Returns: how many were present.
+    @discardableResult
+    public func delete(ids: [UInt64], durable: Bool = true) async throws(SwannClientError) -> Int {
+        var body = ByteBuffer()
+        DeleteRequest(ids: ids, durable: durable).encode(into: &body)
+        return try await write(.delete, body: body)
+    }
+
+    /// The vector stored under `id`, or nil when there is none.
+    public func point(id: UInt64) async throws(SwannClientError) -> [Float]? {
+        var body = ByteBuffer()
+        PointMessage(id: id).encodeRequest(into: &body)
+        var reply: ByteBuffer
+        do { reply = try await call(.getPoint, body: body) } catch {
+            if case .server(.notFound) = error.code { return nil }
+            throw error
+        }
+        do { return try PointMessage.decode(from: &reply).vector } catch {
+            throw SwannClientError(.protocolViolation, "point response: \(error.message)")
+        }
+    }
+
+    private func write(_ type: FrameType, body: ByteBuffer) async throws(SwannClientError) -> Int {
+        var reply = try await call(type, body: body)
+        do { return try WriteResponse.decode(from: &reply).count } catch {
+            throw SwannClientError(.protocolViolation, "\(type) response: \(error.message)")
+        }
+    }
+
     /// Round trip with an empty frame; throws when the server does not answer.
     public func ping() async throws(SwannClientError) {
         _ = try await call(.ping, body: ByteBuffer())

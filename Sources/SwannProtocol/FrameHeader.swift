@@ -70,6 +70,12 @@ public struct FrameType: RawRepresentable, Sendable, Hashable, CustomStringConve
     public static let info = FrameType(rawValue: 0x04)
     /// Liveness check with an empty body.
     public static let ping = FrameType(rawValue: 0x05)
+    /// Insert or replace points (`UpsertRequest`); answered with a `WriteResponse`.
+    public static let upsert = FrameType(rawValue: 0x06)
+    /// Delete points by id (`DeleteRequest`); answered with a `WriteResponse`.
+    public static let delete = FrameType(rawValue: 0x07)
+    /// The vector stored under an id (`PointMessage`); `notFound` when there is none.
+    public static let getPoint = FrameType(rawValue: 0x08)
 
     /// Set in every response type.
     public static let responseBit: UInt8 = 0x80
@@ -89,6 +95,9 @@ public struct FrameType: RawRepresentable, Sendable, Hashable, CustomStringConve
             case .batchSearch: "batch-search"
             case .info: "info"
             case .ping: "ping"
+            case .upsert: "upsert"
+            case .delete: "delete"
+            case .getPoint: "get-point"
             default: "0x" + String(request.rawValue, radix: 16)
             }
         return isResponse ? name + "-response" : name
@@ -152,6 +161,12 @@ public enum ProtocolErrorCode: UInt16, Sendable, Hashable, CaseIterable, CustomS
     case badHeader = 10
     /// A router could not reach enough of its shards.
     case unavailable = 11
+    /// The key (or the server: `--read-only`) does not allow this request.
+    case forbidden = 12
+    /// No point has the id asked for.
+    case notFound = 13
+    /// This server cannot do that (writes through a router, writes to int8 codes).
+    case notImplemented = 14
 
     /// A one-line description for logs and error messages.
     public var description: String {
@@ -167,6 +182,9 @@ public enum ProtocolErrorCode: UInt16, Sendable, Hashable, CaseIterable, CustomS
         case .internalError: "internal-error"
         case .badHeader: "bad-header"
         case .unavailable: "unavailable"
+        case .forbidden: "forbidden"
+        case .notFound: "not-found"
+        case .notImplemented: "not-implemented"
         }
     }
 }

@@ -41,8 +41,9 @@ public struct ServerConfiguration: Sendable, Hashable {
     public var maxBufferedFrameBytes: Int = 256 << 20
     /// Most open connections per front end.
     public var maxConnections: Int = 1_024
-    /// Accepted API keys; empty means no authentication.
-    public var apiKeys: Set<String> = []
+    /// Accepted API keys and what each may do; empty means no authentication (and, on a
+    /// loopback-only server, every client may do everything).
+    public var apiKeys: [String: APIKeyRole] = [:]
     /// Allows binding a non-loopback interface without API keys.
     public var insecure = false
     /// PEM certificate chain and private key; both or neither.

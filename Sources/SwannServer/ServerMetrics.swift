@@ -22,6 +22,7 @@ public final class ServerMetrics: Sendable {
     let indexVectors: CoreMetrics.Gauge
     let indexResidentBytes: CoreMetrics.Gauge
     let indexPostingBytes: CoreMetrics.Gauge
+    let reloads: CoreMetrics.Counter
 
     /// Metrics recorded into `registry` (exposed at `/metrics`).
     public init(registry: PrometheusCollectorRegistry = PrometheusCollectorRegistry()) {
@@ -43,6 +44,7 @@ public final class ServerMetrics: Sendable {
         indexVectors = CoreMetrics.Gauge(label: "swann_index_vectors", dimensions: [], factory: factory)
         indexResidentBytes = CoreMetrics.Gauge(label: "swann_index_resident_bytes", dimensions: [], factory: factory)
         indexPostingBytes = CoreMetrics.Gauge(label: "swann_index_posting_bytes", dimensions: [], factory: factory)
+        reloads = CoreMetrics.Counter(label: "swann_index_reloads_total", dimensions: [], factory: factory)
     }
 
     /// Counts one answered request of a front end.

@@ -7,6 +7,7 @@ import NIOSSL
 public import ServiceLifecycle
 public import Swann
 import SwannProtocol
+import UnixSignals
 
 /// `swann serve` and `swann route`: a backend (one index, or a fan-out over shard servers)
 /// behind the HTTP/JSON and binary TCP front ends, in one `ServiceGroup` that shuts down
@@ -30,6 +31,10 @@ public struct SwannServer: Sendable {
         case tcpListening(host: String, port: Int)
         /// The backend can answer: what it serves, and how long it took to get there.
         case ready(description: String, seconds: Double)
+        /// SIGHUP replaced the served index: what is served now.
+        case reloaded(description: String, seconds: Double)
+        /// SIGHUP's reload failed; the old index goes on serving.
+        case reloadFailed(String)
     }
 
     /// What answers searches: a local index or a shard router.
@@ -59,8 +64,9 @@ public struct SwannServer: Sendable {
         case .index(let path, let options):
             let service = SearchService(configuration: configuration)
             let loader = IndexLoader(service: service, path: path, options: options, events: events)
+            let hangup = HangupReloader(service: service, events: events)
             do {
-                try await serve(service, with: [loader], events: events)
+                try await serve(service, with: [loader, hangup], events: events)
             } catch {
                 await service.shutdown()
                 throw error
@@ -136,6 +142,27 @@ struct IndexLoader: Service {
             events(.ready(description: description, seconds: (ContinuousClock.now - started).seconds))
         }
         try? await gracefulShutdown()
+    }
+}
+
+/// Reloads the index on SIGHUP (the directory served now, e.g. after `swann build --force`
+/// rebuilt it), like `POST /v1/admin/reload` without a body.
+struct HangupReloader: Service {
+    let service: SearchService
+    let events: @Sendable (SwannServer.Event) -> Void
+
+    func run() async throws {
+        let signals = await UnixSignalsSequence(trapping: .sighup)
+        for await _ in signals.cancelOnGracefulShutdown() {
+            let started = ContinuousClock.now
+            do throws(ServiceError) {
+                let info = try await service.reload(path: nil)
+                let description = "\(info.vectorCount) vectors of dimension \(info.dimension) from \(service.index?.path ?? "?")"
+                events(.reloaded(description: description, seconds: (ContinuousClock.now - started).seconds))
+            } catch {
+                events(.reloadFailed(error.description))
+            }
+        }
     }
 }
 

@@ -68,6 +68,15 @@ struct CommandLineTests {
         let noKeys = try CLI.run(["serve", CLI.example, "--api-key-file", keyless])
         #expect(noKeys.status != 0)
         #expect(noKeys.stderr.contains("holds no keys"), "\(noKeys.stderr)")
+        for (text, complaint) in [
+            ("alpha read\nbeta owner\n", ":2: unknown role \"owner\""), ("alpha read extra\n", ":1: expected a key and at most a role"),
+            ("alpha\nalpha admin\n", ":2: this key is listed twice"),
+        ] {
+            FileManager.default.createFile(atPath: keyless, contents: Data(text.utf8))
+            let refused = try CLI.run(["serve", CLI.example, "--api-key-file", keyless, "--port", "0", "--tcp-port", "0"])
+            #expect(refused.status != 0)
+            #expect(refused.stderr.contains(keyless + complaint), "\(refused.stderr)")
+        }
     }
 
     @Test func infoDescribesTheBundledExample() throws {

@@ -135,6 +135,83 @@ struct RouterTests {
         await lenientClient.close()
     }
 
+    @Test func writesThroughTheRouterReachTheShardThatOwnsEachID() async throws {
+        let directory = CLI.temporaryDirectory()
+        let copies = try Self.shards.enumerated().map { shard, path in
+            let copy = directory + "/writable-\(shard).swann"
+            try FileManager.default.copyItem(atPath: path, toPath: copy)
+            return copy
+        }
+        let servers = try copies.map { try ServerProcess(["serve", $0, "--port", "0", "--tcp-port", "0"]) }
+        defer { for server in servers { _ = server.stop() } }
+        // Listed backwards: which shard owns what comes from the shards' manifests, not the order.
+        let endpoints = servers.reversed().map { "127.0.0.1:\($0.tcpPort)" }.joined(separator: ",")
+        let router = try ServerProcess(["route", "--shards", endpoints, "--port", "0", "--tcp-port", "0", "--shard-timeout", "10"])
+        defer { _ = router.stop() }
+        let client = SwannClient(ClientConfiguration(port: router.tcpPort, timeout: .seconds(30)))
+        let shardClients = servers.map { SwannClient(ClientConfiguration(port: $0.tcpPort, timeout: .seconds(30))) }
+        while (try? await client.indexInfo()) == nil { try await Task.sleep(for: .milliseconds(50)) }
+
+        let rows = Array(BundledExample.queryRows[0..<30])
+        let ids = (0..<30).map { UInt64(50_000 + $0) }
+        #expect(try await client.upsert(ids: ids, vectors: rows) == 30)
+        for (i, id) in ids.enumerated() {
+            let owner = Int(id % 3)
+            let stored = try await shardClients[owner].point(id: id)
+            #expect(stored != nil, "shard \(owner) owns id \(id)")
+            for other in 0..<3 where other != owner {
+                #expect(try await shardClients[other].point(id: id) == nil, "shard \(other) holds id \(id)")
+            }
+            #expect(try await client.point(id: id) == stored)
+            #expect(try await client.search(rows[i], k: 1).neighbors.first?.id == Int64(id))
+        }
+        // The router's description follows the shards' counts at its next health check.
+        let deadline = ContinuousClock.now + .seconds(10)
+        while try await client.indexInfo().vectorCount != 10_030, ContinuousClock.now < deadline {
+            try await Task.sleep(for: .milliseconds(100))
+        }
+        #expect(try await client.indexInfo().vectorCount == 10_030)
+
+        #expect(try await client.delete(ids: Array(ids[0..<15]) + [9_999_999]) == 15)
+        for (i, id) in ids.enumerated().prefix(15) {
+            #expect(try await client.point(id: id) == nil)
+            #expect(!(try await client.search(rows[i], k: 10).neighbors.map(\.id)).contains(Int64(id)))
+        }
+
+        // Over HTTP too, and a bad point refuses the batch before any shard is written.
+        let vector = rows[20].map { Double($0) }
+        let put = try ServeCommandTests.curl([
+            "-X", "PUT", "-H", "Content-Type: application/json", "-d",
+            String(decoding: try JSONSerialization.data(withJSONObject: ["points": [["id": 70_001, "vector": vector]]]), as: UTF8.self),
+            "http://127.0.0.1:\(router.httpPort)/v1/points",
+        ])
+        #expect(put.status == 200, "\(String(decoding: put.body, as: UTF8.self))")
+        #expect(try ServeCommandTests.curl(["http://127.0.0.1:\(router.httpPort)/v1/points/70001"]).status == 200)
+        let bad = try ServeCommandTests.curl([
+            "-X", "PUT", "-H", "Content-Type: application/json", "-d",
+            String(
+                decoding: try JSONSerialization.data(withJSONObject: [
+                    "points": [["id": 70_002, "vector": vector], ["id": 70_003, "vector": Array(vector.prefix(3))]]
+                ]),
+                as: UTF8.self
+            ),
+            "http://127.0.0.1:\(router.httpPort)/v1/points",
+        ])
+        #expect(bad.status == 400)
+        #expect(try await client.point(id: 70_002) == nil)
+
+        // A shard refuses an id it does not own: writes cannot bypass the partition.
+        do throws(SwannClientError) {
+            try await shardClients[0].upsert(ids: [50_002], vectors: [rows[2]])
+            Issue.record("shard 0 stored an id of shard 1")
+        } catch {
+            #expect(error.code == .server(.invalidQuery))
+            #expect(error.message.contains("belongs to shard 1 of 3"), "\(error)")
+        }
+        await client.close()
+        for shard in shardClients { await shard.close() }
+    }
+
     @Test func routeRefusesBadShardLists() throws {
         let result = try CLI.run(["route", "--shards", "nohost", "--port", "0"])
         #expect(result.status == 2)

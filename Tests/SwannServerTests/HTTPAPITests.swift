@@ -146,7 +146,7 @@ struct HTTPAPITests {
     }
 
     @Test func apiKeysGuardEverythingButTheProbes() async throws {
-        let service = ServerFixture.service { $0.apiKeys = ["s3cret", "other"] }
+        let service = ServerFixture.service { $0.apiKeys = ["s3cret": .write, "other": .read] }
         try await ServerFixture.withRouter(service) { client in
             let body = ServerFixture.json(["vector": ServerFixture.queries[0]])
             try await client.execute(uri: "/v1/search", method: .post, headers: ServerFixture.jsonHeaders, body: body) { response in

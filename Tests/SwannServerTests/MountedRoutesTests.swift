@@ -69,7 +69,7 @@ struct MountedRoutesTests {
     }
 
     @Test func mountedRoutesKeepTheirKeysButNotOnTheProbes() async throws {
-        let service = ServerFixture.service { $0.apiKeys = ["s3cret"] }
+        let service = ServerFixture.service { $0.apiKeys = ["s3cret": .write] }
         defer { Task { await service.shutdown() } }
         try await Self.app(service).test(.router) { client in
             try await client.execute(uri: "/vectors/v1/index", method: .get) { response in

@@ -32,7 +32,8 @@ struct OpenAPIConformanceTests {
         #expect(
             Set(Self.operations.map(\.testDescription)) == [
                 "POST /v1/search", "POST /v1/search/batch", "GET /v1/index", "GET /healthz", "GET /readyz", "GET /metrics",
-                "PUT /v1/points", "POST /v1/points/delete", "GET /v1/points/{id}",
+                "PUT /v1/points", "POST /v1/points/delete", "GET /v1/points/{id}", "POST /v1/admin/reload",
+                "POST /v1/admin/checkpoint",
             ]
         )
     }
@@ -51,9 +52,15 @@ struct OpenAPIConformanceTests {
             body = ServerFixture.json(Self.widen(example, to: ServerFixture.queries[0]))
         }
         // Writes get a private copy of the index; `{id}` is an id the example holds.
+        // A reload needs a service that opened its index by path.
         let service =
-            operation.path.hasPrefix("/v1/points")
-            ? try ServerFixture.writableService { $0.apiKeys = ["key"] } : ServerFixture.service { $0.apiKeys = ["key"] }
+            if operation.path.hasPrefix("/v1/admin") {
+                try await ServerFixture.loadedService { $0.apiKeys = ["key": .admin] }.0
+            } else if operation.path.hasPrefix("/v1/points") {
+                try ServerFixture.writableService { $0.apiKeys = ["key": .admin] }
+            } else {
+                ServerFixture.service { $0.apiKeys = ["key": .admin] }
+            }
         let uri = operation.path.replacingOccurrences(of: "{id}", with: "7")
         let needsKey = responses["401"] != nil
         let sentBody = body

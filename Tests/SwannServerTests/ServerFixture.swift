@@ -31,6 +31,20 @@ enum ServerFixture {
         return service
     }
 
+    /// A service that opened a private, writable copy of the example index by path, as
+    /// `swann serve` does (so it can reload); returns the copy's path too.
+    static func loadedService(_ adjust: (inout ServerConfiguration) -> Void = { _ in }) async throws -> (SearchService, String) {
+        let copy = TestDirectory.make("loaded") + "/example.swann"
+        try FileManager.default.copyItem(atPath: BundledExample.index, toPath: copy)
+        var configuration = ServerConfiguration()
+        configuration.httpPort = 0
+        configuration.tcpPort = 0
+        adjust(&configuration)
+        let service = SearchService(configuration: configuration)
+        try await service.load(path: copy)
+        return (service, copy)
+    }
+
     /// Runs `body` against the HTTP router of `service` without sockets.
     static func withRouter<T: Sendable>(
         _ service: SearchService,

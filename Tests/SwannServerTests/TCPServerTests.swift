@@ -148,7 +148,7 @@ struct TCPServerTests {
     }
 
     @Test func aKeyedServerReadsOnlyAHelloSizedFrameBeforeAuthentication() async throws {
-        try await withTCPServer(ServerFixture.service { $0.apiKeys = ["k1"] }) { (port: Int) async throws -> Void in
+        try await withTCPServer(ServerFixture.service { $0.apiKeys = ["k1": .write] }) { (port: Int) async throws -> Void in
             // A 1 MiB search announced before any hello is refused from its header alone.
             try await withRawConnection(port: port) { reader, writer in
                 var header = ByteBuffer()
@@ -176,7 +176,7 @@ struct TCPServerTests {
     }
 
     @Test func aWrongHelloEndsTheConnection() async throws {
-        try await withTCPServer(ServerFixture.service { $0.apiKeys = ["k1"] }) { (port: Int) async throws -> Void in
+        try await withTCPServer(ServerFixture.service { $0.apiKeys = ["k1": .write] }) { (port: Int) async throws -> Void in
             try await withRawConnection(port: port) { reader, writer in
                 try await writer.write(Frame(type: .hello, requestID: 1, body: ByteBuffer(string: "guess")).encoded())
                 try await writer.write(Frame(type: .hello, requestID: 2, body: ByteBuffer(string: "k1")).encoded())
@@ -309,7 +309,7 @@ struct TCPServerTests {
     }
 
     @Test func apiKeysAreCheckedInTheHelloFrame() async throws {
-        try await withTCPServer(ServerFixture.service { $0.apiKeys = ["k1"] }) { (port: Int) async throws -> Void in
+        try await withTCPServer(ServerFixture.service { $0.apiKeys = ["k1": .write] }) { (port: Int) async throws -> Void in
             try await withRawConnection(port: port) { reader, writer in
                 try await writer.write(searchFrame(Self.query, k: 2, id: 1))
                 #expect(try await reader.next()?.header.status == ProtocolErrorCode.unauthorized.rawValue)

@@ -133,6 +133,16 @@ enum FuzzTarget: String, CaseIterable {
                 _ = try? SearchResponse.decode(from: &body)
             case .batchSearch.response:
                 _ = try? BatchSearchResponse.decode(from: &body)
+            case .upsert:
+                _ = try? UpsertRequest.decode(from: &body)
+            case .delete:
+                _ = try? DeleteRequest.decode(from: &body)
+            case .getPoint:
+                _ = try? PointMessage.decodeRequest(from: &body)
+            case .getPoint.response:
+                _ = try? PointMessage.decode(from: &body)
+            case .upsert.response, .delete.response:
+                _ = try? WriteResponse.decode(from: &body)
             default:
                 break
             }

@@ -7,6 +7,6 @@ struct SwannTools: AsyncParsableCommand {
     static let configuration = CommandConfiguration(
         commandName: "swann-tools",
         abstract: "Swann's dataset and benchmark tools.",
-        subcommands: [KernelBenchmark.self, ExactScanBenchmark.self, SyntheticData.self, LoadGenerator.self]
+        subcommands: [KernelBenchmark.self, ExactScanBenchmark.self, SyntheticData.self, LoadGenerator.self, WriteLoad.self, ReplayBenchmark.self]
     )
 }

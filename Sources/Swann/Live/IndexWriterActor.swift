@@ -22,10 +22,34 @@ actor IndexWriterActor {
         self.writeOptions = writeOptions
     }
 
+    /// Set by `close()`: writes are refused until `reopen()`.
+    private var closed = false
+
     private func writableLog() throws(WriteError) -> WriteAheadLog {
         if let failure { throw failure }
+        if closed { throw WriteError(.closed, "the index was closed for writes (it is being replaced); retry") }
         guard let log else { throw WriteError(.readOnly, "the index was opened read-only") }
         return log
+    }
+
+    /// Makes every write durable and closes the log (releasing its lock); later writes fail
+    /// with `.closed`. Nothing to do for a read-only index.
+    func close() async throws(WriteError) {
+        guard let log, !closed else { return }
+        closed = true
+        do { try await log.close() } catch { throw WriteError(.ioFailure, error.description) }
+        self.log = nil
+    }
+
+    /// Undoes `close()`: opens the log again (appending after what it holds) and takes writes.
+    func reopen() throws(WriteError) {
+        guard closed else { return }
+        do throws(IndexError) {
+            (log, _) = try WriteAheadLog.open(indexPath: state.base.path, dimension: state.base.dimension)
+            closed = false
+        } catch {
+            throw WriteError(.ioFailure, "the write-ahead log could not be reopened: \(error)")
+        }
     }
 
     func upsert(ids: [UInt64], vectors: [Float], durability: Durability) async throws(WriteError) {

@@ -195,6 +195,19 @@ public final class LiveIndex: Sendable {
     public func sync() async throws(WriteError) {
         try await writer.sync()
     }
+
+    /// Stops taking writes: makes every write so far durable and closes the log, releasing its
+    /// lock, so that another `LiveIndex` may open this directory for writing (a server's hot
+    /// swap). Searches go on as before; later writes fail with `WriteError.Code.closed`.
+    public func closeForWrites() async throws(WriteError) {
+        try await writer.close()
+    }
+
+    /// Undoes `closeForWrites()` (a replacement failed to open): the log is opened again and
+    /// writes are taken.
+    public func reopenForWrites() async throws(WriteError) {
+        try await writer.reopen()
+    }
 }
 
 /// What a search runs on: the base index and the writes since it.

@@ -14,6 +14,9 @@ public struct WriteError: Error, Hashable, CustomStringConvertible {
         /// The log, a checkpoint or a read of the base index failed. After a failed log write or
         /// checkpoint, every later write fails too: reopen the index to recover from its log.
         case ioFailure
+        /// The index was closed for writes (`LiveIndex.closeForWrites()`), e.g. while a server
+        /// replaces it with another; retrying reaches the replacement.
+        case closed
     }
 
     /// What went wrong, for programs to match on.

@@ -53,6 +53,13 @@ struct WriteState {
         guard vectors.count == ids.count * dimension else {
             throw WriteError(.invalidVector, "\(ids.count) ids need \(ids.count * dimension) components, got \(vectors.count)")
         }
+        let shard = base.manifest.shard
+        if shard.count > 1, let foreign = ids.first(where: { !shard.owns($0) }) {
+            throw WriteError(
+                .invalidVector,
+                "id \(foreign) belongs to shard \(ShardPosition.owner(of: foreign, shardCount: shard.count)) of \(shard.count) (id % \(shard.count)); this index is shard \(shard.index): write through swann route, or to that shard"
+            )
+        }
         guard baseCount + rows.appended + ids.count < Int(UInt32.max), rows.appended + ids.count <= DeltaRows.capacity else {
             throw WriteError(.invalidBatch, "the index cannot hold \(ids.count) more vectors before a checkpoint")
         }

@@ -59,6 +59,9 @@ extension APIError {
             case .readOnly: .forbidden
             case .notFound: .notFound
             case .notImplemented: .notImplemented
+            case .forbidden: .forbidden
+            case .conflict: .conflict
+            case .reloadFailed: .unprocessableContent
             }
         var headers: HTTPFields = [:]
         if status == .serviceUnavailable { headers[.retryAfter] = "1" }

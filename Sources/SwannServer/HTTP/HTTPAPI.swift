@@ -13,6 +13,8 @@ import SwannProtocol
 /// | `PUT /v1/points`         | upsert points (`?wait=true` by default: durable)   |
 /// | `POST /v1/points/delete` | delete points by id                                |
 /// | `GET /v1/points/{id}`    | the vector stored under an id                      |
+/// | `POST /v1/admin/reload`  | serve a (re)built index in place of the current one |
+/// | `POST /v1/admin/checkpoint` | fold the writes into the index files now        |
 /// | `GET /healthz`           | 200 while the process runs                         |
 /// | `GET /readyz`            | 200 once the index is open and warmed, else 503    |
 /// | `GET /metrics`           | Prometheus text format                             |
@@ -29,7 +31,7 @@ public enum HTTPAPI {
         // last, these apply to unknown paths only (the routes carry their own).
         router.add(middleware: ErrorMiddleware(metrics: service.metrics))
         if !service.configuration.apiKeys.isEmpty {
-            router.add(middleware: APIKeyMiddleware(keys: APIKeys(service.configuration.apiKeys)))
+            router.add(middleware: APIKeyMiddleware(keys: APIKeys(service.configuration.apiKeys), requires: .read))
         }
         return router
     }
@@ -44,7 +46,8 @@ public enum HTTPAPI {
     ///
     /// The routes bring their own behaviour: JSON errors (`{"error": {"code", "message"}}`),
     /// request metrics, the API keys of `service.configuration` on every route but the probes
-    /// (`/healthz`, `/readyz`), and 405 with `Allow` for a known path with the wrong method.
+    /// (`/healthz`, `/readyz`) — a `read` key searches, a `write` key also writes points, an
+    /// `admin` key also reloads — and 405 with `Allow` for a known path with the wrong method.
     public static func routes<Context: RequestContext>(
         service: some SearchBackend,
         context: Context.Type = BasicRequestContext.self
@@ -62,8 +65,16 @@ public enum HTTPAPI {
             case .failed(let message): throw APIError(.serviceUnavailable, code: "not_ready", message)
             }
         }
-        if !service.configuration.apiKeys.isEmpty {
-            routes.add(middleware: APIKeyMiddleware(keys: APIKeys(service.configuration.apiKeys)))
+        let keys = APIKeys(service.configuration.apiKeys)
+        if !keys.isEmpty {
+            routes.add(middleware: APIKeyMiddleware(keys: keys, requires: .read))
+        }
+        // Writes and administration check the key's role again, in groups of their own.
+        let writes = routes.group()
+        let administration = routes.group()
+        if !keys.isEmpty {
+            writes.add(middleware: APIKeyMiddleware(keys: keys, requires: .write))
+            administration.add(middleware: APIKeyMiddleware(keys: keys, requires: .admin))
         }
         let limit = service.configuration.maxBodyBytes
         routes.post("/v1/search") { request, _ in
@@ -95,14 +106,14 @@ public enum HTTPAPI {
         routes.get("/v1/index") { _, _ in
             try json(try service.indexInfo())
         }
-        routes.put("/v1/points") { request, _ in
+        writes.put("/v1/points") { request, _ in
             let started = ContinuousClock.now
             let durability = try request.durability()
             let body = try await decode(UpsertBody.self, from: request, limit: limit)
             try await service.upsert(body.points, durability: durability)
             return try json(WriteResponseJSON(durability: durability, count: body.points.count, tookMs: milliseconds(since: started)))
         }
-        routes.post("/v1/points/delete") { request, _ in
+        writes.post("/v1/points/delete") { request, _ in
             let started = ContinuousClock.now
             let durability = try request.durability()
             let body = try await decode(DeleteBody.self, from: request, limit: limit)
@@ -117,6 +128,22 @@ public enum HTTPAPI {
             let point = try await service.point(id: id)
             return try json(PointJSON(id: point.id, vector: point.vector))
         }
+        administration.post("/v1/admin/reload") { request, _ in
+            let started = ContinuousClock.now
+            // The body is optional: none (or `{}`) reloads the directory served now.
+            var path: String?
+            if request.headers[.contentLength].flatMap(Int.init) != 0 {
+                let buffer = try await request.body.collect(upTo: limit)
+                if buffer.readableBytes > 0 { path = try decodeJSON(ReloadBody.self, from: buffer).path }
+            }
+            let info = try await service.reload(path: path)
+            return try json(ReloadResponseJSON(status: "reloaded", index: info, tookMs: milliseconds(since: started)))
+        }
+        administration.post("/v1/admin/checkpoint") { _, _ in
+            let started = ContinuousClock.now
+            try await service.checkpoint()
+            return try json(CheckpointResponseJSON(status: "checkpointed", tookMs: milliseconds(since: started)))
+        }
         routes.get("/metrics") { _, _ in
             Response(
                 status: .ok,
@@ -129,6 +156,7 @@ public enum HTTPAPI {
             routes: [
                 "/v1/search": .post, "/v1/search/batch": .post, "/v1/index": .get,
                 "/v1/points": .put, "/v1/points/delete": .post, "/v1/points/{id}": .get,
+                "/v1/admin/reload": .post, "/v1/admin/checkpoint": .post,
                 "/healthz": .get, "/readyz": .get, "/metrics": .get,
             ]
         )
@@ -207,6 +235,8 @@ public enum HTTPAPI {
 /// wraps (all but the probes). The scheme is case-insensitive (RFC 9110 §11.1).
 struct APIKeyMiddleware<Context: RequestContext>: RouterMiddleware {
     let keys: APIKeys
+    /// The least role that may pass.
+    let requires: APIKeyRole
 
     func handle(_ request: Request, context: Context, next: (Request, Context) async throws -> Response) async throws -> Response {
         guard let header = request.headers[.authorization] else {
@@ -217,8 +247,15 @@ struct APIKeyMiddleware<Context: RequestContext>: RouterMiddleware {
                 headers: [.wwwAuthenticate: "Bearer"]
             )
         }
-        guard let token = Self.bearerToken(header), keys.matches(token) else {
+        guard let token = Self.bearerToken(header), let role = keys.role(of: token) else {
             throw APIError(.unauthorized, code: "unauthorized", "the API key is not valid", headers: [.wwwAuthenticate: "Bearer"])
+        }
+        guard role >= requires else {
+            throw APIError(
+                .forbidden,
+                code: "forbidden",
+                "this API key has the role \(role.rawValue); \(request.method) \(request.uri.path) needs a key with the role \(requires.rawValue)"
+            )
         }
         return try await next(request, context)
     }

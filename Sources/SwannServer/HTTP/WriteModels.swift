@@ -1,6 +1,7 @@
 import Foundation
 import Hummingbird
 package import Swann
+import SwannProtocol
 
 /// `PUT /v1/points`: `{"points": [{"id": 7, "vector": [...]}, ...]}` (Qdrant's spelling).
 package struct UpsertBody: Decodable {
@@ -96,5 +97,38 @@ extension Request {
         case "false", "0": return .buffered
         default: throw APIError(.badRequest, code: "invalid_request", "wait must be true or false, got \"\(value.prefix(40))\"")
         }
+    }
+}
+
+/// `POST /v1/admin/reload`: `{"path": "/indexes/wiki-2"}`, or no body for the directory served now.
+struct ReloadBody: Decodable {
+    var path: String?
+
+    init(from decoder: any Decoder) throws {
+        let c = try decoder.strictContainer(allowed: ["path"], in: "the reload request")
+        path = try c.decode(String.self, "path")
+    }
+}
+
+/// The answer to a reload: what is served now.
+struct ReloadResponseJSON: Encodable {
+    var status: String
+    var index: IndexInfo
+    var tookMs: Double
+
+    private enum CodingKeys: String, CodingKey {
+        case status, index
+        case tookMs = "took_ms"
+    }
+}
+
+/// The answer to `POST /v1/admin/checkpoint`.
+struct CheckpointResponseJSON: Encodable {
+    var status: String
+    var tookMs: Double
+
+    private enum CodingKeys: String, CodingKey {
+        case status
+        case tookMs = "took_ms"
     }
 }

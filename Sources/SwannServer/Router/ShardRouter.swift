@@ -14,7 +14,8 @@ import Synchronization
 /// shards' own answers. Each shard call has its own timeout and is retried once when the
 /// connection failed (not when the shard answered with an error). A shard that does not
 /// answer makes the result partial (`partial: true`, when `allowPartialResults`) or the
-/// request fail with 503. A health check pings every shard on an interval; the router is ready
+/// request fail with 503. Writes go to the shard that owns each id (`id % shards`, as
+/// `swann build --shard` partitions). A health check asks every shard for its description on an interval; the router is ready
 /// while every shard answers (or at least one, with partial results allowed).
 public final class ShardRouter: SearchBackend, Service {
     /// How the router reaches and treats its shards.
@@ -63,7 +64,7 @@ public final class ShardRouter: SearchBackend, Service {
 
     // MARK: Health
 
-    /// Pings every shard until graceful shutdown.
+    /// Checks every shard until graceful shutdown.
     public func run() async throws {
         while !Task.isShuttingDownGracefully, !Task.isCancelled {
             await checkHealth()
@@ -72,17 +73,15 @@ public final class ShardRouter: SearchBackend, Service {
         for client in clients { await client.close() }
     }
 
-    /// Pings every shard once (and fetches its description the first time it answers).
+    /// Asks every shard for its description once: a shard that answers is up, and its counts
+    /// (which writes change) are refreshed.
     public func checkHealth() async {
         await withTaskGroup(of: (Int, Bool, IndexInfo?).self) { group in
             for (shard, client) in clients.enumerated() {
-                let known = shardInfo.withLock { $0[shard] } != nil
                 group.addTask {
                     do throws(SwannClientError) {
-                        try await client.ping()
-                        if known { return (shard, true, nil) }
-                        let info = try? await client.indexInfo()
-                        return (shard, info != nil, info)
+                        let info = try await client.indexInfo()
+                        return (shard, true, info)
                     } catch {
                         return (shard, false, nil)
                     }
@@ -117,26 +116,164 @@ public final class ShardRouter: SearchBackend, Service {
         return .failed("shards not answering: \(down.joined(separator: ", "))")
     }
 
-    /// Writes are not routed yet: every write is refused with `notImplemented` (send it to the
-    /// shard that owns the id).
+    // MARK: Writes
+
+    /// Sends each point to the shard that owns its id (`ShardPosition.owner(of:shardCount:)`,
+    /// the partition `swann build --shard` used), all shards at once. The batch is checked
+    /// (dimension, finite values) before anything is sent; a shard that then refuses or fails
+    /// leaves the other shards' parts written, and the error names what was applied — upserts
+    /// are idempotent, so retrying the whole batch is safe.
     public func upsert(_ points: [Point], durability: Durability) async throws(ServiceError) {
-        throw Self.writesNotRouted
+        try limits.check(writeOf: points.count)
+        let info = try indexInfo()
+        for (i, point) in points.enumerated() {
+            guard point.vector.count == info.dimension else {
+                throw ServiceError(
+                    .invalidRequest,
+                    "point \(i) (id \(point.id)) has dimension \(point.vector.count), the index has \(info.dimension)"
+                )
+            }
+            guard point.vector.allSatisfy(\.isFinite) else {
+                throw ServiceError(.invalidRequest, "point \(i) (id \(point.id)) contains NaN or infinity")
+            }
+        }
+        let parts = try partition(points.map(\.id))
+        let durable = durability == .durable
+        _ = try await writeToOwners(parts) { client, indices throws(SwannClientError) in
+            try await client.upsert(ids: indices.map { points[$0].id }, vectors: indices.map { points[$0].vector }, durable: durable)
+        }
     }
 
-    /// Refused: see `upsert(_:durability:)`.
+    /// Deletes each id on the shard that owns it; returns how many were present.
     public func delete(_ ids: [UInt64], durability: Durability) async throws(ServiceError) -> Int {
-        throw Self.writesNotRouted
+        try limits.check(writeOf: ids.count)
+        let parts = try partition(ids)
+        let durable = durability == .durable
+        return try await writeToOwners(parts) { client, indices throws(SwannClientError) in
+            try await client.delete(ids: indices.map { ids[$0] }, durable: durable)
+        }
     }
 
-    /// Refused: see `upsert(_:durability:)`.
+    /// The vector stored under `id`, asked of the shard that owns it.
     public func point(id: UInt64) async throws(ServiceError) -> Point {
-        throw Self.writesNotRouted
+        let owner = try owners()[ShardPosition.owner(of: id, shardCount: clients.count)]
+        let vector: [Float]?
+        do { vector = try await withRetries { () async throws(SwannClientError) in try await clients[owner].point(id: id) } } catch {
+            throw shardFailure(error, shard: owner)
+        }
+        guard let vector else { throw ServiceError(.notFound, "no point has id \(id)") }
+        return Point(id: id, vector: vector)
     }
 
-    static let writesNotRouted = ServiceError(
-        .notImplemented,
-        "the router does not route writes or point reads yet; send them to the shard's own server"
-    )
+    /// For each shard position, the client of the shard that holds it, from the shards'
+    /// descriptions: the router's list may name the shards in any order.
+    private func owners() throws(ServiceError) -> [Int] {
+        let infos = shardInfo.withLock { $0 }
+        var owners = [Int?](repeating: nil, count: clients.count)
+        for (client, info) in infos.enumerated() {
+            guard let info else { throw ServiceError(.unavailable, "shard \(endpoints[client]) has not described itself yet; retry") }
+            guard info.shard.count == clients.count, (0..<clients.count).contains(info.shard.index), owners[info.shard.index] == nil else {
+                throw ServiceError(
+                    .internalError,
+                    "shard \(endpoints[client]) is shard \(info.shard.index) of \(info.shard.count), which does not fit a router over \(clients.count) shards (build them with --shard i/\(clients.count))"
+                )
+            }
+            owners[info.shard.index] = client
+        }
+        return owners.map { $0! }
+    }
+
+    /// The positions in `ids` each client owns (clients without any are left out).
+    private func partition(_ ids: [UInt64]) throws(ServiceError) -> [(client: Int, indices: [Int])] {
+        let owners = try owners()
+        var parts = [[Int]](repeating: [], count: clients.count)
+        for (i, id) in ids.enumerated() { parts[owners[ShardPosition.owner(of: id, shardCount: clients.count)]].append(i) }
+        return parts.enumerated().filter { !$0.element.isEmpty }.map { ($0.offset, $0.element) }
+    }
+
+    /// Runs `write` on every owner at once; the sum of their answers, or an error naming the
+    /// shards that applied their part and those that did not.
+    private func writeToOwners(
+        _ parts: [(client: Int, indices: [Int])],
+        _ write: @escaping @Sendable (SwannClient, [Int]) async throws(SwannClientError) -> Int
+    ) async throws(ServiceError) -> Int {
+        let outcomes = await withTaskGroup(of: (Int, Result<Int, SwannClientError>).self) { group in
+            for part in parts {
+                let client = clients[part.client]
+                group.addTask {
+                    do throws(SwannClientError) {
+                        return (
+                            part.client,
+                            .success(try await self.withRetries { () async throws(SwannClientError) in try await write(client, part.indices) })
+                        )
+                    } catch {
+                        return (part.client, .failure(error))
+                    }
+                }
+            }
+            var outcomes: [(Int, Result<Int, SwannClientError>)] = []
+            for await outcome in group { outcomes.append(outcome) }
+            return outcomes.sorted { $0.0 < $1.0 }
+        }
+        var total = 0
+        var applied: [String] = []
+        var failure: ServiceError?
+        for (client, outcome) in outcomes {
+            switch outcome {
+            case .success(let count):
+                total += count
+                applied.append(endpoints[client])
+            case .failure(let error):
+                if failure == nil { failure = shardFailure(error, shard: client) }
+            }
+        }
+        if var failure {
+            if !applied.isEmpty { failure.message += " (applied on \(applied.joined(separator: ", ")); retrying the whole request is safe)" }
+            throw failure
+        }
+        return total
+    }
+
+    /// Calls `body`, again up to `options.retries` times while the connection fails (not when
+    /// the shard answered with an error).
+    private func withRetries<T>(_ body: () async throws(SwannClientError) -> T) async throws(SwannClientError) -> T {
+        var attempt = 0
+        while true {
+            do throws(SwannClientError) {
+                return try await body()
+            } catch {
+                let retriable = error.code == .connectionFailed || error.code == .connectionClosed
+                guard retriable, attempt < options.retries else { throw error }
+                attempt += 1
+            }
+        }
+    }
+
+    /// A shard's refusal as the router's own: its verdict on the request passes through; a
+    /// shard that cannot be reached makes the router unavailable.
+    private func shardFailure(_ error: SwannClientError, shard: Int) -> ServiceError {
+        let message = "shard \(endpoints[shard]): \(error.message)"
+        switch error.code {
+        case .server(.invalidQuery): return ServiceError(.invalidRequest, message)
+        case .server(.forbidden): return ServiceError(.forbidden, message)
+        case .server(.notImplemented): return ServiceError(.notImplemented, message)
+        case .server(.notReady): return ServiceError(.notReady, message)
+        case .server(.overloaded): return ServiceError(.overloaded, message)
+        default:
+            logger.warning("shard \(endpoints[shard]) failed: \(error)")
+            return ServiceError(.unavailable, message)
+        }
+    }
+
+    /// Refused: a router holds no index of its own; checkpoint each shard's server.
+    public func checkpoint() async throws(ServiceError) {
+        throw ServiceError(.notImplemented, "a router holds no index of its own: checkpoint each shard's server (POST /v1/admin/checkpoint there)")
+    }
+
+    /// Refused: a router serves no index of its own; reload each shard's server.
+    public func reload(path: String?) async throws(ServiceError) -> IndexInfo {
+        throw ServiceError(.notImplemented, "a router serves no index of its own: reload each shard's server (POST /v1/admin/reload there)")
+    }
 
     /// What is served (`GET /v1/index`, the TCP `info` frame).
     /// - Throws: `ServiceError.Code.notReady` before the index (or any shard) is known.
@@ -183,22 +320,13 @@ public final class ShardRouter: SearchBackend, Service {
     private func fanOutAdmitted(
         _ call: @escaping @Sendable (SwannClient) async throws(SwannClientError) -> [SearchResponse]
     ) async throws(ServiceError) -> [[SearchResponse]?] {
-        let retries = options.retries
         let outcomes = await withTaskGroup(of: (Int, Result<[SearchResponse], SwannClientError>).self) { group in
             for (shard, client) in clients.enumerated() {
                 group.addTask {
-                    var attempt = 0
-                    while true {
-                        do throws(SwannClientError) {
-                            return (shard, .success(try await call(client)))
-                        } catch {
-                            let retriable = error.code == .connectionFailed || error.code == .connectionClosed
-                            if retriable, attempt < retries {
-                                attempt += 1
-                                continue
-                            }
-                            return (shard, .failure(error))
-                        }
+                    do throws(SwannClientError) {
+                        return (shard, .success(try await self.withRetries { () async throws(SwannClientError) in try await call(client) }))
+                    } catch {
+                        return (shard, .failure(error))
                     }
                 }
             }

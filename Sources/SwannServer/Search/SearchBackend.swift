@@ -22,6 +22,11 @@ public protocol SearchBackend: Sendable {
     /// The vector stored under `id`.
     /// - Throws: `ServiceError.Code.notFound` when there is none.
     func point(id: UInt64) async throws(ServiceError) -> Point
+    /// Serves the index at `path` (nil: the one served now, reopened) in place of the current
+    /// one without dropping a request; returns what is served now.
+    func reload(path: String?) async throws(ServiceError) -> IndexInfo
+    /// Folds every write into the index files and empties the log (docs/WRITES.md).
+    func checkpoint() async throws(ServiceError)
 }
 
 /// Whether a backend can answer yet.

@@ -25,6 +25,10 @@ public final class SearchService: SearchBackend {
     /// Where request and search metrics are recorded.
     public let metrics: ServerMetrics
     private let state = Mutex(State.loading)
+    /// How the served index was opened, for `reload()`; nil for an attached one.
+    private let source = Mutex<(path: String, options: Index.OpenOptions)?>(nil)
+    /// A reload is running (a second one is refused with `conflict`).
+    private let reloading = Mutex(false)
     private let pool: NIOThreadPool
     private let limits: RequestLimits
 
@@ -62,19 +66,63 @@ public final class SearchService: SearchBackend {
     /// configuration is read-only), warms it, and marks the service ready.
     /// - Throws: the open or warm-up failure (the service then reports `.failed`).
     public func load(path: String, options: Index.OpenOptions = .init()) async throws {
-        let access: LiveIndex.Access = configuration.readOnly ? .readOnly : .readWrite
-        let writeOptions = configuration.writeOptions
         do {
-            let index = try await pool.runIfActive { () throws -> LiveIndex in
-                let index = try LiveIndex.open(at: path, options: options, access: access, writeOptions: writeOptions)
-                try index.index.warmUp()
-                return index
-            }
-            attach(index)
+            attach(try await open(path: path, options: options))
+            source.withLock { $0 = (path, options) }
         } catch {
             state.withLock { $0 = .failed("the index failed to open: \(error)") }
             throw error
         }
+    }
+
+    private func open(path: String, options: Index.OpenOptions) async throws -> LiveIndex {
+        let access: LiveIndex.Access = configuration.readOnly ? .readOnly : .readWrite
+        let writeOptions = configuration.writeOptions
+        return try await pool.runIfActive { () throws -> LiveIndex in
+            let index = try LiveIndex.open(at: path, options: options, access: access, writeOptions: writeOptions)
+            try index.index.warmUp()
+            return index
+        }
+    }
+
+    /// Replaces the served index with the one at `path` (by default the directory served now,
+    /// e.g. after `swann build --force` rebuilt it) without dropping a search: the new index
+    /// opens and warms beside the old one, searches that started on the old one finish on it,
+    /// and its files close when the last of them ends.
+    ///
+    /// A writable index stops taking writes while the new one opens (they are answered
+    /// `not_ready`, to be retried) and hands over its log: reloading the same directory replays
+    /// every write acknowledged so far. If the new index cannot be opened, the old one goes on
+    /// serving, writes included.
+    /// - Returns: what is served now.
+    /// - Throws: `ServiceError` `.conflict` while another reload runs, `.reloadFailed` with the
+    ///   reason when the new index cannot be opened, `.notReady` before the first load.
+    public func reload(path newPath: String? = nil) async throws(ServiceError) -> IndexInfo {
+        guard let current = source.withLock({ $0 }) else {
+            throw ServiceError(.notReady, "the index is still loading, or was attached without a path")
+        }
+        let old = try readyIndex()
+        let already = reloading.withLock { running in
+            defer { running = true }
+            return running
+        }
+        guard !already else { throw ServiceError(.conflict, "another reload is running; retry when it has finished") }
+        defer { reloading.withLock { $0 = false } }
+        let path = newPath ?? current.path
+        do { try await old.closeForWrites() } catch {
+            throw ServiceError(.reloadFailed, "the served index could not hand over its write-ahead log: \(error.message)")
+        }
+        let new: LiveIndex
+        do {
+            new = try await open(path: path, options: current.options)
+        } catch {
+            try? await old.reopenForWrites()
+            throw ServiceError(.reloadFailed, "\(path) cannot be served (the old index goes on serving): \(error)")
+        }
+        source.withLock { $0 = (path, current.options) }
+        attach(new)
+        metrics.reloads.increment()
+        return try indexInfo()
     }
 
     /// What is served (`GET /v1/index`, the TCP `info` frame).
@@ -195,6 +243,14 @@ public final class SearchService: SearchBackend {
         do { vector = try await index.vector(id: id) } catch { throw ServiceError(error) }
         guard let vector else { throw ServiceError(.notFound, "no point has id \(id)") }
         return Point(id: id, vector: vector)
+    }
+
+    /// Folds every write into the index files and empties the log; searches go on meanwhile,
+    /// writes wait for it.
+    public func checkpoint() async throws(ServiceError) {
+        let index = try writableIndex()
+        do { try await index.checkpoint() } catch { throw ServiceError(error) }
+        recordSize(of: index)
     }
 
     private func writableIndex() throws(ServiceError) -> LiveIndex {

@@ -26,6 +26,12 @@ public struct ServiceError: Error, Hashable, CustomStringConvertible {
         case notFound = "not_found"
         /// This server cannot do that yet (writes through a router, writes to int8 codes).
         case notImplemented = "not_implemented"
+        /// The API key's role does not allow this request (a `read` key writing, say).
+        case forbidden
+        /// Another reload is running.
+        case conflict
+        /// The index to reload to cannot be opened; the old one goes on serving.
+        case reloadFailed = "reload_failed"
     }
 
     /// What went wrong, for programs to match on.
@@ -60,6 +66,7 @@ public struct ServiceError: Error, Hashable, CustomStringConvertible {
         case .invalidBatch: self.init(.tooLarge, error.message)
         case .unsupported: self.init(.notImplemented, error.message)
         case .ioFailure: self.init(.internalError, error.message)
+        case .closed: self.init(.notReady, error.message)
         }
     }
 
@@ -73,7 +80,10 @@ public struct ServiceError: Error, Hashable, CustomStringConvertible {
         case .notReady: .notReady
         case .internalError: .internalError
         case .unavailable: .unavailable
-        case .readOnly, .notFound, .notImplemented: .invalidQuery
+        case .readOnly, .forbidden: .forbidden
+        case .notFound: .notFound
+        case .notImplemented: .notImplemented
+        case .conflict, .reloadFailed: .invalidQuery
         }
     }
 }

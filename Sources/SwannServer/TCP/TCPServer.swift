@@ -172,7 +172,7 @@ public struct TCPServer: Service {
             record(type: header.type, status: reply.header.status, since: started)
             return close ? .replyAndClose(reply) : .reply(reply)
         }
-        if header.type.isResponse || ![.hello, .search, .batchSearch, .info, .ping].contains(header.type) {
+        if header.type.isResponse || !Self.requestTypes.contains(header.type) {
             return finish(
                 .error(
                     .unknownType,
@@ -183,18 +183,19 @@ public struct TCPServer: Service {
             )
         }
         if header.type == .hello {
-            guard keys.isEmpty || keys.matches(String(buffer: frame.body)) else {
+            let role = keys.isEmpty ? .admin : keys.role(of: String(buffer: frame.body))
+            guard let role else {
                 // One guess per connection: a wrong key ends it (and revokes an earlier good one).
-                session.authenticated = false
+                session.role = nil
                 return finish(.error(.unauthorized, "the API key is not valid", answering: .hello, requestID: header.requestID), close: true)
             }
-            session.authenticated = true
+            session.role = role
             return finish(Frame(type: FrameType.hello.response, requestID: header.requestID, body: ByteBuffer()))
         }
         if header.type == .ping {
             return finish(Frame(type: FrameType.ping.response, requestID: header.requestID, body: ByteBuffer()))
         }
-        guard session.authenticated else {
+        guard let role = session.role else {
             return finish(
                 .error(
                     .unauthorized,
@@ -213,12 +214,27 @@ public struct TCPServer: Service {
                 return finish(.error(failure.protocolCode, failure.message, answering: .info, requestID: header.requestID))
             }
         }
+        if [.upsert, .delete].contains(header.type), role < .write {
+            return finish(
+                .error(
+                    .forbidden,
+                    "this API key has the role \(role.rawValue); \(header.type) needs a key with the role write",
+                    answering: header.type,
+                    requestID: header.requestID
+                )
+            )
+        }
         var body = frame.body
         do throws(MessageDecodingError) {
-            if header.type == .search {
-                return .run(TCPRequest(header: header, started: started, body: .search(try SearchRequest.decode(from: &body))))
-            }
-            return .run(TCPRequest(header: header, started: started, body: .batch(try BatchSearchRequest.decode(from: &body))))
+            let decoded: TCPRequest.Body =
+                switch header.type {
+                case .search: .search(try SearchRequest.decode(from: &body))
+                case .batchSearch: .batch(try BatchSearchRequest.decode(from: &body))
+                case .upsert: .upsert(try UpsertRequest.decode(from: &body))
+                case .delete: .delete(try DeleteRequest.decode(from: &body))
+                default: .getPoint(try PointMessage.decodeRequest(from: &body).id)
+                }
+            return .run(TCPRequest(header: header, started: started, body: decoded))
         } catch {
             // The framing held but the body does not match its layout: a broken or hostile
             // peer, whose next frames cannot be trusted either.
@@ -235,6 +251,16 @@ public struct TCPServer: Service {
             switch request.body {
             case .search(let search): try await service.search(search).encode(into: &out)
             case .batch(let batch): BatchSearchResponse.encode(try await service.search(batch), into: &out)
+            case .upsert(let upsert):
+                let points = try Self.points(of: upsert)
+                try await service.upsert(points, durability: upsert.durable ? .durable : .buffered)
+                WriteResponse(count: points.count).encode(into: &out)
+            case .delete(let delete):
+                let deleted = try await service.delete(delete.ids, durability: delete.durable ? .durable : .buffered)
+                WriteResponse(count: deleted).encode(into: &out)
+            case .getPoint(let id):
+                let point = try await service.point(id: id)
+                PointMessage(id: point.id, vector: point.vector).encode(into: &out)
             }
             reply = Frame(type: header.type.response, requestID: header.requestID, body: out)
         } catch {
@@ -242,6 +268,18 @@ public struct TCPServer: Service {
         }
         record(type: header.type, status: reply.header.status, since: request.started)
         return reply
+    }
+
+    /// The request types a server answers.
+    static let requestTypes: Set<FrameType> = [.hello, .search, .batchSearch, .info, .ping, .upsert, .delete, .getPoint]
+
+    /// The points of an upsert frame, whose vectors must all have the frame's dimension.
+    static func points(of request: UpsertRequest) throws(ServiceError) -> [Point] {
+        let dimension = request.dimension
+        guard dimension > 0 || request.ids.isEmpty else { throw ServiceError(.invalidRequest, "an upsert of dimension 0 holds no vectors") }
+        return request.ids.indices.map { i in
+            Point(id: request.ids[i], vector: Array(request.vectors[i * dimension..<(i + 1) * dimension]))
+        }
     }
 
     private func refusal(for error: FrameDecodingError) -> Frame {
@@ -276,11 +314,14 @@ enum Admission {
     case run(TCPRequest)
 }
 
-/// A search frame whose body decoded.
+/// A search or write frame whose body decoded.
 struct TCPRequest: Sendable {
     enum Body: Sendable {
         case search(SearchRequest)
         case batch(BatchSearchRequest)
+        case upsert(UpsertRequest)
+        case delete(DeleteRequest)
+        case getPoint(UInt64)
     }
     var header: FrameHeader
     var started: ContinuousClock.Instant
@@ -292,9 +333,11 @@ struct ConnectionSession {
     /// Requests one connection may have running at once; more wait for one to finish (TCP back
     /// pressure then slows the client).
     static let maxInFlight = 64
-    var authenticated: Bool
+    /// What the connection may do: nil until a valid `hello` on a keyed server; everything on
+    /// a server without keys.
+    var role: APIKeyRole?
 
-    init(requiresKey: Bool) { authenticated = !requiresKey }
+    init(requiresKey: Bool) { role = requiresKey ? nil : .admin }
 }
 
 /// Closes a connection when `IdleStateHandler` reports it idle.

@@ -32,6 +32,8 @@ package final class WriteAheadLog: Sendable {
         var failure: IndexError?
         /// Bytes in the file.
         var size: Int
+        /// `close()` ran: the descriptor is closed and must not be closed again.
+        var closed = false
     }
 
     /// The log of an index at `indexPath` and what it held: an absent log is created empty; a
@@ -106,7 +108,25 @@ package final class WriteAheadLog: Sendable {
         self.state = Mutex(State(size: size))
     }
 
-    deinit { try? descriptor.close() }
+    deinit {
+        if !state.withLock({ $0.closed }) { try? descriptor.close() }
+    }
+
+    /// Syncs everything appended, then closes the file now (not when the last reference goes),
+    /// releasing the write lock: another `WriteAheadLog` of this process may then open the same
+    /// file without the old descriptor's later close dropping its lock (POSIX record locks
+    /// belong to the process and file, and any close of that file releases them). Every later
+    /// sync fails.
+    package func close() async throws(IndexError) {
+        try await syncAll()
+        let closeNow = state.withLock { state -> Bool in
+            guard !state.closed, !state.flushing else { return false }
+            state.closed = true
+            state.failure = IndexError(.ioFailure, path: path, detail: "the write-ahead log was closed")
+            return true
+        }
+        if closeNow { try? descriptor.close() }
+    }
 
     /// Bytes in the log file, including what is buffered.
     package var bytes: Int { state.withLock { $0.size + $0.buffer.count } }

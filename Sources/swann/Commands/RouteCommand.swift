@@ -31,7 +31,7 @@ struct RouteCommand: AsyncParsableCommand {
     var retries = 1
     @Option(help: "Seconds between health checks of every shard.")
     var healthInterval = 2.0
-    @Option(help: "API key file for the shards (its first key is sent).")
+    @Option(help: "API key file for the shards (the key with the highest role is sent: a router that writes needs a write key).")
     var shardAPIKeyFile: String?
     @Option(help: "PEM certificate authorities to trust for TLS to the shards (turns TLS on).")
     var shardCA: String?
@@ -50,7 +50,7 @@ struct RouteCommand: AsyncParsableCommand {
 
     func run() async throws {
         let configuration = try server.configuration()
-        let key = try shardAPIKeyFile.map { try readKeys($0).sorted()[0] }
+        let key = try shardAPIKeyFile.map { try readKeys($0).max { ($0.value, $0.key) < ($1.value, $1.key) }!.key }
         var options = ShardRouter.Options(
             shards: endpoints.map { endpoint in
                 var client = ClientConfiguration(endpoint: endpoint)!

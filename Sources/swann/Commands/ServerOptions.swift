@@ -110,22 +110,39 @@ struct ServerOptions: ParsableArguments {
             case .httpListening(let host, let port): announce("swann: HTTP listening on \(scheme.0)://\(host):\(port)")
             case .tcpListening(let host, let port): announce("swann: TCP listening on \(scheme.1)://\(host):\(port)")
             case .ready(let description, let seconds): announce(String(format: "swann: ready: %@ in %.2f s", description, seconds))
+            case .reloaded(let description, let seconds): announce(String(format: "swann: reloaded: %@ in %.2f s", description, seconds))
+            case .reloadFailed(let reason): announce("swann: reload failed, the old index goes on serving: \(reason)")
             }
         }
         announce("swann: stopped")
     }
 }
 
-/// Reads an API key file: one key per line, blank lines and `#` comments ignored.
-func readKeys(_ path: String) throws -> Set<String> {
+/// Reads an API key file: one key per line, optionally followed by its role (`read`, `write`
+/// or `admin`; a key alone may `write`), blank lines and `#` comments ignored.
+func readKeys(_ path: String) throws -> [String: APIKeyRole] {
     let text: String
     do { text = try String(contentsOfFile: path, encoding: .utf8) } catch {
         throw ValidationError("\(path): cannot read the API key file (\(error.localizedDescription))")
     }
-    let keys = Set(
-        text.split(whereSeparator: \.isNewline).map { $0.trimmingCharacters(in: .whitespaces) }
-            .filter { !$0.isEmpty && !$0.hasPrefix("#") }
-    )
+    var keys: [String: APIKeyRole] = [:]
+    for (number, line) in text.split(omittingEmptySubsequences: false, whereSeparator: \.isNewline).enumerated() {
+        let fields = line.split(whereSeparator: \.isWhitespace)
+        guard let key = fields.first, !key.hasPrefix("#") else { continue }
+        guard fields.count <= 2 else {
+            throw ValidationError("\(path):\(number + 1): expected a key and at most a role (read, write, admin), found \(fields.count) words")
+        }
+        var role = APIKeyRole.write
+        if fields.count == 2 {
+            guard let named = APIKeyRole(rawValue: String(fields[1]).lowercased()) else {
+                throw ValidationError("\(path):\(number + 1): unknown role \"\(fields[1])\"; use read, write or admin")
+            }
+            role = named
+        }
+        guard keys.updateValue(role, forKey: String(key)) == nil else {
+            throw ValidationError("\(path):\(number + 1): this key is listed twice")
+        }
+    }
     guard !keys.isEmpty else { throw ValidationError("\(path): the API key file holds no keys") }
     return keys
 }
