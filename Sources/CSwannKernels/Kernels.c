@@ -242,3 +242,10 @@ uint32_t swann_crc32c(uint32_t crc, const void *bytes, long count) {
 #endif
     return ~swann_crc32c_portable(crc, (const uint8_t *)bytes, count);
 }
+
+#if defined(__GLIBC__)
+#include <malloc.h>
+void swann_release_free_memory(void) { malloc_trim(0); }
+#else
+void swann_release_free_memory(void) {}
+#endif

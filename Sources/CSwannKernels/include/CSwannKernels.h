@@ -53,4 +53,8 @@ swann_dot_and_norms swann_dot_and_norms_f16_fma(const void *a, const void *b, lo
 /// the same value. Used for the write-ahead log's records.
 uint32_t swann_crc32c(uint32_t crc, const void *bytes, long count);
 
+/// Returns freed heap memory to the system where the allocator keeps it (glibc's malloc_trim);
+/// nothing elsewhere. Swift's Glibc module does not export malloc.h.
+void swann_release_free_memory(void);
+
 #endif

@@ -18,7 +18,7 @@ import Synchronization
 /// try await index.delete([8])
 /// let hits = try index.search(q, k: 10)                      // sees both
 /// ```
-public final class LiveIndex: Sendable {
+public final class LiveIndex: NearestNeighborSearch {
     /// Whether writes are allowed.
     public enum Access: String, Sendable, Hashable {
         /// Searches and reads only; the index directory is never written.
@@ -109,21 +109,6 @@ public final class LiveIndex: Sendable {
     public var dimension: Int { index.dimension }
     /// Vectors written since the last checkpoint (in memory, replayed from the log at open).
     public var overlayRows: Int { snapshot.current.overlay?.rowCount ?? 0 }
-
-    /// The `k` nearest neighbours of `query`, writes included.
-    /// - Throws: `SearchError` for a bad query, k or parameters, or a corrupt posting list.
-    public func search(_ query: [Float], k: Int, parameters: SearchParameters? = nil) throws(SearchError) -> [Neighbor] {
-        try searchWithStatistics(query, k: k, parameters: parameters).neighbors
-    }
-
-    /// Like `search(_:k:parameters:)`, with what the query cost.
-    public func searchWithStatistics(_ query: [Float], k: Int, parameters: SearchParameters? = nil) throws(SearchError) -> SearchResult {
-        var neighbors: [Neighbor] = []
-        let statistics = try query.withUnsafeBufferPointer { buffer throws(SearchError) in
-            try search(buffer, k: k, parameters: parameters, into: &neighbors)
-        }
-        return SearchResult(neighbors: neighbors, statistics: statistics)
-    }
 
     /// The `k` nearest neighbours of `query` into `neighbors`, nearest first (see
     /// `Index.search(_:k:parameters:into:)`); fewer than k when fewer vectors are live.

@@ -7,7 +7,7 @@ import SwannStorage
 struct WriteState {
     let base: Index
     let rows: DeltaRows
-    var lists: [[UInt32]]
+    var lists: OverlayLists
     var excluded: [UInt64]
     var liveCount: Int
     /// User id → internalID id, built on first use (a read-only server may never need it).
@@ -18,7 +18,7 @@ struct WriteState {
     init(base: Index) {
         self.base = base
         rows = DeltaRows(rowBytes: base.dimension * base.manifest.elementType.byteWidth)
-        lists = [[UInt32]](repeating: [], count: base.header.directory.count)
+        lists = OverlayLists(count: base.header.directory.count)
         excluded = [UInt64](repeating: 0, count: (base.count + 63) / 64)
         liveCount = base.count
     }
@@ -64,24 +64,60 @@ struct WriteState {
             throw WriteError(.invalidBatch, "the index cannot hold \(ids.count) more vectors before a checkpoint")
         }
         let rowBytes = rows.rowBytes
-        var batch = PreparedBatch(ids: ids, storedRows: [UInt8](repeating: 0, count: ids.count * rowBytes), assignments: [])
-        batch.assignments.reserveCapacity(ids.count)
+        var storedRows = [UInt8](repeating: 0, count: ids.count * rowBytes)
+        // Points are assigned independently: large batches (and the log replay) use every core,
+        // one scratch each; a small batch stays on the calling thread.
+        let chunkCount = ids.count >= 64 ? max(1, min(Parallel.coreCount, ids.count / 32)) : 1
+        let perChunk = (ids.count + chunkCount - 1) / chunkCount
+        var chunkAssignments = [[[UInt32]]](repeating: [], count: chunkCount)
+        var chunkErrors = [WriteError?](repeating: nil, count: chunkCount)
+        storedRows.withUnsafeMutableBytes { out in
+            chunkAssignments.withUnsafeMutableBufferPointer { assignments in
+                chunkErrors.withUnsafeMutableBufferPointer { errors in
+                    // Each chunk writes its own rows of `out` and its own element of the others.
+                    let shared = UncheckedSendable((out.baseAddress!, assignments, errors))
+                    Parallel.forEach(items: chunkCount, threads: chunkCount) { chunk in
+                        let (out, assignments, errors) = shared.value
+                        let range = chunk * perChunk..<min(ids.count, (chunk + 1) * perChunk)
+                        do throws(WriteError) {
+                            assignments[chunk] = try assign(range, ids: ids, vectors: vectors, storedRows: out)
+                        } catch {
+                            errors[chunk] = error
+                        }
+                    }
+                }
+            }
+        }
+        if let error = chunkErrors.lazy.compactMap({ $0 }).first { throw error }
+        return PreparedBatch(ids: ids, storedRows: storedRows, assignments: Array(chunkAssignments.joined()))
+    }
+
+    /// Validates, converts and assigns points `range` of a batch, writing their stored rows
+    /// into `storedRows` (the whole batch's buffer); returns each point's lists.
+    private func assign(
+        _ range: Range<Int>,
+        ids: [UInt64],
+        vectors: [Float],
+        storedRows: UnsafeMutableRawPointer
+    ) throws(WriteError) -> [[UInt32]] {
+        let dimension = base.dimension
+        let rowBytes = rows.rowBytes
+        var assignments: [[UInt32]] = []
+        assignments.reserveCapacity(range.count)
         let scratch = base.takeScratch()
         defer { base.returnScratch(scratch) }
         let configuration = base.manifest.build.assignment
         var centroidSlots = [UInt32](repeating: 0, count: configuration.replicaCount)
         var distanceSlots = [Float](repeating: 0, count: configuration.replicaCount)
-        for (i, id) in ids.enumerated() {
+        for i in range {
             do throws(SearchError) {
                 try vectors.withUnsafeBufferPointer { all throws(SearchError) in
                     try base.prepare(UnsafeBufferPointer(rebasing: all[i * dimension..<(i + 1) * dimension]), into: scratch)
                 }
             } catch {
-                throw WriteError(.invalidVector, "point \(i) (id \(id)): \(error.message)")
+                throw WriteError(.invalidVector, "point \(i) (id \(ids[i])): \(error.message)")
             }
-            batch.storedRows.withUnsafeMutableBytes { out in
-                (out.baseAddress! + i * rowBytes).copyMemory(from: scratch.query.row(0), byteCount: rowBytes)
-            }
+            (storedRows + i * rowBytes).copyMemory(from: scratch.query.row(0), byteCount: rowBytes)
             // Squared L2 on the (normalised) float32 vector, as the build assigns.
             _ = scratch.floats.withUnsafeBufferPointer { floats in
                 Distance.dispatch(
@@ -101,9 +137,9 @@ struct WriteState {
                     )
                 }
             }
-            batch.assignments.append(Array(centroidSlots[0..<chosen]))
+            assignments.append(Array(centroidSlots[0..<chosen]))
         }
-        return batch
+        return assignments
     }
 
     /// Applies a prepared upsert: each point replaces any earlier vector of its id.
@@ -117,7 +153,7 @@ struct WriteState {
                 let internalID = baseCount + rows.append(userID: id, row: stored.baseAddress! + i * rows.rowBytes)
                 let words = (internalID + 64) / 64
                 if excluded.count < words { excluded += [UInt64](repeating: 0, count: words - excluded.count) }
-                for list in batch.assignments[i] { lists[Int(list)].append(UInt32(internalID)) }
+                for list in batch.assignments[i] { lists.append(UInt32(internalID), to: Int(list)) }
                 locations![id] = UInt32(internalID)
                 liveCount += 1
             }

@@ -19,6 +19,8 @@ package final class WriteAheadLog: Sendable {
     package let path: String
     private let descriptor: FileDescriptor
     private let state: Mutex<State>
+    /// Where writes and fsyncs run (one at a time: `State.flushing`).
+    private let flushQueue = DispatchQueue(label: "swann.wal.flush")
 
     private struct State: ~Copyable {
         var buffer: [UInt8] = []
@@ -172,15 +174,7 @@ package final class WriteAheadLog: Sendable {
                     if resumeNow { continuation.resume() }
                 }
             case .flush(let bytes, let through, let offset):
-                var failure: IndexError?
-                do throws(IndexError) {
-                    try Self.write(bytes, to: descriptor, at: offset, path: path)
-                    guard Self.syncData(descriptor) else {
-                        throw IndexError(.ioFailure, path: path, detail: "fsync of the write-ahead log failed: \(String(cString: strerror(errno)))")
-                    }
-                } catch {
-                    failure = error
-                }
+                let failure = await flush(bytes, at: offset)
                 let waiters = state.withLock { state in
                     state.flushing = false
                     if let failure {
@@ -194,6 +188,26 @@ package final class WriteAheadLog: Sendable {
                 }
                 for waiter in waiters { waiter.resume() }
                 if let failure { throw failure }
+            }
+        }
+    }
+
+    /// Writes and fsyncs `bytes` at `offset` on the log's own thread: an fsync blocks for
+    /// milliseconds, and on the cooperative pool (one thread per core) it stalled every task
+    /// behind it — searches' replies included (Tools/bench/writes).
+    private func flush(_ bytes: [UInt8], at offset: Int) async -> IndexError? {
+        let (descriptor, path) = (descriptor, path)
+        return await withCheckedContinuation { continuation in
+            flushQueue.async {
+                do throws(IndexError) {
+                    try Self.write(bytes, to: descriptor, at: offset, path: path)
+                    guard Self.syncData(descriptor) else {
+                        throw IndexError(.ioFailure, path: path, detail: "fsync of the write-ahead log failed: \(String(cString: strerror(errno)))")
+                    }
+                    continuation.resume(returning: nil)
+                } catch {
+                    continuation.resume(returning: error)
+                }
             }
         }
     }
