@@ -116,7 +116,11 @@ let package = Package(
         .target(name: "SwannTestSupport", dependencies: ["Swann"], path: "Tests/SwannTestSupport", swiftSettings: strict),
         // Counts mallocs per thread in the test executable (the allocation-free query path's test).
         .target(name: "CSwannAllocationCounter", path: "Tests/CSwannAllocationCounter"),
-        .testTarget(name: "SwannTests", dependencies: ["Swann", "SwannTestSupport", "CSwannAllocationCounter"], swiftSettings: strict),
+        .testTarget(
+            name: "SwannTests",
+            dependencies: ["Swann", "SwannStorage", "SwannTestSupport", "CSwannAllocationCounter"],
+            swiftSettings: strict
+        ),
         .testTarget(
             name: "SwannServerTests",
             dependencies: [

@@ -116,6 +116,19 @@ actor IndexWriterActor {
         swann_release_free_memory()
     }
 
+    /// Writes the checkpoint's files. A function of its own so that the contents (the size of
+    /// the index) are freed when it returns, before the new index is opened: the new index then
+    /// reuses that memory instead of landing beside it, and `malloc_trim` afterwards finds the
+    /// freed pages (trimming with the contents still referenced left 40 MiB of them resident).
+    private static func write(_ state: WriteState) throws(WriteError) {
+        let contents = try state.checkpointContents()
+        do {
+            try IndexWriter.write(contents, to: state.base.path, overwrite: true)
+        } catch {
+            throw WriteError(.ioFailure, "the checkpoint could not be written (the index and its log are unchanged): \(error)")
+        }
+    }
+
     func checkpoint() async throws(WriteError) {
         defer { checkpointScheduled = false }
         let log = try writableLog()
@@ -124,19 +137,16 @@ actor IndexWriterActor {
         do { try await log.syncAll() } catch { throw WriteError(.ioFailure, error.description) }
         guard state.isModified else { return }
         // No suspension from here on: no write can slip between the contents and the swap.
-        let contents = try state.checkpointContents()
         let path = state.base.path
-        do {
-            try IndexWriter.write(contents, to: path, overwrite: true)
-        } catch {
-            throw WriteError(.ioFailure, "the checkpoint could not be written (the index and its log are unchanged): \(error)")
-        }
+        try Self.write(state)
         do throws(IndexError) {
             let base = try Index.open(at: path, options: options)
             let (newLog, _) = try WriteAheadLog.open(indexPath: path, dimension: base.dimension)
             self.log = newLog
             state = WriteState(base: base)
             snapshot.publish(Snapshot(index: base, overlay: nil))
+            // Only now are the old state and the checkpoint's transient copies gone (unless a
+            // search in flight still holds the old snapshot).
             Self.returnFreedMemory()
         } catch {
             // The new files are in place but this process can no longer log against them.

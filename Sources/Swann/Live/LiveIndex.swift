@@ -60,21 +60,50 @@ public final class LiveIndex: NearestNeighborSearch {
         if access == .readWrite {
             let (opened, decoded) = try WriteAheadLog.open(indexPath: path, dimension: base.dimension)
             log = opened
-            for (n, record) in decoded.records.enumerated() {
-                do throws(WriteError) {
-                    switch record {
-                    case .upsert(let ids, let vectors): state.apply(try state.prepare(ids: ids, vectors: vectors))
-                    case .delete(let ids): state.delete(ids)
-                    }
-                } catch {
-                    throw IndexError(.inconsistent, path: opened.path, detail: "record \(n) cannot be replayed: \(error.message)")
-                }
-                replayed += 1
-            }
+            try replay(decoded.records, into: &state, logPath: opened.path)
+            replayed = decoded.records.count
         }
         let cell = SnapshotCell(Snapshot(index: base, overlay: state.isModified ? state.overlay() : nil))
         let writer = IndexWriterActor(state: state, log: log, snapshot: cell, options: options, writeOptions: writeOptions)
         return LiveIndex(path: path, access: access, snapshot: cell, writer: writer, replayedRecords: replayed)
+    }
+
+    /// Upsert records in a row are assigned as one batch, so that a server's log of single-point
+    /// writes is replayed on every core like a large batch (assignment is most of a replay's
+    /// cost); they are applied in log order, so a later upsert of an id still wins.
+    private static func replay(_ records: [LogRecord], into state: inout WriteState, logPath: String) throws(IndexError) {
+        let groupLimit = 4_096
+        var n = 0
+        while n < records.count {
+            if case .delete(let ids) = records[n] {
+                state.delete(ids)
+                n += 1
+                continue
+            }
+            var ids: [UInt64] = []
+            var vectors: [Float] = []
+            var end = n
+            while end < records.count, case .upsert(let more, let rows) = records[end], end == n || ids.count + more.count <= groupLimit {
+                ids += more
+                vectors += rows
+                end += 1
+            }
+            do throws(WriteError) {
+                state.apply(try state.prepare(ids: ids, vectors: vectors))
+            } catch {
+                // Nothing of the group was applied: replay it record by record, which names the
+                // record that cannot be replayed (and applies the group if only its size failed).
+                for record in n..<end {
+                    guard case .upsert(let ids, let vectors) = records[record] else { continue }
+                    do throws(WriteError) {
+                        state.apply(try state.prepare(ids: ids, vectors: vectors))
+                    } catch {
+                        throw IndexError(.inconsistent, path: logPath, detail: "record \(record) cannot be replayed: \(error.message)")
+                    }
+                }
+            }
+            n = end
+        }
     }
 
     /// Serves `index` read-only, as it is (no log is read or written).
