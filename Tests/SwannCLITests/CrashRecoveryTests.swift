@@ -50,52 +50,10 @@ struct CrashRecoveryTests {
             // Everything acknowledged before the last kill, and a sample of what came before.
             try await Self.verify(shared.ledger, only: shared.ledger.recent, sample: 200, base: base, client: client, round: round)
             shared.record { $0.recent = [] }
-            // Four clients, each with its own ids: fresh upserts and deletes of its own base ids.
             let pid = server.process.processIdentifier
-            let deadline = ContinuousClock.now + .milliseconds(Int.random(in: 200...1_500, using: &rng))
-            try await withThrowingTaskGroup(of: Void.self) { group in
-                for c in 0..<4 {
-                    group.addTask {
-                        var generator = SystemRandomNumberGenerator()
-                        var sequence = 0
-                        while true {
-                            sequence += 1
-                            let upsert = Bool.random(using: &generator)
-                            let id: UInt64
-                            let body: String
-                            let vector: [Float]
-                            if upsert {
-                                id = UInt64(1_000_000 * (c + 1) + round * 10_000 + sequence)
-                                let row = Self.rows[Int.random(in: 0..<Self.rows.count, using: &generator)]
-                                vector = row.map { Float(Float16($0 + Float.random(in: -0.05...0.05, using: &generator))) }
-                                body = #"{"points": [{"id": \#(id), "vector": [\#(vector.map { "\($0)" }.joined(separator: ","))]}]}"#
-                            } else {
-                                id = UInt64(4 * (round * 200 + sequence) + c)
-                                guard id < 10_000 else { continue }
-                                vector = []
-                                body = #"{"points": [\#(id)]}"#
-                            }
-                            shared.record { $0.uncertain.insert(id) }
-                            var request = HTTPClientRequest(url: base + (upsert ? "/v1/points?wait=true" : "/v1/points/delete?wait=true"))
-                            request.method = upsert ? .PUT : .POST
-                            request.headers.add(name: "Content-Type", value: "application/json")
-                            request.body = .bytes(ByteBuffer(string: body))
-                            guard let response = try? await client.execute(request, timeout: .seconds(5)), response.status == .ok else {
-                                return  // the server is gone: this id stays uncertain
-                            }
-                            shared.record { ledger in
-                                ledger.uncertain.remove(id)
-                                if upsert { ledger.upserted[id] = vector } else { ledger.deleted.insert(id) }
-                                ledger.recent.insert(id)
-                            }
-                        }
-                    }
-                }
-                group.addTask {
-                    try await Task.sleep(until: deadline)
-                    kill(pid, SIGKILL)
-                }
-                try await group.waitForAll()
+            try await Self.writeUntilKilled(base: base, round: round, shared: shared, after: .milliseconds(Int.random(in: 200...1_500, using: &rng)))
+            {
+                kill(pid, SIGKILL)
             }
             server.process.waitUntilExit()
             #expect(server.process.terminationReason == .uncaughtSignal)
@@ -112,6 +70,126 @@ struct CrashRecoveryTests {
         print(
             "crash recovery: \(shared.ledger.upserted.count) upserts and \(shared.ledger.deleted.count) deletes acknowledged over 20 kills; \(checkpoints) kills left a log just checkpointed"
         )
+    }
+
+    @Test func acknowledgedWritesThroughTheRouterSurviveSIGKILLOfShards() async throws {
+        // The same writes through `swann route` over 3 writable shards; at each of 20 random
+        // moments one shard, chosen at random, is SIGKILLed and restarted on its ports.
+        let directory = CLI.temporaryDirectory()
+        let paths = try (0..<3).map { i in
+            let path = directory + "/shard-\(i).swann"
+            let built = try CLI.run(["build", BundledExample.base, "--output", path, "--shard", "\(i)/3"])
+            #expect(built.status == 0, "\(built.stderr)")
+            return path
+        }
+        func serve(_ i: Int, http: Int = 0, tcp: Int = 0) throws -> ServerProcess {
+            try ServerProcess(["serve", paths[i], "--port", String(http), "--tcp-port", String(tcp), "--checkpoint-bytes", "256KiB"])
+        }
+        var shards = try (0..<3).map { try serve($0) }
+        defer { for shard in shards { _ = shard.stop() } }
+        let router = try ServerProcess([
+            "route", "--shards", shards.map { "127.0.0.1:\($0.tcpPort)" }.joined(separator: ","),
+            "--port", "0", "--no-tcp", "--shard-timeout", "10", "--health-interval", "0.2",
+        ])
+        defer { _ = router.stop() }
+        let base = "http://127.0.0.1:\(router.httpPort)"
+        let client = HTTPClient.shared
+        let shared = Shared()
+        var rng = SystemRandomNumberGenerator()
+        var killed = [0, 0, 0]
+        for round in 0..<20 {
+            let victim = Int.random(in: 0..<3, using: &rng)
+            let pid = shards[victim].process.processIdentifier
+            try await Self.writeUntilKilled(base: base, round: round, shared: shared, after: .milliseconds(Int.random(in: 200...1_500, using: &rng)))
+            {
+                kill(pid, SIGKILL)
+            }
+            shards[victim].process.waitUntilExit()
+            #expect(shards[victim].process.terminationReason == .uncaughtSignal)
+            killed[victim] += 1
+            shards[victim] = try serve(victim, http: shards[victim].httpPort, tcp: shards[victim].tcpPort)
+            // The router takes the shard back within a few health checks.
+            var back = false
+            for _ in 0..<100 where !back {
+                let (status, _) = try await Self.get(base + "/v1/points/\(victim)", client: client)
+                back = status == 200 || status == 404
+                if !back { try await Task.sleep(for: .milliseconds(100)) }
+            }
+            #expect(back, "round \(round): the router did not take shard \(victim) back")
+            try await Self.verify(shared.ledger, only: shared.ledger.recent, sample: 200, base: base, client: client, round: round)
+            shared.record { $0.recent = [] }
+        }
+        try await Self.verify(shared.ledger, only: nil, sample: 0, base: base, client: client, round: 20)
+        // Each id is held by its owner only.
+        let ids = Array(shared.ledger.upserted.keys.filter { !shared.ledger.uncertain.contains($0) }.prefix(30))
+        for id in ids {
+            for (i, shard) in shards.enumerated() {
+                let (status, _) = try await Self.get("http://127.0.0.1:\(shard.httpPort)/v1/points/\(id)", client: client)
+                #expect(status == (Int(id % 3) == i ? 200 : 404), "upsert \(id) on shard \(i)")
+            }
+        }
+        #expect(shared.ledger.upserted.count > 100, "too few writes were acknowledged to prove anything")
+        print(
+            "crash recovery through the router: \(shared.ledger.upserted.count) upserts and \(shared.ledger.deleted.count) deletes acknowledged over 20 shard kills (\(killed) per shard)"
+        )
+    }
+
+    /// Four clients, each with its own ids, send `wait=true` upserts of fresh ids and deletes of
+    /// their own base ids to `base` until `kill` (called after `delay`) makes a request fail;
+    /// the ledger records what was acknowledged and what was in flight.
+    static func writeUntilKilled(
+        base: String,
+        round: Int,
+        shared: Shared,
+        after delay: Duration,
+        kill: @escaping @Sendable () -> Void
+    ) async throws {
+        let client = HTTPClient.shared
+        let deadline = ContinuousClock.now + delay
+        try await withThrowingTaskGroup(of: Void.self) { group in
+            for c in 0..<4 {
+                group.addTask {
+                    var generator = SystemRandomNumberGenerator()
+                    var sequence = 0
+                    while true {
+                        sequence += 1
+                        let upsert = Bool.random(using: &generator)
+                        let id: UInt64
+                        let body: String
+                        let vector: [Float]
+                        if upsert {
+                            id = UInt64(1_000_000 * (c + 1) + round * 10_000 + sequence)
+                            let row = Self.rows[Int.random(in: 0..<Self.rows.count, using: &generator)]
+                            vector = row.map { Float(Float16($0 + Float.random(in: -0.05...0.05, using: &generator))) }
+                            body = #"{"points": [{"id": \#(id), "vector": [\#(vector.map { "\($0)" }.joined(separator: ","))]}]}"#
+                        } else {
+                            id = UInt64(4 * (round * 200 + sequence) + c)
+                            guard id < 10_000 else { continue }
+                            vector = []
+                            body = #"{"points": [\#(id)]}"#
+                        }
+                        shared.record { $0.uncertain.insert(id) }
+                        var request = HTTPClientRequest(url: base + (upsert ? "/v1/points?wait=true" : "/v1/points/delete?wait=true"))
+                        request.method = upsert ? .PUT : .POST
+                        request.headers.add(name: "Content-Type", value: "application/json")
+                        request.body = .bytes(ByteBuffer(string: body))
+                        guard let response = try? await client.execute(request, timeout: .seconds(5)), response.status == .ok else {
+                            return  // the server (or the id's shard) is gone: this id stays uncertain
+                        }
+                        shared.record { ledger in
+                            ledger.uncertain.remove(id)
+                            if upsert { ledger.upserted[id] = vector } else { ledger.deleted.insert(id) }
+                            ledger.recent.insert(id)
+                        }
+                    }
+                }
+            }
+            group.addTask {
+                try await Task.sleep(until: deadline)
+                kill()
+            }
+            try await group.waitForAll()
+        }
     }
 
     /// Acknowledged upserts read back and are found by search; acknowledged deletes are gone.

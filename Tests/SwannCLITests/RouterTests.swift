@@ -135,6 +135,60 @@ struct RouterTests {
         await lenientClient.close()
     }
 
+    @Test func readYourWritesThroughTheRouterMatchAFreshBuild() async throws {
+        // Shards of the example's first 9,000 rows take the last 1,000 as upserts and lose every
+        // 18th original row through the router: recall@10 of the routed answers against exact
+        // neighbours of that final set is a fresh (unsharded) build's, and no deleted id is returned.
+        let example = try VectorFile(path: BundledExample.base).readVectors()
+        let rows = (0..<example.count).map { example.floats(at: $0) }
+        let directory = CLI.temporaryDirectory()
+        try VectorFileWriter.write(try VectorMatrix.from(Array(rows[0..<9_000]), elementType: .float16), to: directory + "/initial.npy")
+        let servers = try (0..<3).map { i in
+            let path = directory + "/shard-\(i).swann"
+            let built = try CLI.run(["build", directory + "/initial.npy", "--output", path, "--shard", "\(i)/3"])
+            #expect(built.status == 0, "\(built.stderr)")
+            return try ServerProcess(["serve", path, "--port", "0", "--tcp-port", "0"])
+        }
+        defer { for server in servers { _ = server.stop() } }
+        let router = try ServerProcess([
+            "route", "--shards", servers.map { "127.0.0.1:\($0.tcpPort)" }.joined(separator: ","), "--port", "0", "--tcp-port", "0",
+            "--shard-timeout", "10",
+        ])
+        defer { _ = router.stop() }
+        let client = SwannClient(ClientConfiguration(port: router.tcpPort, timeout: .seconds(30)))
+        while (try? await client.indexInfo()) == nil { try await Task.sleep(for: .milliseconds(50)) }
+        for start in stride(from: 9_000, to: 10_000, by: 100) {
+            #expect(try await client.upsert(ids: (start..<start + 100).map(UInt64.init), vectors: Array(rows[start..<start + 100])) == 100)
+        }
+        let deleted = Set(stride(from: 0, to: 9_000, by: 18).map(UInt64.init))
+        #expect(try await client.delete(ids: Array(deleted)) == deleted.count)
+        let finalIDs = (0..<UInt64(10_000)).filter { !deleted.contains($0) }
+
+        try VectorFileWriter.write(try VectorMatrix.from(finalIDs.map { rows[Int($0)] }, elementType: .float16), to: directory + "/final.npy")
+        let built = try CLI.run(["build", directory + "/final.npy", "--output", directory + "/fresh.swann"])
+        #expect(built.status == 0, "\(built.stderr)")
+        let fresh = try Index.open(at: directory + "/fresh.swann")
+        let exact = ExactSearch.nearest(
+            queries: try VectorMatrix.from(Self.queries, elementType: .float32),
+            base: try VectorMatrix.from(finalIDs.map { rows[Int($0)] }, elementType: .float16),
+            k: 10,
+            metric: .l2
+        )
+        var routedHits = 0
+        var freshHits = 0
+        for (q, query) in Self.queries.enumerated() {
+            let truth = Set((0..<10).map { Int64(finalIDs[Int(exact.ids[q * 10 + $0])]) })
+            let routed = try await client.search(query, k: 10).neighbors.map(\.id)
+            #expect(routed.allSatisfy { !deleted.contains(UInt64($0)) }, "query \(q) returned a deleted id")
+            routedHits += routed.filter(truth.contains).count
+            freshHits += try fresh.search(query, k: 10).map { Int64(finalIDs[Int($0.id)]) }.filter(truth.contains).count
+        }
+        let (routedRecall, freshRecall) = (Double(routedHits) / Double(10 * Self.queries.count), Double(freshHits) / Double(10 * Self.queries.count))
+        #expect(routedRecall >= freshRecall - 0.01, "routed \(routedRecall) vs fresh build \(freshRecall)")
+        print("read-your-writes through the router: recall@10 \(routedRecall), fresh build of the final set \(freshRecall)")
+        await client.close()
+    }
+
     @Test func writesThroughTheRouterReachTheShardThatOwnsEachID() async throws {
         let directory = CLI.temporaryDirectory()
         let copies = try Self.shards.enumerated().map { shard, path in
