@@ -70,6 +70,31 @@ struct ServeCommandTests {
         #expect(rest.contains("stopped"))
     }
 
+    @Test func aChunkedBodyOverTheLimitIs413WithTheJSONError() throws {
+        // A chunked body announces no length: it is refused when collecting passes --max-body
+        // (it once surfaced as a 500), and the server goes on serving.
+        let server = try ServerProcess(["serve", BundledExample.index, "--port", "0", "--no-tcp", "--max-body", "4KiB"])
+        defer { _ = server.stop() }
+        let base = "http://127.0.0.1:\(server.httpPort)"
+        let directory = CLI.temporaryDirectory()
+        let body = String(decoding: try JSONSerialization.data(withJSONObject: ["vector": BundledExample.queryRows[0], "k": 10]), as: UTF8.self)
+        try body.write(toFile: directory + "/large.json", atomically: true, encoding: .utf8)
+        #expect(body.utf8.count > 4_096)
+        let chunked = try Self.curl([
+            "-H", "Content-Type: application/json", "-H", "Transfer-Encoding: chunked", "--data-binary", "@" + directory + "/large.json",
+            base + "/v1/search",
+        ])
+        #expect(chunked.status == 413, "\(String(decoding: chunked.body, as: UTF8.self))")
+        let error = (try JSONSerialization.jsonObject(with: chunked.body) as? [String: Any])?["error"] as? [String: Any]
+        #expect(error?["code"] as? String == "body_too_large")
+        // A small chunked body is read whole and answered.
+        let small = try Self.curl([
+            "-H", "Content-Type: application/json", "-H", "Transfer-Encoding: chunked", "-d", #"{"vector": [1, 2], "k": 1}"#, base + "/v1/search",
+        ])
+        #expect(small.status == 400)
+        #expect(String(decoding: small.body, as: UTF8.self).contains("dimension 2"))
+    }
+
     @Test func environmentVariablesConfigureTheServer() async throws {
         let directory = CLI.temporaryDirectory()
         FileManager.default.createFile(atPath: directory + "/keys", contents: Data("# ops\nalpha\n".utf8))

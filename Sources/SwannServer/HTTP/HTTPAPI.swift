@@ -1,5 +1,6 @@
 import Foundation
 public import Hummingbird
+import NIOCore
 import Swann
 import SwannProtocol
 
@@ -133,7 +134,8 @@ public enum HTTPAPI {
             // The body is optional: none (or `{}`) reloads the directory served now.
             var path: String?
             if request.headers[.contentLength].flatMap(Int.init) != 0 {
-                let buffer = try await request.body.collect(upTo: limit)
+                try requireJSON(request)
+                let buffer = try await readBody(of: request, limit: limit)
                 if buffer.readableBytes > 0 { path = try decodeJSON(ReloadBody.self, from: buffer).path }
             }
             let info = try await service.reload(path: path)
@@ -185,6 +187,12 @@ public enum HTTPAPI {
 
     /// Reads at most `limit` body bytes and decodes them, insisting on JSON.
     static func decode<T: Decodable>(_ type: T.Type, from request: Request, limit: Int) async throws -> T {
+        try requireJSON(request)
+        return try decodeJSON(T.self, from: try await readBody(of: request, limit: limit))
+    }
+
+    /// A body must say it is JSON (or say nothing).
+    static func requireJSON(_ request: Request) throws {
         if let contentType = request.headers[.contentType], !contentType.lowercased().hasPrefix("application/json") {
             throw APIError(
                 .unsupportedMediaType,
@@ -192,16 +200,26 @@ public enum HTTPAPI {
                 "Content-Type must be application/json, got \(contentType) (with curl: -H 'Content-Type: application/json')"
             )
         }
+    }
+
+    /// The whole body, at most `limit` bytes: 413 for more, whether the length is announced or
+    /// the body is chunked; 400 for a body that ends early or is badly framed.
+    static func readBody(of request: Request, limit: Int) async throws -> ByteBuffer {
         if let length = request.headers[.contentLength].flatMap(Int.init), length > limit {
             throw APIError(.contentTooLarge, code: "body_too_large", "the body has \(length) bytes; this server accepts at most \(limit)")
         }
-        let buffer: ByteBuffer
         do {
-            buffer = try await request.body.collect(upTo: limit)
+            return try await request.body.collect(upTo: limit)
         } catch let error as HTTPError where error.status == .contentTooLarge {
             throw APIError(.contentTooLarge, code: "body_too_large", "the body exceeds this server's limit of \(limit) bytes")
+        } catch is NIOTooManyBytesError {
+            // A chunked body has no length to check first: collecting it overflows instead.
+            throw APIError(.contentTooLarge, code: "body_too_large", "the body exceeds this server's limit of \(limit) bytes")
+        } catch let error as APIError {
+            throw error
+        } catch {
+            throw APIError(.badRequest, code: "invalid_request", "the request body could not be read: \(error)")
         }
-        return try decodeJSON(T.self, from: buffer)
     }
 
     /// Decodes a whole request body: what every JSON route does after reading it (and what the
