@@ -91,7 +91,9 @@ public struct SwannServer: Sendable {
                 }
             )
         }
-        let http1 = HTTPServerBuilder.http1(configuration: .init(idleTimeout: TimeAmount(configuration.idleTimeout)))
+        let http1 = HTTPServerBuilder.http1(
+            configuration: .init(additionalChannelHandlers: [ParserErrorResponder()], idleTimeout: TimeAmount(configuration.idleTimeout))
+        )
         let app = Application(
             router: HTTPAPI.router(service: backend),
             server: try tls.map { try .tls(http1, tlsConfiguration: $0) } ?? http1,

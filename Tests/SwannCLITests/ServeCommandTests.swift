@@ -95,6 +95,43 @@ struct ServeCommandTests {
         #expect(String(decoding: small.body, as: UTF8.self).contains("dimension 2"))
     }
 
+    /// Sends `request` as raw bytes over one connection and returns what comes back until the
+    /// server closes it (bash's /dev/tcp: no HTTP client would send these requests).
+    static func raw(_ request: String, port: Int) throws -> String {
+        let process = Process()
+        process.executableURL = URL(fileURLWithPath: "/bin/bash")
+        process.arguments = ["-c", "exec 3<>/dev/tcp/127.0.0.1/\(port); printf '%s' \"$REQUEST\" >&3; timeout 10 cat <&3"]
+        process.environment = ["REQUEST": request, "PATH": ProcessInfo.processInfo.environment["PATH"] ?? "/usr/bin:/bin"]
+        let out = Pipe()
+        process.standardOutput = out
+        try process.run()
+        let data = out.fileHandleForReading.readDataToEndOfFile()
+        process.waitUntilExit()
+        return String(decoding: data, as: UTF8.self)
+    }
+
+    @Test func requestsTheHTTPParserRefusesGetTheJSONError() throws {
+        let server = try ServerProcess(["serve", BundledExample.index, "--port", "0", "--no-tcp"])
+        defer { _ = server.stop() }
+        let refused = [
+            "GARBAGE\r\n\r\n",
+            "POST /v1/search HTTP/1.1\r\nHost: x\r\nContent-Length: 5\r\nContent-Length: 6\r\n\r\nhello",
+            "POST /v1/search HTTP/1.1\r\nHost: x\r\nContent-Length: abc\r\n\r\n",
+            "POST /v1/search HTTP/1.1\r\nHost: x\r\nTransfer-Encoding: chunked\r\nContent-Length: 5\r\n\r\nhello",
+            "GET /healthz HTTP/1.1\r\nHost: x\r\nX-Bad: a\u{01}b\r\n\r\n",
+            "\u{16}\u{03}\u{01}\u{02}\u{00}\u{01}\u{00}\u{01}\u{fc}\u{03}\u{03}",
+        ]
+        for request in refused {
+            let answer = try Self.raw(request, port: server.httpPort)
+            #expect(answer.hasPrefix("HTTP/1.1 400"), "\(request.debugDescription) → \(answer.debugDescription)")
+            #expect(answer.contains(#""code":"invalid_http""#), "\(request.debugDescription) → \(answer.debugDescription)")
+            #expect(answer.lowercased().contains("content-type: application/json"))
+        }
+        // The server keeps serving, also on a connection that sends a good request.
+        let good = try Self.raw("GET /healthz HTTP/1.1\r\nHost: x\r\nConnection: close\r\n\r\n", port: server.httpPort)
+        #expect(good.hasPrefix("HTTP/1.1 200"), "\(good.debugDescription)")
+    }
+
     @Test func environmentVariablesConfigureTheServer() async throws {
         let directory = CLI.temporaryDirectory()
         FileManager.default.createFile(atPath: directory + "/keys", contents: Data("# ops\nalpha\n".utf8))
