@@ -91,8 +91,15 @@ public struct SwannServer: Sendable {
                 }
             )
         }
+        let slots = HTTPConnectionSlots(maxConnections: configuration.maxConnections)
+        let (headDeadline, idleDeadline) = (TimeAmount(configuration.readTimeout), TimeAmount(configuration.idleTimeout))
         let http1 = HTTPServerBuilder.http1(
-            configuration: .init(additionalChannelHandlers: [ParserErrorResponder()], idleTimeout: TimeAmount(configuration.idleTimeout))
+            configuration: .init(
+                additionalChannelHandlers: [
+                    ParserErrorResponder(), HTTPConnectionGuard(slots: slots, headDeadline: headDeadline, idleDeadline: idleDeadline),
+                ],
+                idleTimeout: idleDeadline
+            )
         )
         let app = Application(
             router: HTTPAPI.router(service: backend),

@@ -87,6 +87,15 @@ struct ServeCommandTests {
         #expect(chunked.status == 413, "\(String(decoding: chunked.body, as: UTF8.self))")
         let error = (try JSONSerialization.jsonObject(with: chunked.body) as? [String: Any])?["error"] as? [String: Any]
         #expect(error?["code"] as? String == "body_too_large")
+        // A client that sends a large body without waiting for `100 Continue` still gets the
+        // early 413 (it once blocked until the idle timeout): --max-time bounds the wait.
+        FileManager.default.createFile(atPath: directory + "/huge.json", contents: Data(repeating: UInt8(ascii: "a"), count: 30 << 20))
+        let early = try Self.curl([
+            "--max-time", "20", "-H", "Expect:", "-H", "Content-Type: application/json", "--data-binary", "@" + directory + "/huge.json",
+            base + "/v1/search",
+        ])
+        #expect(early.status == 413)
+        #expect(String(decoding: early.body, as: UTF8.self).contains("body_too_large"))
         // A small chunked body is read whole and answered.
         let small = try Self.curl([
             "-H", "Content-Type: application/json", "-H", "Transfer-Encoding: chunked", "-d", #"{"vector": [1, 2], "k": 1}"#, base + "/v1/search",
@@ -130,6 +139,55 @@ struct ServeCommandTests {
         // The server keeps serving, also on a connection that sends a good request.
         let good = try Self.raw("GET /healthz HTTP/1.1\r\nHost: x\r\nConnection: close\r\n\r\n", port: server.httpPort)
         #expect(good.hasPrefix("HTTP/1.1 200"), "\(good.debugDescription)")
+    }
+
+    /// A TCP connection to the loopback `port`, or -1.
+    static func connectSocket(port: Int) -> Int32 {
+        let fd = socket(AF_INET, Int32(SOCK_STREAM.rawValue), 0)
+        var address = sockaddr_in()
+        address.sin_family = sa_family_t(AF_INET)
+        address.sin_port = in_port_t(UInt16(port).bigEndian)
+        address.sin_addr.s_addr = inet_addr("127.0.0.1")
+        let connected = withUnsafePointer(to: &address) {
+            $0.withMemoryRebound(to: sockaddr.self, capacity: 1) { connect(fd, $0, socklen_t(MemoryLayout<sockaddr_in>.size)) }
+        }
+        if connected != 0 {
+            close(fd)
+            return -1
+        }
+        return fd
+    }
+
+    @Test func idleAndTricklingConnectionsCannotHoldEverySlot() throws {
+        let server = try ServerProcess([
+            "serve", BundledExample.index, "--port", "0", "--no-tcp", "--max-connections", "16", "--read-timeout", "1",
+        ])
+        defer { _ = server.stop() }
+        let base = "http://127.0.0.1:\(server.httpPort)"
+        // 40 sockets that never send a request: a client with a request is still answered.
+        let idle = (0..<40).map { _ in Self.connectSocket(port: server.httpPort) }
+        defer { for fd in idle where fd >= 0 { close(fd) } }
+        #expect(idle.filter { $0 >= 0 }.count >= 16)
+        for _ in 0..<3 {
+            #expect(try Self.curl(["--max-time", "5", base + "/healthz"]).status == 200)
+        }
+        // A header sent one byte at a time is cut off at --read-timeout, however steady.
+        let trickle = Self.connectSocket(port: server.httpPort)
+        #expect(trickle >= 0)
+        defer { close(trickle) }
+        let started = ContinuousClock.now
+        var cutOff = false
+        for byte in Array("GET /healthz HTTP/1.1\r\nX-Slow: ".utf8) + Array(repeating: UInt8(ascii: "a"), count: 100) {
+            var value = byte
+            if send(trickle, &value, 1, Int32(MSG_NOSIGNAL)) != 1 {
+                cutOff = true
+                break
+            }
+            usleep(100_000)
+            if ContinuousClock.now - started > .seconds(8) { break }
+        }
+        #expect(cutOff, "a trickling client kept its connection for \(ContinuousClock.now - started)")
+        #expect(try Self.curl(["--max-time", "5", base + "/healthz"]).status == 200)
     }
 
     @Test func environmentVariablesConfigureTheServer() async throws {

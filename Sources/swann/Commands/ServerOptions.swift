@@ -38,7 +38,10 @@ struct ServerOptions: ParsableArguments {
     var requestTimeout = 10.0
     @Option(help: "Seconds an idle connection stays open.")
     var idleTimeout = 60.0
-    @Option(help: "Seconds one TCP frame may take to arrive once its first byte has (slow senders are cut off).")
+    @Option(
+        help:
+            "Seconds one TCP frame may take to arrive once its first byte has, and an HTTP connection's first request head (slow senders are cut off)."
+    )
     var readTimeout = 30.0
     @Option(help: "Bytes that large TCP frames still arriving may hold across all connections (KiB/MiB/GiB suffixes allowed).")
     var maxBufferedFrames = ByteCount(256 << 20)
