@@ -201,7 +201,7 @@ struct QueryRun: KernelConsumer {
                 return .success(statistics)
             }
             scratch.nearest.drainSorted(into: &scratch.rerankCandidates)
-            let rerank = Rerank<Kernel>(index: index, rows: rows, k: k, scratch: scratch)
+            let rerank = Rerank<Kernel>(index: index, rows: rows, overlay: overlay, k: k, scratch: scratch)
             statistics.add(try Distance.dispatch(metric: index.kernelMetric, elementType: .float32, to: rerank).get())
         } catch {
             return .failure(error)
@@ -408,6 +408,8 @@ struct NavigationWalk: KernelConsumer {
 struct Rerank<CodeKernel: DistanceKernel>: KernelConsumer {
     let index: Index
     let rows: ExactRowStore
+    /// Writes since the base: candidates past its rows take their exact rows from here.
+    let overlay: Overlay?
     let k: Int
     let scratch: SearchScratch
 
@@ -420,29 +422,39 @@ struct Rerank<CodeKernel: DistanceKernel>: KernelConsumer {
         let quantizer = index.manifest.quantization!
         let query = scratch.query.row(0)
         let rowCodes = scratch.rowCodes.mutableRawBytes.baseAddress!
+        // Base rows first (read from vectors.bin), overlay rows after (in memory).
+        let baseCount = overlay?.baseCount ?? Int.max
+        let onDisk = Self.partition(&scratch.rerankCandidates, below: baseCount)
         let candidates = scratch.rerankCandidates
         scratch.nearest.reset(k: k)
         var corruptRow: Int64?
         do {
-            try rows.read(count: candidates.count, row: { Int(candidates[$0].id) }, into: scratch.rowBuffer) { i, row in
+            try rows.read(count: onDisk, row: { Int(candidates[$0].id) }, into: scratch.rowBuffer) { i, row in
                 let read = clock.now
                 statistics.ioSeconds += (read - mark).seconds
                 statistics.bytesRead += rows.rowBytes
-                let candidate = candidates[i]
-                quantizer.encode(row.assumingMemoryBound(to: Float.self), count: dimension, into: rowCodes)
-                guard CodeKernel.distance(query, UnsafeRawPointer(rowCodes), dimension: dimension) == candidate.distance else {
-                    corruptRow = candidate.id
+                guard rank(candidates[i], row: row, quantizer: quantizer, rowCodes: rowCodes, kernel: Kernel.self) else {
+                    corruptRow = candidates[i].id
                     return false
                 }
-                let distance = scratch.floats.withUnsafeBytes { Kernel.distance($0.baseAddress!, row, dimension: dimension) }
                 statistics.distancesComputed += 1
-                if distance <= scratch.nearest.threshold { scratch.nearest.insert(distance, id: candidate.id) }
                 mark = clock.now
                 statistics.scanSeconds += (mark - read).seconds
                 return true
             }
         } catch {
             return .failure(SearchError(.ioFailure, error.description))
+        }
+        if corruptRow == nil, let exactRows = overlay?.exactRows {
+            for candidate in candidates[onDisk...] {
+                guard
+                    rank(candidate, row: exactRows.row(Int(candidate.id) - baseCount), quantizer: quantizer, rowCodes: rowCodes, kernel: Kernel.self)
+                else {
+                    corruptRow = candidate.id
+                    break
+                }
+                statistics.distancesComputed += 1
+            }
         }
         if let corruptRow {
             return .failure(
@@ -454,5 +466,37 @@ struct Rerank<CodeKernel: DistanceKernel>: KernelConsumer {
         }
         scratch.nearest.drainSorted(into: &scratch.neighbors)
         return .success(statistics)
+    }
+
+    /// Ranks one candidate by its exact row after checking the row against its codes; false
+    /// when they disagree (a corrupt row). A method, not a local function: one captured by the
+    /// read's closure boxed its variables on every query.
+    @inline(__always)
+    private func rank<Kernel: DistanceKernel>(
+        _ candidate: Neighbor,
+        row: UnsafeRawPointer,
+        quantizer: SymmetricQuantizer,
+        rowCodes: UnsafeMutableRawPointer,
+        kernel: Kernel.Type
+    ) -> Bool {
+        let dimension = index.dimension
+        quantizer.encode(row.assumingMemoryBound(to: Float.self), count: dimension, into: rowCodes)
+        guard CodeKernel.distance(scratch.query.row(0), UnsafeRawPointer(rowCodes), dimension: dimension) == candidate.distance else {
+            return false
+        }
+        let distance = scratch.floats.withUnsafeBytes { Kernel.distance($0.baseAddress!, row, dimension: dimension) }
+        if distance <= scratch.nearest.threshold { scratch.nearest.insert(distance, id: candidate.id) }
+        return true
+    }
+
+    /// Moves the candidates with ids below `bound` to the front (order within each part does
+    /// not matter: ranking goes through a heap); returns how many there are.
+    static func partition(_ candidates: inout [Neighbor], below bound: Int) -> Int {
+        var front = 0
+        for i in candidates.indices where candidates[i].id < Int64(bound) {
+            candidates.swapAt(front, i)
+            front += 1
+        }
+        return front
     }
 }

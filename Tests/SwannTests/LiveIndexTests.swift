@@ -13,12 +13,12 @@ struct LiveIndexTests {
     static let initial = 9_000
 
     /// An index of the first `initial` rows (user ids = row numbers) in a fresh directory.
-    static func initialIndex() throws -> String {
+    static func initialIndex(_ options: IndexBuilder.Options = IndexBuilder.Options()) throws -> String {
         let directory = TestDirectory.make("live")
         let input = directory + "/initial.npy"
         try VectorFileWriter.write(try VectorMatrix.from(Array(rows[0..<initial]), elementType: .float16), to: input)
         let path = directory + "/live.swann"
-        try IndexBuilder(options: IndexBuilder.Options()).build(from: try VectorFile(path: input), to: path)
+        try IndexBuilder(options: options).build(from: try VectorFile(path: input), to: path)
         return path
     }
 
@@ -81,6 +81,52 @@ struct LiveIndexTests {
         #expect(afterRestart.count == finalIDs.count)
         let opened = try Index.open(at: path)
         #expect(opened.manifest.hasIDMap)
+    }
+
+    @Test func anIndexOfInt8CodesTakesWritesLikeOneOfFloats() async throws {
+        // `--store int8`: written points keep int8 codes for the scan and exact rows for the
+        // re-rank, in memory until a checkpoint writes both (postings.bin and vectors.bin).
+        var options = IndexBuilder.Options()
+        options.storeAs = .int8
+        let path = try Self.initialIndex(options)
+        let index = try LiveIndex.open(at: path)
+        #expect(index.index.manifest.quantization != nil)
+        #expect(try await index.vector(id: 7) == Self.rows[7])
+        for start in stride(from: Self.initial, to: Self.rows.count, by: 100) {
+            try await index.upsert((start..<min(start + 100, Self.rows.count)).map { Point(id: UInt64($0), vector: Self.rows[$0]) })
+        }
+        let deleted = Set(stride(from: 0, to: Self.initial, by: 18).map(UInt64.init))
+        try await index.delete(Array(deleted))
+        let finalIDs = (0..<UInt64(Self.rows.count)).filter { !deleted.contains($0) }
+        #expect(try await index.vector(id: 9_500) == Self.rows[9_500])
+        #expect(try index.search(Self.rows[9_500], k: 1).first?.id == 9_500)
+
+        let live = try Self.recall(ids: finalIDs) { query in try index.search(query, k: 10).map(\.id) }
+        #expect(live.returned.isDisjoint(with: deleted.map { Int64($0) }))
+        let directory = TestDirectory.make("fresh-int8")
+        try VectorFileWriter.write(try VectorMatrix.from(finalIDs.map { Self.rows[Int($0)] }, elementType: .float16), to: directory + "/final.npy")
+        try IndexBuilder(options: options).build(from: try VectorFile(path: directory + "/final.npy"), to: directory + "/fresh.swann")
+        let fresh = try Index.open(at: directory + "/fresh.swann")
+        let rebuilt = try Self.recall(ids: finalIDs) { query in try fresh.search(query, k: 10).map { Int64(finalIDs[Int($0.id)]) } }
+        #expect(live.recall >= rebuilt.recall - 0.01, "live int8 \(live.recall) vs fresh int8 build \(rebuilt.recall)")
+        print("int8 read-your-writes recall@10: live \(live.recall), fresh build of the final set \(rebuilt.recall)")
+
+        // Replay, then a checkpoint writing codes and exact rows; answers and vectors hold.
+        let before = try BundledExample.queryRows.prefix(50).map { try index.search($0, k: 10) }
+        try await index.closeForWrites()
+        let reopened = try LiveIndex.open(at: path)
+        #expect(try BundledExample.queryRows.prefix(50).map { try reopened.search($0, k: 10) } == before)
+        try await reopened.checkpoint()
+        #expect(reopened.overlayRows == 0)
+        #expect(reopened.index.manifest.quantization != nil)
+        #expect(try await reopened.vector(id: 9_500) == Self.rows[9_500])
+        #expect(try await reopened.vector(id: 7) == Self.rows[7])
+        let checkpointed = try Self.recall(ids: finalIDs) { query in try reopened.search(query, k: 10).map(\.id) }
+        #expect(checkpointed.recall >= rebuilt.recall - 0.01, "after checkpoint \(checkpointed.recall) vs fresh \(rebuilt.recall)")
+        #expect(checkpointed.returned.isDisjoint(with: deleted.map { Int64($0) }))
+        // The files the checkpoint wrote pass the open-time checks of a built index.
+        let opened = try Index.open(at: path)
+        #expect(opened.count == finalIDs.count)
     }
 
     @Test func upsertReplacesDeleteHidesAndVectorsReadBack() async throws {

@@ -94,7 +94,7 @@ actor IndexWriterActor {
 
     private func publish() {
         snapshot.publish(Snapshot(index: state.base, overlay: state.overlay()))
-        if !checkpointScheduled, state.rows.bytes >= writeOptions.checkpointBytes {
+        if !checkpointScheduled, state.overlayBytes >= writeOptions.checkpointBytes {
             checkpointScheduled = true
             Task { try? await self.checkpoint() }
         }

@@ -165,7 +165,7 @@ public final class LiveIndex: NearestNeighborSearch {
 
     /// Inserts `points`, each replacing any vector stored under its id. The batch is checked
     /// whole first: one bad point refuses it and changes nothing.
-    /// - Throws: `WriteError` (`.readOnly`, `.invalidVector`, `.invalidBatch`, `.unsupported`,
+    /// - Throws: `WriteError` (`.readOnly`, `.invalidVector`, `.invalidBatch`,
     ///   `.ioFailure`).
     public func upsert(_ points: [Point], durability: Durability = .durable) async throws(WriteError) {
         var ids: [UInt64] = []

@@ -96,6 +96,9 @@ struct OverlayLists: Sendable {
 final class Overlay: Sendable {
     let baseCount: Int
     let rows: DeltaRows
+    /// The exact float32 rows beside `rows`, where the postings hold int8 codes (re-ranking
+    /// reads them as it reads `vectors.bin` for base rows).
+    let exactRows: DeltaRows?
     /// Overlay rows this snapshot may read.
     let rowCount: Int
     /// Per posting list: the internal ids appended to it.
@@ -105,9 +108,10 @@ final class Overlay: Sendable {
     /// Vectors a search can return (base and overlay, less the excluded).
     let liveCount: Int
 
-    init(baseCount: Int, rows: DeltaRows, rowCount: Int, lists: OverlayLists, excluded: [UInt64], liveCount: Int) {
+    init(baseCount: Int, rows: DeltaRows, exactRows: DeltaRows?, rowCount: Int, lists: OverlayLists, excluded: [UInt64], liveCount: Int) {
         self.baseCount = baseCount
         self.rows = rows
+        self.exactRows = exactRows
         self.rowCount = rowCount
         self.lists = lists
         self.excluded = excluded

@@ -9,8 +9,6 @@ public struct WriteError: Error, Hashable, CustomStringConvertible {
         case invalidVector
         /// The batch is too large for one log record, or the index cannot grow further.
         case invalidBatch
-        /// Writes are not supported on this kind of index (postings of int8 codes).
-        case unsupported
         /// The log, a checkpoint or a read of the base index failed. After a failed log write or
         /// checkpoint, every later write fails too: reopen the index to recover from its log.
         case ioFailure

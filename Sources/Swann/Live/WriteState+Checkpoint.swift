@@ -29,6 +29,7 @@ extension WriteState {
         var filled = [Bool](repeating: false, count: total)
         var lists = [[PostingAssignment.Member]](repeating: [], count: header.directory.count)
         let buffer = PostingBuffer()
+        defer { withExtendedLifetime(buffer) {} }  // each view points into it
         for list in 0..<header.directory.count {
             buffer.reserve(header.directory[list].byteCount)
             let view: PostingView
@@ -57,6 +58,7 @@ extension WriteState {
         if let missing = filled.firstIndex(of: false) {
             throw WriteError(.ioFailure, "\(base.path): vector id \(idMap[missing]) is in no posting list; the index is inconsistent")
         }
+        let exact = try exactContents(rowOf: newRow, count: total)
         var copies = [Int](repeating: 0, count: total)
         for list in lists { for member in list { copies[Int(member.vector)] += 1 } }
         var manifest = base.manifest
@@ -77,7 +79,32 @@ extension WriteState {
             graph: header.graph,
             lists: lists,
             vectors: vectors,
-            idMap: idMap
+            idMap: idMap,
+            exactRows: exact
         )
+    }
+
+    /// The exact float32 rows of an index of int8 codes, renumbered like the codes (base rows
+    /// from vectors.bin, overlay rows from memory); nil for other indexes.
+    private func exactContents(rowOf newRow: [UInt32], count: Int) throws(WriteError) -> VectorMatrix? {
+        guard let store = base.exactRows, let overlayRows = exactRows else { return nil }
+        let matrix: VectorMatrix
+        do { matrix = try VectorMatrix(elementType: .float32, count: count, dimension: base.dimension) } catch {
+            throw WriteError(.invalidBatch, "the checkpoint cannot hold \(count) exact rows: \(error)")
+        }
+        let out = matrix.mutableRawBytes.baseAddress!
+        let rowBytes = store.rowBytes
+        let buffer = PostingBuffer(capacity: store.bufferBytes)
+        defer { withExtendedLifetime(buffer) {} }  // each row points into it
+        for (internalID, row) in newRow.enumerated() where row != .max {
+            let source: UnsafeRawPointer
+            if internalID < baseCount {
+                do { source = try store.read(internalID, into: buffer) } catch { throw WriteError(.ioFailure, error.description) }
+            } else {
+                source = overlayRows.row(internalID - baseCount)
+            }
+            (out + Int(row) * rowBytes).copyMemory(from: source, byteCount: rowBytes)
+        }
+        return matrix
     }
 }

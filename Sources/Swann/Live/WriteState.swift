@@ -7,6 +7,8 @@ import SwannStorage
 struct WriteState {
     let base: Index
     let rows: DeltaRows
+    /// Exact float32 rows beside the int8 codes in `rows` (`--store int8` indexes), else nil.
+    let exactRows: DeltaRows?
     var lists: OverlayLists
     var excluded: [UInt64]
     var liveCount: Int
@@ -18,6 +20,7 @@ struct WriteState {
     init(base: Index) {
         self.base = base
         rows = DeltaRows(rowBytes: base.dimension * base.manifest.elementType.byteWidth)
+        exactRows = base.manifest.quantization == nil ? nil : DeltaRows(rowBytes: base.dimension * 4)
         lists = OverlayLists(count: base.header.directory.count)
         excluded = [UInt64](repeating: 0, count: (base.count + 63) / 64)
         liveCount = base.count
@@ -30,14 +33,28 @@ struct WriteState {
 
     /// The snapshot searches see now.
     func overlay() -> Overlay {
-        Overlay(baseCount: baseCount, rows: rows, rowCount: rows.appended, lists: lists, excluded: excluded, liveCount: liveCount)
+        Overlay(
+            baseCount: baseCount,
+            rows: rows,
+            exactRows: exactRows,
+            rowCount: rows.appended,
+            lists: lists,
+            excluded: excluded,
+            liveCount: liveCount
+        )
     }
+
+    /// Bytes the overlay holds (rows, and exact rows beside int8 codes).
+    var overlayBytes: Int { rows.bytes + (exactRows?.bytes ?? 0) }
 
     /// A batch checked whole and converted, ready to apply.
     struct PreparedBatch {
         var ids: [UInt64]
         /// Stored-type rows, `rowBytes` each.
         var storedRows: [UInt8]
+        /// The exact float32 rows (normalised for cosine) where the stored rows are int8 codes;
+        /// empty otherwise.
+        var exactRows: [Float]
         /// The chosen posting lists of each point.
         var assignments: [[UInt32]]
     }
@@ -47,9 +64,6 @@ struct WriteState {
     /// Changes nothing: a batch with one bad point is refused whole.
     func prepare(ids: [UInt64], vectors: [Float]) throws(WriteError) -> PreparedBatch {
         let dimension = base.dimension
-        guard base.manifest.quantization == nil else {
-            throw WriteError(.unsupported, "writes to an index of int8 codes (--store int8) are not supported yet; rebuild it")
-        }
         guard vectors.count == ids.count * dimension else {
             throw WriteError(.invalidVector, "\(ids.count) ids need \(ids.count * dimension) components, got \(vectors.count)")
         }
@@ -65,6 +79,7 @@ struct WriteState {
         }
         let rowBytes = rows.rowBytes
         var storedRows = [UInt8](repeating: 0, count: ids.count * rowBytes)
+        var exact = [Float](repeating: 0, count: exactRows == nil ? 0 : ids.count * dimension)
         // Points are assigned independently: large batches (and the log replay) use every core,
         // one scratch each; a small batch stays on the calling thread.
         let chunkCount = ids.count >= 64 ? max(1, min(Parallel.coreCount, ids.count / 32)) : 1
@@ -72,24 +87,27 @@ struct WriteState {
         var chunkAssignments = [[[UInt32]]](repeating: [], count: chunkCount)
         var chunkErrors = [WriteError?](repeating: nil, count: chunkCount)
         storedRows.withUnsafeMutableBytes { out in
-            chunkAssignments.withUnsafeMutableBufferPointer { assignments in
-                chunkErrors.withUnsafeMutableBufferPointer { errors in
-                    // Each chunk writes its own rows of `out` and its own element of the others.
-                    let shared = UncheckedSendable((out.baseAddress!, assignments, errors))
-                    Parallel.forEach(items: chunkCount, threads: chunkCount) { chunk in
-                        let (out, assignments, errors) = shared.value
-                        let range = chunk * perChunk..<min(ids.count, (chunk + 1) * perChunk)
-                        do throws(WriteError) {
-                            assignments[chunk] = try assign(range, ids: ids, vectors: vectors, storedRows: out)
-                        } catch {
-                            errors[chunk] = error
+            exact.withUnsafeMutableBufferPointer { exactOut in
+                chunkAssignments.withUnsafeMutableBufferPointer { assignments in
+                    chunkErrors.withUnsafeMutableBufferPointer { errors in
+                        // Each chunk writes its own rows of `out` and `exactOut` and its own
+                        // element of the others.
+                        let shared = UncheckedSendable((out.baseAddress!, exactRows == nil ? nil : exactOut.baseAddress, assignments, errors))
+                        Parallel.forEach(items: chunkCount, threads: chunkCount) { chunk in
+                            let (out, exactOut, assignments, errors) = shared.value
+                            let range = chunk * perChunk..<min(ids.count, (chunk + 1) * perChunk)
+                            do throws(WriteError) {
+                                assignments[chunk] = try assign(range, ids: ids, vectors: vectors, storedRows: out, exactRows: exactOut)
+                            } catch {
+                                errors[chunk] = error
+                            }
                         }
                     }
                 }
             }
         }
         if let error = chunkErrors.lazy.compactMap({ $0 }).first { throw error }
-        return PreparedBatch(ids: ids, storedRows: storedRows, assignments: Array(chunkAssignments.joined()))
+        return PreparedBatch(ids: ids, storedRows: storedRows, exactRows: exact, assignments: Array(chunkAssignments.joined()))
     }
 
     /// Validates, converts and assigns points `range` of a batch, writing their stored rows
@@ -98,7 +116,8 @@ struct WriteState {
         _ range: Range<Int>,
         ids: [UInt64],
         vectors: [Float],
-        storedRows: UnsafeMutableRawPointer
+        storedRows: UnsafeMutableRawPointer,
+        exactRows: UnsafeMutablePointer<Float>?
     ) throws(WriteError) -> [[UInt32]] {
         let dimension = base.dimension
         let rowBytes = rows.rowBytes
@@ -118,6 +137,10 @@ struct WriteState {
                 throw WriteError(.invalidVector, "point \(i) (id \(ids[i])): \(error.message)")
             }
             (storedRows + i * rowBytes).copyMemory(from: scratch.query.row(0), byteCount: rowBytes)
+            if let exactRows {
+                // `prepare` left the (normalised) float32 vector in `floats`, its codes in `query`.
+                scratch.floats.withUnsafeBufferPointer { (exactRows + i * dimension).update(from: $0.baseAddress!, count: dimension) }
+            }
             // Squared L2 on the (normalised) float32 vector, as the build assigns.
             _ = scratch.floats.withUnsafeBufferPointer { floats in
                 Distance.dispatch(
@@ -151,6 +174,11 @@ struct WriteState {
                     exclude(Int(old))
                 }
                 let internalID = baseCount + rows.append(userID: id, row: stored.baseAddress! + i * rows.rowBytes)
+                if let exactRows {
+                    batch.exactRows.withUnsafeBytes { exact in
+                        _ = exactRows.append(userID: id, row: exact.baseAddress! + i * exactRows.rowBytes)
+                    }
+                }
                 let words = (internalID + 64) / 64
                 if excluded.count < words { excluded += [UInt64](repeating: 0, count: words - excluded.count) }
                 for list in batch.assignments[i] { lists.append(UInt32(internalID), to: Int(list)) }
@@ -202,15 +230,32 @@ struct WriteState {
         let dimension = base.dimension
         var vector = [Float](repeating: 0, count: dimension)
         if internalID >= baseCount {
-            ElementConversion.widen(rows.row(internalID - baseCount), elementType: base.manifest.elementType, count: dimension, into: &vector)
+            if let exactRows {
+                vector.withUnsafeMutableBytes {
+                    $0.copyMemory(from: UnsafeRawBufferPointer(start: exactRows.row(internalID - baseCount), count: exactRows.rowBytes))
+                }
+            } else {
+                ElementConversion.widen(rows.row(internalID - baseCount), elementType: base.manifest.elementType, count: dimension, into: &vector)
+            }
             return vector
         }
-        guard base.manifest.quantization == nil else {
-            throw WriteError(.unsupported, "reading vectors back from an index of int8 codes is not supported yet")
+        if let exact = base.exactRows {
+            // int8 codes in the postings: the exact row is in vectors.bin.
+            let buffer = PostingBuffer(capacity: exact.bufferBytes)
+            // The row points into the buffer: it must live until the copy below.
+            defer { withExtendedLifetime(buffer) {} }
+            do {
+                let row = try exact.read(internalID, into: buffer)
+                vector.withUnsafeMutableBytes { $0.copyMemory(from: UnsafeRawBufferPointer(start: row, count: exact.rowBytes)) }
+                return vector
+            } catch {
+                throw WriteError(.ioFailure, error.description)
+            }
         }
         if listOfBaseRow == nil { listOfBaseRow = try Self.listsOfRows(base) }
         let list = Int(listOfBaseRow![internalID])
         let buffer = PostingBuffer(capacity: base.header.directory[list].byteCount)
+        defer { withExtendedLifetime(buffer) {} }  // the view points into it
         do {
             let view = try base.store.read(list, into: buffer, verify: true)
             for i in 0..<view.count where Int(view.ids[i]) == internalID {
@@ -227,6 +272,7 @@ struct WriteState {
     static func listsOfRows(_ base: Index) throws(WriteError) -> [UInt32] {
         var listOf = [UInt32](repeating: .max, count: base.count)
         let buffer = PostingBuffer()
+        defer { withExtendedLifetime(buffer) {} }  // each view points into it
         for list in 0..<base.header.directory.count {
             buffer.reserve(base.header.directory[list].byteCount)
             do {

@@ -64,7 +64,6 @@ public struct ServiceError: Error, Hashable, CustomStringConvertible {
         case .readOnly: self.init(.readOnly, error.message)
         case .invalidVector: self.init(.invalidRequest, error.message)
         case .invalidBatch: self.init(.tooLarge, error.message)
-        case .unsupported: self.init(.notImplemented, error.message)
         case .ioFailure: self.init(.internalError, error.message)
         case .closed: self.init(.notReady, error.message)
         }
