@@ -151,6 +151,40 @@ struct CommandLineTests {
 
     /// SIGKILL at random moments of a `--force` rebuild: the name always holds a whole index
     /// (the old one or the new one) that opens and searches, never nothing or half of one.
+    @Test func aBuildThatRunsOutOfFileSpaceFailsCleanlyAndKeepsTheOldIndex() throws {
+        // RLIMIT_FSIZE stands in for a full disk: the write fails with EFBIG (SIGXFSZ must not
+        // kill the process), the error names the file, and a --force rebuild leaves the index it
+        // was to replace as it was.
+        let directory = CLI.temporaryDirectory()
+        let output = directory + "/limited.swann"
+        func limitedBuild(_ extra: [String]) throws -> (status: Int32, stderr: String) {
+            let process = Process()
+            process.executableURL = URL(fileURLWithPath: "/bin/bash")
+            let command = ([CLI.executable.path, "build", CLI.example + "/base.npy", "--output", output] + extra).joined(separator: " ")
+            process.arguments = ["-c", "ulimit -f 1000; exec \(command)"]
+            let errors = Pipe()
+            process.standardError = errors
+            process.standardOutput = FileHandle.nullDevice
+            try process.run()
+            let stderr = String(decoding: errors.fileHandleForReading.readDataToEndOfFile(), as: UTF8.self)
+            process.waitUntilExit()
+            return (process.terminationStatus, stderr)
+        }
+        let first = try limitedBuild([])
+        #expect(first.status == 1, "\(first.stderr)")
+        #expect(first.stderr.contains("File too large") && first.stderr.contains("limited.swann"), "\(first.stderr)")
+        #expect(try FileManager.default.contentsOfDirectory(atPath: directory).isEmpty, "a failed build leaves nothing behind")
+
+        let built = try CLI.run(["build", CLI.example + "/base.npy", "--output", output])
+        #expect(built.status == 0, "\(built.stderr)")
+        let before = try Data(contentsOf: URL(fileURLWithPath: output + "/manifest.json"))
+        let forced = try limitedBuild(["--force"])
+        #expect(forced.status == 1, "\(forced.stderr)")
+        #expect(try Data(contentsOf: URL(fileURLWithPath: output + "/manifest.json")) == before)
+        #expect(try Index.open(at: output).count == 10_000)
+        #expect(try FileManager.default.contentsOfDirectory(atPath: directory) == ["limited.swann"])
+    }
+
     @Test func killedForceBuildsLeaveAWholeIndexUnderTheName() throws {
         let dir = CLI.temporaryDirectory()
         let input = CLI.example + "/queries.npy"
