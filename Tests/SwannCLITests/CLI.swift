@@ -56,10 +56,17 @@ final class ServerProcess {
     let arguments: [String]
     private var lines: [String] = []
 
-    init(_ arguments: [String], environment: [String: String] = [:]) throws {
+    /// Starts `swann arguments`; with `fileSizeLimitKiB`, under that RLIMIT_FSIZE (a stand-in
+    /// for a full disk: writing past it fails with EFBIG).
+    init(_ arguments: [String], environment: [String: String] = [:], fileSizeLimitKiB: Int? = nil) throws {
         self.arguments = arguments
-        process.executableURL = CLI.executable
-        process.arguments = arguments
+        if let fileSizeLimitKiB {
+            process.executableURL = URL(fileURLWithPath: "/bin/bash")
+            process.arguments = ["-c", "ulimit -f \(fileSizeLimitKiB); exec \"$0\" \"$@\"", CLI.executable.path] + arguments
+        } else {
+            process.executableURL = CLI.executable
+            process.arguments = arguments
+        }
         process.environment = ProcessInfo.processInfo.environment.merging(environment) { $1 }
         process.standardOutput = output
         process.standardError = FileHandle.nullDevice

@@ -7,6 +7,87 @@ import Testing
 /// across processes (the POSIX lock on wal.log).
 @Suite(.serialized)
 struct WriteCommandTests {
+    @Test func aCheckpointThatRunsOutOfFileSpaceLeavesTheIndexServingAndWritable() async throws {
+        // Under RLIMIT_FSIZE 2 MiB the example's files open (reading is not limited) and the log
+        // takes small writes, but a checkpoint cannot write postings.bin: it fails with the file
+        // named, the index directory is unchanged, and searches, reads and writes go on.
+        let directory = CLI.temporaryDirectory()
+        let index = directory + "/full.swann"
+        try FileManager.default.copyItem(atPath: BundledExample.index, toPath: index)
+        let manifest = try Data(contentsOf: URL(fileURLWithPath: index + "/manifest.json"))
+        let server = try ServerProcess(["serve", index, "--port", "0", "--no-tcp"], fileSizeLimitKiB: 2_048)
+        defer { _ = server.stop() }
+        let base = "http://127.0.0.1:\(server.httpPort)"
+        func put(_ id: Int, row: Int) throws -> Int {
+            let body = String(
+                decoding: try JSONSerialization.data(withJSONObject: ["points": [["id": id, "vector": BundledExample.queryRows[row]]]]),
+                as: UTF8.self
+            )
+            return try ServeCommandTests.curl(["-X", "PUT", "-H", "Content-Type: application/json", "-d", body, base + "/v1/points?wait=true"]).status
+        }
+        #expect(try put(50_000, row: 0) == 200)
+        let checkpoint = try ServeCommandTests.curl(["-X", "POST", base + "/v1/admin/checkpoint"])
+        #expect(checkpoint.status == 500)
+        #expect(String(decoding: checkpoint.body, as: UTF8.self).contains("File too large"), "\(String(decoding: checkpoint.body, as: UTF8.self))")
+        #expect(try Data(contentsOf: URL(fileURLWithPath: index + "/manifest.json")) == manifest)
+        #expect(try FileManager.default.contentsOfDirectory(atPath: directory) == ["full.swann"], "no half-written checkpoint is left")
+        // Still serving and writable.
+        #expect(try put(50_001, row: 1) == 200)
+        #expect(try ServeCommandTests.curl([base + "/v1/points/50000"]).status == 200)
+        let search = try ServeCommandTests.curl([
+            "-H", "Content-Type: application/json", "-d",
+            String(decoding: try JSONSerialization.data(withJSONObject: ["vector": BundledExample.queryRows[1], "k": 1]), as: UTF8.self),
+            base + "/v1/search",
+        ])
+        #expect(search.status == 200)
+        #expect(String(decoding: search.body, as: UTF8.self).contains("50001"))
+        // Without the limit, a restart replays both writes.
+        _ = server.stop()
+        let live = try LiveIndex.open(at: index)
+        #expect(live.count == 10_002)
+        #expect(live.replayedRecords == 2)
+    }
+
+    @Test func aLogThatRunsOutOfFileSpaceRefusesWritesAndKeepsServing() async throws {
+        // Under RLIMIT_FSIZE 8 KiB the log takes a few records, then its write fails: that write
+        // and every later one is refused (5xx, nothing acknowledged that is not on disk), searches
+        // go on, and a restart without the limit finds exactly the acknowledged writes.
+        let directory = CLI.temporaryDirectory()
+        let index = directory + "/full-log.swann"
+        try FileManager.default.copyItem(atPath: BundledExample.index, toPath: index)
+        let server = try ServerProcess(["serve", index, "--port", "0", "--no-tcp"], fileSizeLimitKiB: 8)
+        defer { _ = server.stop() }
+        let base = "http://127.0.0.1:\(server.httpPort)"
+        var acknowledged: [Int] = []
+        var refused = 0
+        for (n, id) in (60_000..<60_020).enumerated() {
+            let body = String(
+                decoding: try JSONSerialization.data(withJSONObject: ["points": [["id": id, "vector": BundledExample.queryRows[n]]]]),
+                as: UTF8.self
+            )
+            let status = try ServeCommandTests.curl(["-X", "PUT", "-H", "Content-Type: application/json", "-d", body, base + "/v1/points?wait=true"])
+                .status
+            if status == 200 {
+                #expect(refused == 0, "a write was acknowledged after one was refused")
+                acknowledged.append(id)
+            } else {
+                #expect(status >= 500, "status \(status)")
+                refused += 1
+            }
+        }
+        #expect(!acknowledged.isEmpty && refused > 0, "acknowledged \(acknowledged.count), refused \(refused)")
+        let search = try ServeCommandTests.curl([
+            "-H", "Content-Type: application/json", "-d",
+            String(decoding: try JSONSerialization.data(withJSONObject: ["vector": BundledExample.queryRows[0], "k": 1]), as: UTF8.self),
+            base + "/v1/search",
+        ])
+        #expect(search.status == 200)
+        _ = server.stop()
+        let live = try LiveIndex.open(at: index)
+        #expect(live.count == 10_000 + acknowledged.count)
+        for id in acknowledged { #expect(try await live.vector(id: UInt64(id)) != nil) }
+    }
+
     @Test func upsertThenDeleteFromTheCommandLine() throws {
         let directory = CLI.temporaryDirectory()
         let index = directory + "/cli.swann"
