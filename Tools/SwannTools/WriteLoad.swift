@@ -27,7 +27,7 @@ struct WriteLoad: AsyncParsableCommand {
     var writers = 1
     @Option(help: "Points per second across all writers (default: as fast as the server answers).")
     var rate: Double?
-    @Option(help: "Stop after this many seconds even if points remain.")
+    @Option(help: "Stop after this many seconds; upserts cycle through the vectors under new ids until then.")
     var duration: Double?
     @Flag(help: "Delete ids --first-id ..< --first-id + --count instead of upserting.")
     var delete = false
@@ -51,7 +51,9 @@ struct WriteLoad: AsyncParsableCommand {
             rows = []
         }
         let total = delete ? count! : rows.count
-        let requests = (total + batch - 1) / batch
+        // With --duration, upserts cycle through the vectors under ever new ids until time is up.
+        let cycle = duration != nil && !delete
+        let requests = cycle ? Int.max : (total + batch - 1) / batch
         let next = RequestCounter()
         let clock = ContinuousClock()
         let start = clock.now
@@ -68,7 +70,7 @@ struct WriteLoad: AsyncParsableCommand {
                         let r = next.value.wrappingAdd(1, ordering: .relaxed).oldValue
                         guard r < requests else { break }
                         if let stopAt, clock.now >= stopAt { break }
-                        let range = r * batch..<min(total, (r + 1) * batch)
+                        let range = r * batch..<(cycle ? (r + 1) * batch : min(total, (r + 1) * batch))
                         if let rate {
                             // Paced: request r is due when the points before it have had their time.
                             let due = start + .milliseconds(Int(Double(range.lowerBound) / rate * 1000))
@@ -80,7 +82,7 @@ struct WriteLoad: AsyncParsableCommand {
                             if delete {
                                 _ = try await client.delete(ids: ids, durable: durable)
                             } else {
-                                _ = try await client.upsert(ids: ids, vectors: range.map { rows[$0] }, durable: durable)
+                                _ = try await client.upsert(ids: ids, vectors: range.map { rows[$0 % total] }, durable: durable)
                             }
                             written += range.count
                         } catch {
