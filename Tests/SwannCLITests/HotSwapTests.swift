@@ -125,7 +125,7 @@ struct HotSwapTests {
         let endpoints = servers.map { "127.0.0.1:\($0.tcpPort)" }.joined(separator: ",")
         let router = try ServerProcess(["route", "--shards", endpoints, "--port", "0", "--tcp-port", "0", "--shard-timeout", "10"])
         defer { _ = router.stop() }
-        let probe = SwannClient(ClientConfiguration(port: router.tcpPort))
+        let probe = SwannClient(ClientConfiguration(port: router.tcpPort, timeout: .seconds(30)))
         while (try? await probe.indexInfo()) == nil { try await Task.sleep(for: .milliseconds(50)) }
         await probe.close()
 

@@ -41,7 +41,7 @@ struct RouterTests {
         let router = try ServerProcess(["route", "--shards", endpoints, "--port", "0", "--tcp-port", "0"])
         defer { _ = router.stop() }
 
-        let client = SwannClient(ClientConfiguration(port: router.tcpPort))
+        let client = SwannClient(ClientConfiguration(port: router.tcpPort, timeout: .seconds(30)))
         let shardClients = servers.map { SwannClient(ClientConfiguration(port: $0.tcpPort)) }
         var routed: [[Neighbor]] = []
         for query in Self.queries {
@@ -82,8 +82,8 @@ struct RouterTests {
         ])
         defer { _ = lenient.stop() }
         let query = Self.queries[0]
-        let strictClient = SwannClient(ClientConfiguration(port: strict.tcpPort))
-        let lenientClient = SwannClient(ClientConfiguration(port: lenient.tcpPort))
+        let strictClient = SwannClient(ClientConfiguration(port: strict.tcpPort, timeout: .seconds(30)))
+        let lenientClient = SwannClient(ClientConfiguration(port: lenient.tcpPort, timeout: .seconds(30)))
         let full = try await strictClient.search(query, k: 10)
         #expect(try await lenientClient.search(query, k: 10).neighbors == full.neighbors)
 

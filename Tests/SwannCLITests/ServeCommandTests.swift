@@ -55,7 +55,7 @@ struct ServeCommandTests {
             .map { $0.map { $0["id"] as! Int } }
         #expect(batchIDs == Array(expected[0..<5]))
 
-        let client = SwannClient(ClientConfiguration(port: server.tcpPort))
+        let client = SwannClient(ClientConfiguration(port: server.tcpPort, timeout: .seconds(30)))
         for (q, query) in queries.enumerated() {
             #expect(try await client.search(query, k: 10).neighbors.map { Int($0.id) } == expected[q])
         }
