@@ -27,7 +27,7 @@ struct WriteLoad: AsyncParsableCommand {
     var writers = 1
     @Option(help: "Points per second across all writers (default: as fast as the server answers).")
     var rate: Double?
-    @Option(help: "Stop after this many seconds; upserts cycle through the vectors under new ids until then.")
+    @Option(help: "Stop after this many seconds; upserts cycle through the vectors and their ids (replacing them) until then.")
     var duration: Double?
     @Flag(help: "Delete ids --first-id ..< --first-id + --count instead of upserting.")
     var delete = false
@@ -51,7 +51,8 @@ struct WriteLoad: AsyncParsableCommand {
             rows = []
         }
         let total = delete ? count! : rows.count
-        // With --duration, upserts cycle through the vectors under ever new ids until time is up.
+        // With --duration, upserts cycle through the vectors, and their ids, until time is up:
+        // after the first pass every upsert replaces a point (steady churn, constant size).
         let cycle = duration != nil && !delete
         let requests = cycle ? Int.max : (total + batch - 1) / batch
         let next = RequestCounter()
@@ -76,7 +77,7 @@ struct WriteLoad: AsyncParsableCommand {
                             let due = start + .milliseconds(Int(Double(range.lowerBound) / rate * 1000))
                             if clock.now < due { try await Task.sleep(until: due, clock: clock) }
                         }
-                        let ids = range.map { firstID + UInt64($0) }
+                        let ids = range.map { firstID + UInt64($0 % total) }
                         let sent = clock.now
                         do throws(SwannClientError) {
                             if delete {
