@@ -424,7 +424,7 @@ struct Rerank<CodeKernel: DistanceKernel>: KernelConsumer {
         let rowCodes = scratch.rowCodes.mutableRawBytes.baseAddress!
         // Base rows first (read from vectors.bin), overlay rows after (in memory).
         let baseCount = overlay?.baseCount ?? Int.max
-        let onDisk = Self.partition(&scratch.rerankCandidates, below: baseCount)
+        let onDisk = overlay == nil ? scratch.rerankCandidates.count : Self.partition(&scratch.rerankCandidates, below: baseCount)
         let candidates = scratch.rerankCandidates
         scratch.nearest.reset(k: k)
         var corruptRow: Int64?

@@ -208,13 +208,14 @@ public enum HTTPAPI {
         if let length = request.headers[.contentLength].flatMap(Int.init), length > limit {
             throw APIError(.contentTooLarge, code: "body_too_large", "the body has \(length) bytes; this server accepts at most \(limit)")
         }
+        let tooLarge = APIError(.contentTooLarge, code: "body_too_large", "the body exceeds this server's limit of \(limit) bytes")
         do {
             return try await request.body.collect(upTo: limit)
         } catch let error as HTTPError where error.status == .contentTooLarge {
-            throw APIError(.contentTooLarge, code: "body_too_large", "the body exceeds this server's limit of \(limit) bytes")
+            throw tooLarge
         } catch is NIOTooManyBytesError {
             // A chunked body has no length to check first: collecting it overflows instead.
-            throw APIError(.contentTooLarge, code: "body_too_large", "the body exceeds this server's limit of \(limit) bytes")
+            throw tooLarge
         } catch let error as APIError {
             throw error
         } catch {

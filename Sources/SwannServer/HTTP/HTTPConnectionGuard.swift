@@ -39,8 +39,6 @@ final class HTTPConnectionSlots: Sendable {
     func busy(_ channel: any Channel) { entries.withLock { $0[ObjectIdentifier(channel)]?.idleSince = nil } }
     func idle(_ channel: any Channel) { entries.withLock { $0[ObjectIdentifier(channel)]?.idleSince = .now() } }
     func closed(_ channel: any Channel) { entries.withLock { $0[ObjectIdentifier(channel)] = nil } }
-
-    var count: Int { entries.withLock { $0.count } }
 }
 
 /// Per connection: a request head must arrive within `headDeadline` of the connection opening,
