@@ -174,6 +174,40 @@ final class GraphBuilder<Kernel: DistanceKernel>: @unchecked Sendable {
         }
     }
 
+    /// Removes the nodes marked `dead`: a live node that pointed to one is re-pruned over its
+    /// other neighbours and the dead node's (FreshDiskANN's delete consolidation), so the
+    /// graph stays navigable around the hole; dead nodes keep no edges, in or out.
+    func remove(dead: [Bool], threads: Int) {
+        let n = centroids.count
+        var replacements = [[Int]?](repeating: nil, count: n)
+        replacements.withUnsafeMutableBufferPointer { out in
+            let shared = UncheckedSendable(out)
+            // Reads every node's list, writes only `replacements`: safe in parallel.
+            Parallel.forEach(items: n, threads: threads) { node in
+                guard !dead[node] else { return }
+                let current = self.list(of: node)
+                guard current.contains(where: { dead[$0] }) else { return }
+                var pool = Set<Int>()
+                for neighbor in current {
+                    if dead[neighbor] {
+                        for next in self.list(of: neighbor) where !dead[next] && next != node { pool.insert(next) }
+                    } else {
+                        pool.insert(neighbor)
+                    }
+                }
+                let sorted = pool.map { (node: $0, distance: self.distance(node, $0)) }.sorted { ($0.distance, $0.node) < ($1.distance, $1.node) }
+                shared.value[node] = self.prune(node, candidates: sorted)
+            }
+        }
+        for node in 0..<n {
+            if let list = replacements[node] {
+                setNeighbors(of: node, list)
+            } else if dead[node] {
+                setNeighbors(of: node, [])
+            }
+        }
+    }
+
     /// Prunes every node down to `target` slots and packs them.
     func finished(degree target: Int, entryPoint: Int, threads: Int) -> CentroidGraph {
         var packed = [UInt32](repeating: CentroidGraph.emptySlot, count: centroids.count * target)
