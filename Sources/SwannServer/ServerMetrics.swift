@@ -1,6 +1,8 @@
 public import CoreMetrics
 import Metrics
 public import Prometheus
+import Swann
+import Synchronization
 
 /// The server's metrics, recorded through swift-metrics into a Prometheus registry of its own.
 ///
@@ -23,6 +25,16 @@ public final class ServerMetrics: Sendable {
     let indexResidentBytes: CoreMetrics.Gauge
     let indexPostingBytes: CoreMetrics.Gauge
     let reloads: CoreMetrics.Counter
+    let deadVectors: CoreMetrics.Gauge
+    let oversizedLists: CoreMetrics.Gauge
+    let centroidDeficit: CoreMetrics.Gauge
+    let rebalanceRunning: CoreMetrics.Gauge
+    let splits: CoreMetrics.Counter
+    let merges: CoreMetrics.Counter
+    let movedVectors: CoreMetrics.Counter
+    let checkpoints: CoreMetrics.Counter
+    /// The totals already counted: the index reports life totals, Prometheus wants increments.
+    private let counted = Mutex<(index: ObjectIdentifier?, totals: RebalanceStatistics, checkpoints: Int)>((nil, RebalanceStatistics(), 0))
 
     /// Metrics recorded into `registry` (exposed at `/metrics`).
     public init(registry: PrometheusCollectorRegistry = PrometheusCollectorRegistry()) {
@@ -45,6 +57,34 @@ public final class ServerMetrics: Sendable {
         indexResidentBytes = CoreMetrics.Gauge(label: "swann_index_resident_bytes", dimensions: [], factory: factory)
         indexPostingBytes = CoreMetrics.Gauge(label: "swann_index_posting_bytes", dimensions: [], factory: factory)
         reloads = CoreMetrics.Counter(label: "swann_index_reloads_total", dimensions: [], factory: factory)
+        deadVectors = CoreMetrics.Gauge(label: "swann_index_dead_vectors", dimensions: [], factory: factory)
+        oversizedLists = CoreMetrics.Gauge(label: "swann_rebalance_oversized_lists", dimensions: [], factory: factory)
+        centroidDeficit = CoreMetrics.Gauge(label: "swann_rebalance_centroid_deficit", dimensions: [], factory: factory)
+        rebalanceRunning = CoreMetrics.Gauge(label: "swann_rebalance_running", dimensions: [], factory: factory)
+        splits = CoreMetrics.Counter(label: "swann_rebalance_splits_total", dimensions: [], factory: factory)
+        merges = CoreMetrics.Counter(label: "swann_rebalance_merges_total", dimensions: [], factory: factory)
+        movedVectors = CoreMetrics.Counter(label: "swann_rebalance_moved_vectors_total", dimensions: [], factory: factory)
+        checkpoints = CoreMetrics.Counter(label: "swann_checkpoints_total", dimensions: [], factory: factory)
+    }
+
+    /// Records the index's size and its rebalancing state (at each scrape: they change with
+    /// every write and checkpoint).
+    func record(_ index: LiveIndex) {
+        let status = index.rebalanceStatus
+        indexVectors.record(index.count)
+        deadVectors.record(status.deadVectors)
+        oversizedLists.record(status.oversizedLists)
+        centroidDeficit.record(status.centroidDeficit)
+        rebalanceRunning.record(status.isRunning ? 1 : 0)
+        counted.withLock { counted in
+            // Totals only grow on one index; after a reload to another, count from its totals.
+            if counted.index != ObjectIdentifier(index) { counted = (ObjectIdentifier(index), RebalanceStatistics(), 0) }
+            splits.increment(by: max(0, status.totals.splits - counted.totals.splits))
+            merges.increment(by: max(0, status.totals.merges - counted.totals.merges))
+            movedVectors.increment(by: max(0, status.totals.movedVectors - counted.totals.movedVectors))
+            checkpoints.increment(by: max(0, status.checkpoints - counted.checkpoints))
+            counted = (ObjectIdentifier(index), status.totals, status.checkpoints)
+        }
     }
 
     /// Counts one answered request of a front end.

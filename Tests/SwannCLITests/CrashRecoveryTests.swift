@@ -72,6 +72,105 @@ struct CrashRecoveryTests {
         )
     }
 
+    /// SIGKILL inside checkpoints that split, merge and reassign: an index of 2,000 rows grows
+    /// to 6,800 (splits) and shrinks to 800 (merges); each of 29 rounds writes, starts a
+    /// checkpoint and kills the server at a random point before it answers. After every restart each acknowledged
+    /// write is there and each acknowledged delete is not; at the end every file passes its
+    /// checksums and every vector is in exactly the lists a verification expects.
+    @Test func acknowledgedWritesSurviveSIGKILLDuringRebalancing() async throws {
+        let directory = CLI.temporaryDirectory()
+        let first = directory + "/first.fbin"
+        try VectorFileWriter.write(try VectorMatrix.from(Array(Self.rows[0..<2_000])), to: first)
+        let index = directory + "/rebalance.swann"
+        let built = try CLI.run(["build", first, "--output", index])
+        #expect(built.status == 0, "\(built.stderr)")
+        let client = HTTPClient.shared
+        var ledger = Ledger()
+        for id in 0..<UInt64(2_000) { ledger.upserted[id] = Self.rows[Int(id)] }
+        var next = 2_000
+        var live = (0..<UInt64(2_000)).map { $0 }
+        var rng = SplitMix64(seed: 17)
+        var killedInside = 0
+        var checkpointSeconds = 0.3
+        for round in 0..<30 {
+            let server = try ServerProcess(["serve", index, "--port", "0", "--no-tcp"])
+            let base = "http://127.0.0.1:\(server.httpPort)"
+            try await Self.verify(ledger, only: ledger.recent, sample: 100, base: base, client: client, round: round)
+            ledger.recent = []
+            // Growth for 12 rounds, then deletes outpace upserts.
+            let (adds, deletes) = round < 12 ? (400, 50) : (50, 350)
+            var points: [String] = []
+            for _ in 0..<adds {
+                let id = UInt64(100_000 + next)
+                let vector = Self.rows[next % Self.rows.count].map { Float(Float16($0 + 0.01)) }
+                next += 1
+                ledger.upserted[id] = vector
+                ledger.recent.insert(id)
+                live.append(id)
+                points.append(#"{"id": \#(id), "vector": [\#(vector.map { "\($0)" }.joined(separator: ","))]}"#)
+            }
+            #expect(
+                try await Self.send(base + "/v1/points?wait=true", method: .PUT, body: #"{"points": [\#(points.joined(separator: ","))]}"#) == 200
+            )
+            var doomed: [UInt64] = []
+            for _ in 0..<deletes where live.count > 100 {
+                doomed.append(live.remove(at: Int(rng.next() % UInt64(live.count))))
+            }
+            #expect(
+                try await Self.send(
+                    base + "/v1/points/delete?wait=true",
+                    method: .POST,
+                    body: #"{"points": [\#(doomed.map(String.init).joined(separator: ","))]}"#
+                ) == 200
+            )
+            for id in doomed {
+                ledger.upserted[id] = nil
+                ledger.deleted.insert(id)
+                ledger.recent.insert(id)
+            }
+            // A checkpoint, killed at a random point of it (the first round measures its length).
+            let clock = ContinuousClock()
+            let started = clock.now
+            let checkpoint = Task { try? await Self.send(base + "/v1/admin/checkpoint", method: .POST, body: "{}") }
+            if round == 0 {
+                #expect(await checkpoint.value == 200)
+                checkpointSeconds = max(0.05, (clock.now - started).seconds)
+                #expect(server.stop().0 == 0)
+                continue
+            }
+            try await Task.sleep(for: .milliseconds(Int(Double(rng.next() % 700) / 1_000 * checkpointSeconds * 1_000)))
+            kill(server.process.processIdentifier, SIGKILL)
+            server.process.waitUntilExit()
+            // No answer: the server died inside the checkpoint.
+            if await checkpoint.value == nil { killedInside += 1 }
+        }
+        let server = try ServerProcess(["serve", index, "--port", "0", "--no-tcp"])
+        try await Self.verify(ledger, only: nil, sample: 0, base: "http://127.0.0.1:\(server.httpPort)", client: client, round: 30)
+        #expect(try await Self.send("http://127.0.0.1:\(server.httpPort)/v1/admin/checkpoint", method: .POST, body: "{}") == 200)
+        #expect(server.stop().0 == 0)
+        let verified = try CLI.run(["info", index, "--verify"])
+        #expect(verified.status == 0, "\(verified.stdout)\(verified.stderr)")
+        let manifest = try Index.open(at: index).manifest
+        #expect(manifest.vectorCount == live.count)
+        let rebalanced = try #require(manifest.rebalanced)
+        #expect(rebalanced.splits > 0 && rebalanced.merges > 0, "\(rebalanced)")
+        #expect(killedInside >= 20, "only \(killedInside) of 29 kills landed inside a checkpoint")
+        print(
+            "kills during rebalancing: \(killedInside) of 29 inside a checkpoint (each \(String(format: "%.2f", checkpointSeconds)) s); \(live.count) live vectors verified; \(rebalanced)"
+        )
+    }
+
+    /// Sends a JSON request; returns the status (throws when the server is gone).
+    static func send(_ url: String, method: HTTPMethod, body: String) async throws -> Int {
+        var request = HTTPClientRequest(url: url)
+        request.method = method
+        request.headers.add(name: "Content-Type", value: "application/json")
+        request.body = .bytes(ByteBuffer(string: body))
+        let response = try await HTTPClient.shared.execute(request, timeout: .seconds(60))
+        _ = try await response.body.collect(upTo: 1 << 20)
+        return Int(response.status.code)
+    }
+
     @Test func acknowledgedWritesThroughTheRouterSurviveSIGKILLOfShards() async throws {
         // The same writes through `swann route` over 3 writable shards; at each of 20 random
         // moments one shard, chosen at random, is SIGKILLed and restarted on its ports.

@@ -37,9 +37,17 @@ struct LiveIndexTests {
         return (Double(hits) / Double(10 * IndexFixture.queries.count), returned)
     }
 
+    /// Write options under which these writes start no checkpoint by themselves (the 11% growth
+    /// would: `RebalanceStatus.Reason.centroidCount`), so the log's replay is what is tested.
+    static var noAutomaticCheckpoint: LiveIndex.WriteOptions {
+        var options = LiveIndex.WriteOptions()
+        options.rebalance.surplusFraction = 1
+        return options
+    }
+
     @Test func readYourWritesMatchesAFreshBuildAndDeletesStayDeleted() async throws {
         let path = try Self.initialIndex()
-        let index = try LiveIndex.open(at: path)
+        let index = try LiveIndex.open(at: path, writeOptions: Self.noAutomaticCheckpoint)
         for start in stride(from: Self.initial, to: Self.rows.count, by: 100) {
             let points = (start..<min(start + 100, Self.rows.count)).map { Point(id: UInt64($0), vector: Self.rows[$0]) }
             try await index.upsert(points)
@@ -81,6 +89,42 @@ struct LiveIndexTests {
         #expect(afterRestart.count == finalIDs.count)
         let opened = try Index.open(at: path)
         #expect(opened.manifest.hasIDMap)
+    }
+
+    @Test func anIndexGrownFromATenthByUpsertsEndsCloseToAFullBuild() async throws {
+        // 1,000 rows built (160 centroids), 9,000 upserted: checkpoints (started by the growth
+        // itself, and one at the end) split lists until the centroid ratio holds again.
+        let directory = TestDirectory.make("growth")
+        try VectorFileWriter.write(try VectorMatrix.from(Array(Self.rows[0..<1_000]), elementType: .float16), to: directory + "/first.npy")
+        let path = directory + "/grown.swann"
+        try IndexBuilder(options: IndexBuilder.Options()).build(from: try VectorFile(path: directory + "/first.npy"), to: path)
+        let index = try LiveIndex.open(at: path)
+        for start in stride(from: 1_000, to: Self.rows.count, by: 500) {
+            try await index.upsert((start..<min(start + 500, Self.rows.count)).map { Point(id: UInt64($0), vector: Self.rows[$0]) })
+        }
+        try await index.checkpoint()
+        let manifest = index.index.manifest
+        let statistics = try #require(manifest.rebalanced)
+        #expect(statistics.splits >= 1_400, "\(statistics.splits) splits")
+        #expect(abs(manifest.centroidCount - 1_600) <= 160, "\(manifest.centroidCount) centroids for 10,000 vectors at ratio 0.16")
+        #expect(index.rebalanceStatus.deadVectors == 0)
+        #expect(index.rebalanceStatus.oversizedLists <= manifest.centroidCount / 100, "\(index.rebalanceStatus)")
+        #expect(index.rebalanceStatus.checkpoints >= 2, "the growth itself started checkpoints")
+        #expect(index.index.postingLengths.max()! <= manifest.build.assignment.postingLimit)
+
+        let allIDs = (0..<UInt64(Self.rows.count)).map { $0 }
+        let grown = try Self.recall(ids: allIDs) { query in try index.search(query, k: 10).map(\.id) }
+        let full = try Index.open(at: IndexFixture.examplePath)
+        let built = try Self.recall(ids: allIDs) { query in try full.search(query, k: 10).map(\.id) }
+        #expect(grown.recall >= built.recall - 0.02, "grown \(grown.recall) vs full build \(built.recall)")
+        print("growth from 1,000 to 10,000: recall@10 \(grown.recall) vs full build \(built.recall); \(statistics)")
+        // No vector lost or duplicated: each id reads back and is its own vector's nearest.
+        for id in stride(from: 0, to: Self.rows.count, by: 37) {
+            #expect(try await index.vector(id: UInt64(id)) == Self.rows[id])
+            let hits = try index.search(Self.rows[id], k: 2)
+            #expect(hits.first?.id == Int64(id) || hits.first?.distance == 0)
+            #expect(hits.count < 2 || hits[0].id != hits[1].id)
+        }
     }
 
     @Test func anIndexOfInt8CodesTakesWritesLikeOneOfFloats() async throws {

@@ -9,6 +9,8 @@ actor IndexWriterActor {
     private var state: WriteState
     private var log: WriteAheadLog?
     private let snapshot: SnapshotCell
+    /// What `LiveIndex.rebalanceStatus` reads.
+    let status: RebalanceStatusCell
     private let options: Index.OpenOptions
     private let writeOptions: LiveIndex.WriteOptions
     private var checkpointScheduled = false
@@ -21,6 +23,17 @@ actor IndexWriterActor {
         self.snapshot = snapshot
         self.options = options
         self.writeOptions = writeOptions
+        status = RebalanceStatusCell(RebalanceStatus())
+        status.update { Self.describe(state, options: writeOptions, into: &$0) }
+    }
+
+    /// The status fields that follow from the write state.
+    private static func describe(_ state: WriteState, options: LiveIndex.WriteOptions, into status: inout RebalanceStatus) {
+        status.oversizedLists = state.oversizedLists
+        status.deadVectors = state.deadVectors
+        status.centroidDeficit = state.centroidDeficit
+        status.due = state.checkpointDue(options)
+        status.totals = state.base.manifest.rebalanced ?? RebalanceStatistics()
     }
 
     /// Set by `close()`: writes are refused until `reopen()`.
@@ -94,9 +107,10 @@ actor IndexWriterActor {
 
     private func publish() {
         snapshot.publish(Snapshot(index: state.base, overlay: state.overlay()))
-        if !checkpointScheduled, state.overlayBytes >= writeOptions.checkpointBytes {
+        status.update { Self.describe(state, options: writeOptions, into: &$0) }
+        if !checkpointScheduled, log != nil, state.checkpointDue(writeOptions) != nil {
             checkpointScheduled = true
-            Task { try? await self.checkpoint() }
+            Task { try? await self.checkpoint(automatic: true) }
         }
     }
 
@@ -120,8 +134,8 @@ actor IndexWriterActor {
     /// the index) are freed when it returns, before the new index is opened: the new index then
     /// reuses that memory instead of landing beside it, and `malloc_trim` afterwards finds the
     /// freed pages (trimming with the contents still referenced left 40 MiB of them resident).
-    private static func write(_ state: WriteState) throws(WriteError) {
-        let contents = try state.checkpointContents()
+    private static func write(_ state: WriteState, rebalance: RebalanceConfiguration, toTarget: Bool) throws(WriteError) {
+        let contents = try state.checkpointContents(rebalance: rebalance, toTarget: toTarget)
         do {
             try IndexWriter.write(contents, to: state.base.path, overwrite: true)
         } catch {
@@ -129,22 +143,30 @@ actor IndexWriterActor {
         }
     }
 
-    func checkpoint() async throws(WriteError) {
+    /// - Parameter automatic: started by the writes (`RebalanceStatus.Reason`) rather than asked
+    ///   for; an automatic checkpoint leaves a centroid count within the tolerated surplus alone.
+    func checkpoint(automatic: Bool = false) async throws(WriteError) {
         defer { checkpointScheduled = false }
         let log = try writableLog()
         // Everything logged is on disk first: if the checkpoint fails, the old files and the
         // log still hold every acknowledged write.
         do { try await log.syncAll() } catch { throw WriteError(.ioFailure, error.description) }
         guard state.isModified else { return }
+        status.update { $0.isRunning = true }
+        defer { status.update { $0.isRunning = false } }
         // No suspension from here on: no write can slip between the contents and the swap.
         let path = state.base.path
-        try Self.write(state)
+        try Self.write(state, rebalance: writeOptions.rebalance, toTarget: !automatic)
         do throws(IndexError) {
             let base = try Index.open(at: path, options: options)
             let (newLog, _) = try WriteAheadLog.open(indexPath: path, dimension: base.dimension)
             self.log = newLog
-            state = WriteState(base: base)
+            state = WriteState(base: base, rebalance: writeOptions.rebalance)
             snapshot.publish(Snapshot(index: base, overlay: nil))
+            status.update {
+                Self.describe(state, options: writeOptions, into: &$0)
+                $0.checkpoints += 1
+            }
             // Only now are the old state and the checkpoint's transient copies gone (unless a
             // search in flight still holds the old snapshot).
             Self.returnFreedMemory()

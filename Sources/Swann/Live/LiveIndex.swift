@@ -32,6 +32,8 @@ public final class LiveIndex: NearestNeighborSearch {
         /// A checkpoint starts once the overlay's rows take this many bytes (256 MiB), so that
         /// serving memory stays bounded however many writes arrive.
         public var checkpointBytes: Int = 256 << 20
+        /// How checkpoints split, merge and reassign lists (docs/WRITES.md).
+        public var rebalance = RebalanceConfiguration()
         /// The defaults.
         public init() {}
     }
@@ -54,7 +56,7 @@ public final class LiveIndex: NearestNeighborSearch {
         writeOptions: WriteOptions = WriteOptions()
     ) throws(IndexError) -> LiveIndex {
         let base = try Index.open(at: path, options: options)
-        var state = WriteState(base: base)
+        var state = WriteState(base: base, rebalance: writeOptions.rebalance)
         var log: WriteAheadLog?
         var replayed = 0
         if access == .readWrite {
@@ -138,6 +140,10 @@ public final class LiveIndex: NearestNeighborSearch {
     public var dimension: Int { index.dimension }
     /// Vectors written since the last checkpoint (in memory, replayed from the log at open).
     public var overlayRows: Int { snapshot.current.overlay?.rowCount ?? 0 }
+
+    /// What is waiting for the next checkpoint (dead vectors, oversized lists, the centroid
+    /// count against its target) and what rebalancing has done; never waits for the writer.
+    public var rebalanceStatus: RebalanceStatus { writer.status.current }
 
     /// The `k` nearest neighbours of `query` into `neighbors`, nearest first (see
     /// `Index.search(_:k:parameters:into:)`); fewer than k when fewer vectors are live.

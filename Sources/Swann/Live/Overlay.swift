@@ -83,6 +83,11 @@ struct OverlayLists: Sendable {
         chunks[list >> Self.chunkShift][list & ((1 << Self.chunkShift) - 1)]
     }
 
+    /// How many ids were appended to `list`.
+    func count(of list: Int) -> Int {
+        chunks[list >> Self.chunkShift][list & ((1 << Self.chunkShift) - 1)].count
+    }
+
     mutating func append(_ id: UInt32, to list: Int) {
         chunks[list >> Self.chunkShift][list & ((1 << Self.chunkShift) - 1)].append(id)
     }

@@ -4,8 +4,11 @@ import SwannStorage
 extension WriteState {
     /// The whole index as it stands (base less excluded rows, plus overlay rows), renumbered
     /// densely, for `IndexWriter`: base rows first in their order, then overlay rows in the
-    /// order written. Centroids and graph are the base's (rebalancing them is a separate step).
-    func checkpointContents() throws(WriteError) -> IndexContents {
+    /// order written. Dead entries are gone (compaction); with `rebalance` enabled, lists are
+    /// split, merged and their vectors reassigned (`Rebalancer`), otherwise centroids and graph
+    /// are the base's. `toTarget` brings the centroid count to its target even when it is
+    /// within the tolerated surplus (a checkpoint asked for, rather than started by writes).
+    func checkpointContents(rebalance: RebalanceConfiguration, toTarget: Bool) throws(WriteError) -> IndexContents {
         let header = base.header
         let dimension = base.dimension
         let elementType = base.manifest.elementType
@@ -59,6 +62,19 @@ extension WriteState {
             throw WriteError(.ioFailure, "\(base.path): vector id \(idMap[missing]) is in no posting list; the index is inconsistent")
         }
         let exact = try exactContents(rowOf: newRow, count: total)
+        var partition = Partition(
+            centroids: header.centroids,
+            centroidRows: header.centroidRows.map { row in
+                row == IndexLayout.noRow || Int(row) >= baseCount ? IndexLayout.noRow : newRow[Int(row)]
+            },
+            graph: header.graph,
+            lists: lists
+        )
+        var statistics: RebalanceStatistics?
+        if rebalance.isEnabled, total > 0 {
+            statistics = try rebalanced(&partition, vectors: exact ?? vectors, configuration: rebalance, toTarget: toTarget)
+        }
+        lists = partition.lists
         var copies = [Int](repeating: 0, count: total)
         for list in lists { for member in list { copies[Int(member.vector)] += 1 } }
         var manifest = base.manifest
@@ -68,20 +84,80 @@ extension WriteState {
         manifest.copyHistogram = [Int](repeating: 0, count: max(manifest.build.assignment.replicaCount, copies.max() ?? 0) + 1)
         for count in copies { manifest.copyHistogram[count] += 1 }
         manifest.hasIDMap = true
+        manifest.centroidCount = partition.centroids.count
+        if let statistics { manifest.rebalanced = (manifest.rebalanced ?? RebalanceStatistics()) + statistics }
         manifest.files = []
         manifest.manifestChecksum = nil
         return IndexContents(
             manifest: manifest,
-            centroidRows: header.centroidRows.map { row in
-                row == IndexLayout.noRow || Int(row) >= baseCount ? IndexLayout.noRow : newRow[Int(row)]
-            },
-            centroids: header.centroids,
-            graph: header.graph,
+            centroidRows: partition.centroidRows,
+            centroids: partition.centroids,
+            graph: partition.graph,
             lists: lists,
             vectors: vectors,
             idMap: idMap,
             exactRows: exact
         )
+    }
+
+    /// Centroids (as `centroids.bin` stores them), the row each is, the graph and the lists.
+    struct Partition {
+        var centroids: VectorMatrix
+        var centroidRows: [UInt32]
+        var graph: CentroidGraph
+        var lists: [[PostingAssignment.Member]]
+    }
+
+    /// Runs the `Rebalancer` on float32 copies of the rows and centroids (as the build assigns:
+    /// normalised for cosine) and converts its centroids back to the stored type.
+    private func rebalanced(
+        _ partition: inout Partition,
+        vectors: VectorMatrix,
+        configuration: RebalanceConfiguration,
+        toTarget: Bool
+    ) throws(WriteError) -> RebalanceStatistics {
+        let manifest = base.manifest
+        let rows: VectorMatrix
+        do { rows = vectors.elementType == .float32 ? vectors : try vectors.converted(to: .float32) } catch {
+            throw WriteError(.invalidBatch, "the checkpoint cannot rebalance: \(error)")
+        }
+        let rules = Rebalancer.Rules(
+            targetCentroids: max(1, Int((Double(liveCount) * manifest.build.heads.centroidRatio).rounded())),
+            assignment: manifest.build.assignment,
+            graph: manifest.build.graph,
+            rebalance: configuration,
+            threads: configuration.threads,
+            toleratesSurplus: !toTarget
+        )
+        let (result, statistics) = Rebalancer.rebalance(
+            Rebalancer.Partition(
+                centroids: base.centroids,
+                graph: partition.graph,
+                lists: partition.lists,
+                heads: partition.centroidRows.map { $0 == IndexLayout.noRow ? nil : Int($0) }
+            ),
+            vectors: rows,
+            rules: rules
+        )
+        let centroids: VectorMatrix
+        do {
+            let stored = manifest.centroidElementType
+            centroids = stored == .float32 ? result.centroids : try result.centroids.converted(to: stored)
+        } catch {
+            throw WriteError(.invalidBatch, "the checkpoint cannot rebalance: \(error)")
+        }
+        partition = Partition(
+            centroids: centroids,
+            centroidRows: result.origins.map { origin in
+                switch origin {
+                case .centroid(let old): partition.centroidRows[old]
+                case .row(let row): UInt32(row)
+                }
+            },
+            graph: result.graph,
+            lists: result.lists
+        )
+        return statistics
     }
 
     /// The exact float32 rows of an index of int8 codes, renumbered like the codes (base rows

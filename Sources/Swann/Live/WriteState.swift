@@ -12,18 +12,46 @@ struct WriteState {
     var lists: OverlayLists
     var excluded: [UInt64]
     var liveCount: Int
+    /// Lists whose entries (base and appended) pass the split length.
+    private(set) var oversizedLists: Int
+    /// Those already over it in the base (lists of identical vectors, which cannot split): they
+    /// do not start checkpoints, or every write would.
+    private let oversizedInBase: Int
     /// User id → internalID id, built on first use (a read-only server may never need it).
     private var locations: [UInt64: UInt32]?
     /// The posting list holding each base row (for reading a base vector back), built on first use.
     private var listOfBaseRow: [UInt32]?
 
-    init(base: Index) {
+    /// The length past which a list splits at the next checkpoint (`Rebalancer.splitLength`).
+    let splitLength: Int
+
+    /// The split length of `base`'s lists: the build's posting limit when rebalancing is off.
+    static func splitLength(of base: Index, rebalance: RebalanceConfiguration) -> Int {
+        let limit = base.manifest.build.assignment.postingLimit
+        guard rebalance.isEnabled else { return limit }
+        return Rebalancer.splitLength(
+            entries: base.manifest.postingEntryCount,
+            centroids: base.header.centroids.count,
+            rules: Rebalancer.Rules(
+                targetCentroids: base.header.centroids.count,
+                assignment: base.manifest.build.assignment,
+                graph: base.manifest.build.graph,
+                rebalance: rebalance,
+                threads: 1
+            )
+        )
+    }
+
+    init(base: Index, rebalance: RebalanceConfiguration = RebalanceConfiguration()) {
         self.base = base
         rows = DeltaRows(rowBytes: base.dimension * base.manifest.elementType.byteWidth)
         exactRows = base.manifest.quantization == nil ? nil : DeltaRows(rowBytes: base.dimension * 4)
         lists = OverlayLists(count: base.header.directory.count)
         excluded = [UInt64](repeating: 0, count: (base.count + 63) / 64)
         liveCount = base.count
+        splitLength = Self.splitLength(of: base, rebalance: rebalance)
+        oversizedLists = base.header.directory.count { [splitLength] in $0.entryCount > splitLength }
+        oversizedInBase = oversizedLists
     }
 
     var baseCount: Int { base.count }
@@ -181,11 +209,39 @@ struct WriteState {
                 }
                 let words = (internalID + 64) / 64
                 if excluded.count < words { excluded += [UInt64](repeating: 0, count: words - excluded.count) }
-                for list in batch.assignments[i] { lists.append(UInt32(internalID), to: Int(list)) }
+                for list in batch.assignments[i] {
+                    lists.append(UInt32(internalID), to: Int(list))
+                    if base.header.directory[Int(list)].entryCount + lists.count(of: Int(list)) == splitLength + 1 { oversizedLists += 1 }
+                }
                 locations![id] = UInt32(internalID)
                 liveCount += 1
             }
         }
+    }
+
+    /// Vectors deleted or replaced since the base: their entries are dead weight in the lists.
+    var deadVectors: Int { baseCount + rows.appended - liveCount }
+
+    /// Centroids the live vectors should have less those the base has.
+    var centroidDeficit: Int {
+        max(1, Int((Double(liveCount) * base.manifest.build.heads.centroidRatio).rounded())) - base.header.centroids.count
+    }
+
+    /// Why a checkpoint should run now, if it should.
+    func checkpointDue(_ options: LiveIndex.WriteOptions) -> RebalanceStatus.Reason? {
+        if overlayBytes >= options.checkpointBytes { return .overlayFull }
+        let configuration = options.rebalance
+        if deadVectors > 0, Double(deadVectors) >= configuration.compactionFraction * Double(max(1, baseCount)) { return .compaction }
+        guard configuration.isEnabled else { return nil }
+        let centroids = base.header.centroids.count
+        if oversizedLists - oversizedInBase >= max(configuration.oversizedListsDue, centroids / 100) { return .oversizedLists }
+        let target = centroids + centroidDeficit
+        if Double(target) > Double(centroids) * (1 + configuration.surplusFraction)
+            || Double(target) * (1 + configuration.surplusFraction) < Double(centroids)
+        {
+            return .centroidCount
+        }
+        return nil
     }
 
     /// Deletes `ids`; returns how many were present.

@@ -147,7 +147,8 @@ public enum HTTPAPI {
             return try json(CheckpointResponseJSON(status: "checkpointed", tookMs: milliseconds(since: started)))
         }
         routes.get("/metrics") { _, _ in
-            Response(
+            service.refreshMetrics()
+            return Response(
                 status: .ok,
                 headers: [.contentType: "text/plain; version=0.0.4; charset=utf-8"],
                 body: .init(byteBuffer: ByteBuffer(bytes: service.metrics.exposition()))

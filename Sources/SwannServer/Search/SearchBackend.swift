@@ -27,6 +27,14 @@ public protocol SearchBackend: Sendable {
     func reload(path: String?) async throws(ServiceError) -> IndexInfo
     /// Folds every write into the index files and empties the log (docs/WRITES.md).
     func checkpoint() async throws(ServiceError)
+    /// Brings gauges that change between requests (index size, rebalancing) up to date before
+    /// `/metrics` is read.
+    func refreshMetrics()
+}
+
+extension SearchBackend {
+    /// Nothing to refresh.
+    public func refreshMetrics() {}
 }
 
 /// Whether a backend can answer yet.

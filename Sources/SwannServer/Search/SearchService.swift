@@ -151,6 +151,11 @@ public final class SearchService: SearchBackend {
         metrics.indexPostingBytes.record(index.index.postingFileBytes)
     }
 
+    /// Records the served index's size and rebalancing state.
+    public func refreshMetrics() {
+        if let index = try? readyIndex() { metrics.record(index) }
+    }
+
     func readyIndex() throws(ServiceError) -> LiveIndex {
         let current = state.withLock { $0 }
         switch current {

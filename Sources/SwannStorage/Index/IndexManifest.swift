@@ -37,6 +37,9 @@ public struct IndexManifest: Sendable, Codable, Equatable {
     public var build = BuildConfiguration()
     /// Default search parameters recorded at build time.
     public var searchDefaults = SearchParameters()
+    /// What checkpoints' rebalancing has done since the build (splits, merges, moved vectors),
+    /// summed; nil until a checkpoint rebalanced.
+    public var rebalanced: RebalanceStatistics?
     /// Seconds spent per build phase.
     public var buildSeconds: [String: Double] = [:]
     /// Every other file of the index with its size and checksum.

@@ -14,6 +14,11 @@ struct InfoCommand: AsyncParsableCommand {
     var format: VectorFileFormat?
     @Flag(help: "Print JSON instead of text.")
     var json = false
+    @Flag(
+        help:
+            "For an index: read every posting list and check every checksum and that every vector is in a list (slow; exits 1 on any fault)."
+    )
+    var verify = false
 
     func validate() throws { try requireExisting(path, what: "file") }
 
@@ -79,6 +84,15 @@ struct InfoCommand: AsyncParsableCommand {
 
     private func describeIndex() throws {
         let index = try Index.open(at: path)
+        if verify {
+            let clock = ContinuousClock()
+            let started = clock.now
+            let verified = try index.verify()
+            print(
+                "verified \(path): \(verified.lists) lists, \(verified.entries) entries, all \(verified.vectors) vectors in a list, every checksum matches (\(String(format: "%.2f", (clock.now - started).seconds)) s)"
+            )
+            return
+        }
         let m = index.manifest
         let lengths = index.postingLengths
         var buckets: [Int: Int] = [:]
@@ -132,6 +146,14 @@ struct InfoCommand: AsyncParsableCommand {
                 report.postingLength["max"]!
             )
         )
+        if let r = m.rebalanced {
+            print(
+                "rebalanced:     \(r.splits) splits, \(r.merges) merges, \(r.movedVectors) vectors reassigned (\(r.checkedVectors) checked) in \(r.rounds) rounds, \(r.reheaded) centroids given a new head since the build"
+            )
+        }
+        if let log = try? FileManager.default.attributesOfItem(atPath: path + "/wal.log")[.size] as? Int, log > 64 {
+            print("write log:      \(formatBytes(Int64(log))) of writes not yet checkpointed (`swann compact` folds them in)")
+        }
         print("histogram:      " + report.postingLengthHistogram.map { "≤\($0[0]): \($0[1])" }.joined(separator: ", "))
         let b = m.build
         print(

@@ -96,3 +96,43 @@ struct DeleteCommand: AsyncParsableCommand {
         print("deleted \(deleted) of \(userIDs.count) ids from \(index) (\(userIDs.count - deleted) were absent); it holds \(live.count) vectors")
     }
 }
+
+/// `swann compact`: folds the write-ahead log into the index files, dropping dead entries and
+/// rebalancing the lists, on an index that no server has open.
+struct CompactCommand: AsyncParsableCommand {
+    static let configuration = CommandConfiguration(
+        commandName: "compact",
+        abstract: "Checkpoint an index offline: fold in its write log, reclaim deleted entries and rebalance its lists.",
+        discussion: """
+            A running server does the same by itself (docs/WRITES.md). Not while a server has the \
+            index open.
+            """
+    )
+
+    @Argument(help: "The index directory.")
+    var index: String
+    @Flag(help: "Only compact: keep every centroid and list (no split, merge or reassignment).")
+    var noRebalance = false
+
+    func validate() throws {
+        try requireExisting(index, what: "index")
+    }
+
+    func run() async throws {
+        let clock = ContinuousClock()
+        let started = clock.now
+        var options = LiveIndex.WriteOptions()
+        options.rebalance.isEnabled = !noRebalance
+        let live = try LiveIndex.open(at: index, writeOptions: options)
+        let before = live.index.manifest
+        let status = live.rebalanceStatus
+        try await live.checkpoint()
+        let after = live.index.manifest
+        let done = (after.rebalanced ?? RebalanceStatistics())
+        let was = before.rebalanced ?? RebalanceStatistics()
+        let diskBytes = { (m: IndexManifest) in m.files.reduce(Int64(0)) { $0 + $1.bytes } }
+        print(
+            "compacted \(index) in \(String(format: "%.2f", (clock.now - started).seconds)) s: \(after.vectorCount) vectors (\(status.deadVectors) dead entries dropped), \(before.centroidCount) → \(after.centroidCount) centroids, \(done.splits - was.splits) splits, \(done.merges - was.merges) merges, \(done.movedVectors - was.movedVectors) vectors reassigned, \(formatBytes(diskBytes(before))) → \(formatBytes(diskBytes(after))) on disk"
+        )
+    }
+}
