@@ -37,6 +37,10 @@ struct LoadGenerator: AsyncParsableCommand {
     var maxPostings: Int?
     @Option(help: "Ground truth (.ivecs/.ibin/.npy): report recall@k of the answers.")
     var truth: String?
+    @Option(help: "Requests per second in all (spread over the connections); default: as fast as answered.")
+    var rate: Double?
+    @Option(help: "Stop early once this file exists (a background load for as long as a script runs).")
+    var stopFile: String?
     @Option(help: "A server process id whose resident memory is sampled every second.")
     var serverPid: Int32?
     @Flag(help: "Print one JSON object.")
@@ -47,6 +51,7 @@ struct LoadGenerator: AsyncParsableCommand {
             throw ValidationError("give exactly one of --tcp, --http, --in-process")
         }
         guard connections >= 1, duration > 0 else { throw ValidationError("--connections and --duration must be positive") }
+        if let rate, !(rate > 0 && rate.isFinite) { throw ValidationError("--rate must be positive") }
     }
 
     func run() async throws {
@@ -132,6 +137,8 @@ struct LoadGenerator: AsyncParsableCommand {
         let end = measureFrom + .milliseconds(Int(duration * 1000))
         let connections = connections
         let pid = serverPid
+        let interval: Duration? = rate.map { .nanoseconds(Int64(1e9 * Double(connections) / $0)) }
+        let stopFile = stopFile
         let samples = Mutex<[Double]>([])
         let sampler = Task {
             guard let pid else { return }
@@ -147,9 +154,15 @@ struct LoadGenerator: AsyncParsableCommand {
                     var errors = 0
                     var answers: [Int: [Int64]] = [:]
                     var q = worker * 997 % queryCount
+                    var due = clock.now
                     while true {
+                        if let interval {
+                            try? await Task.sleep(until: due, clock: clock)
+                            due = due + interval
+                        }
                         let sent = clock.now
                         if sent >= end { break }
+                        if let stopFile, latencies.count % 64 == 0, FileManager.default.fileExists(atPath: stopFile) { break }
                         do {
                             let ids = try await send(worker, q)
                             if !ids.isEmpty { answers[q] = ids }
@@ -171,7 +184,7 @@ struct LoadGenerator: AsyncParsableCommand {
         result.latencies = perWorker.flatMap(\.0).sorted()
         result.errors = perWorker.map(\.1).reduce(0, +)
         result.queries = result.latencies.count
-        result.seconds = duration
+        result.seconds = max(0.001, min(duration, (clock.now - measureFrom).seconds))
         result.rssMiB = samples.withLock { $0 }
         for part in perWorker { result.answers.merge(part.2) { $1 } }
         return result
