@@ -138,7 +138,7 @@ struct CrashRecoveryTests {
                 #expect(server.stop().0 == 0)
                 continue
             }
-            try await Task.sleep(for: .milliseconds(Int(Double(rng.next() % 700) / 1_000 * checkpointSeconds * 1_000)))
+            try await Task.sleep(for: .milliseconds(Int(Double(rng.next() % 500) / 1_000 * checkpointSeconds * 1_000)))
             kill(server.process.processIdentifier, SIGKILL)
             server.process.waitUntilExit()
             // No answer: the server died inside the checkpoint.

@@ -159,36 +159,6 @@ struct RebalancerTests {
         #expect(after.lists.filter { $0.count > 64 }.allSatisfy { list in list.allSatisfy(\.isPrimary) })
     }
 
-    @Test func centroidsWhoseHeadWasDeletedTakeTheirNearestLiveMember() throws {
-        let vectors = Self.clustered(count: 3_000, clusters: 20, seed: 11)
-        let assignment = PostingAssignment.Configuration()
-        let built = Self.grownPartition(vectors, built: 3_000, assignment: assignment)
-        // Every other centroid's head row was deleted (nil); the rest keep theirs.
-        let rows = (0..<built.centroids.count).map { c in
-            (0..<vectors.count).first { vectors.floats(at: $0) == built.centroids.floats(at: c) }
-        }
-        let heads = rows.enumerated().map { $0.offset % 2 == 0 ? nil : $0.element }
-        let partition = Rebalancer.Partition(centroids: built.centroids, graph: built.graph, lists: built.lists, heads: heads)
-        let (after, statistics) = Rebalancer.rebalance(
-            partition,
-            vectors: vectors,
-            rules: Self.rules(target: built.centroids.count, assignment: assignment)
-        )
-        try Self.checkInvariants(after, vectors: vectors, postingLimit: assignment.postingLimit)
-        #expect(statistics.reheaded == heads.count { $0 == nil })
-        var copies = [Int](repeating: 0, count: vectors.count)
-        for list in after.lists { for member in list { copies[Int(member.vector)] += 1 } }
-        var newHeads = 0
-        for (c, origin) in after.origins.enumerated() {
-            guard case .row(let row) = origin else { continue }
-            newHeads += 1
-            #expect(after.centroids.floats(at: c) == vectors.floats(at: row), "centroid \(c) is not its head row")
-            #expect(copies[row] == 1, "head \(row) has \(copies[row]) copies")
-            #expect(after.lists[c].first?.vector == UInt32(row) && after.lists[c].first?.distance == 0)
-        }
-        #expect(newHeads >= statistics.reheaded)
-    }
-
     @Test func rebalancingIsDeterministic() {
         let vectors = Self.clustered(count: 2_000, clusters: 10, seed: 9)
         let assignment = PostingAssignment.Configuration()

@@ -1,4 +1,5 @@
 import CSwannKernels
+import Dispatch
 import SwannCore
 import SwannStorage
 
@@ -6,6 +7,13 @@ import SwannStorage
 /// checkpoint queues writers instead of blocking threads, and a writer waiting for its fsync
 /// lets the next one log (group commit).
 actor IndexWriterActor {
+    /// The actor runs on a queue of its own rather than on Swift's cooperative pool (one thread
+    /// per core): a checkpoint computes for seconds (compaction, rebalancing, writing the
+    /// files) without a suspension point, and on the pool it held a thread that every other
+    /// task of the process (request handlers, clients) was waiting for.
+    private let executor = QueueExecutor(label: "swann.index-writer")
+    nonisolated var unownedExecutor: UnownedSerialExecutor { executor.asUnownedSerialExecutor() }
+
     private var state: WriteState
     private var log: WriteAheadLog?
     private let snapshot: SnapshotCell
@@ -177,4 +185,19 @@ actor IndexWriterActor {
             throw failure
         }
     }
+}
+
+/// A serial executor on a dispatch queue of its own (Linux has no `DispatchSerialQueue`
+/// executor): the jobs of an actor that uses it run on that queue's thread, one at a time.
+final class QueueExecutor: SerialExecutor {
+    private let queue: DispatchQueue
+
+    init(label: String) { queue = DispatchQueue(label: label) }
+
+    func enqueue(_ job: consuming ExecutorJob) {
+        let job = UnownedJob(job)
+        queue.async { job.runSynchronously(on: self.asUnownedSerialExecutor()) }
+    }
+
+    func asUnownedSerialExecutor() -> UnownedSerialExecutor { UnownedSerialExecutor(ordinary: self) }
 }

@@ -130,12 +130,7 @@ extension WriteState {
             toleratesSurplus: !toTarget
         )
         let (result, statistics) = Rebalancer.rebalance(
-            Rebalancer.Partition(
-                centroids: base.centroids,
-                graph: partition.graph,
-                lists: partition.lists,
-                heads: partition.centroidRows.map { $0 == IndexLayout.noRow ? nil : Int($0) }
-            ),
+            Rebalancer.Partition(centroids: base.centroids, graph: partition.graph, lists: partition.lists),
             vectors: rows,
             rules: rules
         )

@@ -64,8 +64,6 @@ public struct RebalanceStatistics: Sendable, Hashable, Codable {
     public var checkedVectors = 0
     /// Split-and-merge rounds run.
     public var rounds = 0
-    /// Centroids whose head row was deleted that took their nearest live member as head.
-    public var reheaded = 0
 
     /// No work.
     public init() {}
@@ -78,7 +76,6 @@ public struct RebalanceStatistics: Sendable, Hashable, Codable {
         sum.movedVectors += b.movedVectors
         sum.checkedVectors += b.checkedVectors
         sum.rounds += b.rounds
-        sum.reheaded += b.reheaded
         return sum
     }
 }
@@ -109,16 +106,12 @@ package enum Rebalancer {
         package var lists: [[PostingAssignment.Member]]
         /// Where each centroid came from.
         package var origins: [Origin]
-        /// The row each centroid is (its head), or nil when that row was deleted or the
-        /// centroid is no row: such a centroid gets its nearest live member as its new head.
-        package var heads: [Int?]
 
-        package init(centroids: VectorMatrix, graph: CentroidGraph, lists: [[PostingAssignment.Member]], heads: [Int?]? = nil) {
+        package init(centroids: VectorMatrix, graph: CentroidGraph, lists: [[PostingAssignment.Member]]) {
             self.centroids = centroids
             self.graph = graph
             self.lists = lists
             origins = (0..<centroids.count).map { .centroid($0) }
-            self.heads = heads ?? [Int?](repeating: nil, count: centroids.count)
         }
     }
 
@@ -174,7 +167,6 @@ package enum Rebalancer {
         precondition(vectors.elementType == .float32 && partition.centroids.elementType == .float32, "rebalancing measures float32 rows")
         var work = Work(partition: partition, vectors: vectors, rules: rules)
         var statistics = RebalanceStatistics()
-        statistics.reheaded = work.reheaded
         if vectors.count < Int(Int32.max) {
             for _ in 0..<rules.rebalance.maxRounds {
                 guard let done = work.round() else { break }
@@ -215,47 +207,8 @@ private struct Work {
         graph = partition.graph
         lists = partition.lists
         rng = SplitMix64(seed: rules.rebalance.seed)
-        rehead(partition.heads)
         annotate()
     }
-
-    /// Gives each centroid whose head row is gone (deleted) its nearest live member as its new
-    /// head, as the build's heads are: the head moves to that row and keeps a single copy, in
-    /// its own list (the build's rule for a vector at distance 0 from its centroid). Without
-    /// this, churn that deletes old rows leaves centroids standing for no vector, copies per
-    /// vector climb (8.6 against a fresh build's 7.6 after 10 rounds of minilm churn) and
-    /// recall drifts down.
-    mutating func rehead(_ heads: [Int?]) {
-        var isHead = [Bool](repeating: false, count: vectors.count)
-        for case let row? in heads { isHead[row] = true }
-        var moved: [(centroid: Int, row: Int)] = []
-        for c in 0..<count where heads[c] == nil && !lists[c].isEmpty {
-            let centroid = centroidRows.withUnsafeBytes { $0.baseAddress! + c * dimension * 4 }
-            var best: (distance: Float, row: Int)?
-            for member in lists[c] where !isHead[Int(member.vector)] {
-                let distance = L2Float32.distance(vectors.uncheckedRow(Int(member.vector)), centroid, dimension: dimension)
-                if best == nil || (distance, Int(member.vector)) < (best!.distance, best!.row) { best = (distance, Int(member.vector)) }
-            }
-            guard let best else { continue }
-            isHead[best.row] = true
-            moved.append((c, best.row))
-        }
-        guard !moved.isEmpty else { return }
-        let headOf = Dictionary(uniqueKeysWithValues: moved.map { (UInt32($0.row), $0.centroid) })
-        for list in lists.indices where lists[list].contains(where: { headOf[$0.vector].map { $0 != list } ?? false }) {
-            lists[list].removeAll { headOf[$0.vector].map { $0 != list } ?? false }
-        }
-        for (c, row) in moved {
-            centroidRows.withUnsafeMutableBufferPointer { rows in
-                (rows.baseAddress! + c * dimension).update(from: vectors.uncheckedRow(row).assumingMemoryBound(to: Float.self), count: dimension)
-            }
-            origins[c] = .row(row)
-        }
-        reheaded = moved.count
-    }
-
-    /// Centroids given a new head at the start.
-    var reheaded = 0
 
     var count: Int { alive.count }
 

@@ -148,7 +148,7 @@ struct InfoCommand: AsyncParsableCommand {
         )
         if let r = m.rebalanced {
             print(
-                "rebalanced:     \(r.splits) splits, \(r.merges) merges, \(r.movedVectors) vectors reassigned (\(r.checkedVectors) checked) in \(r.rounds) rounds, \(r.reheaded) centroids given a new head since the build"
+                "rebalanced:     \(r.splits) splits, \(r.merges) merges, \(r.movedVectors) vectors reassigned (\(r.checkedVectors) checked) in \(r.rounds) rounds since the build"
             )
         }
         if let log = try? FileManager.default.attributesOfItem(atPath: path + "/wal.log")[.size] as? Int, log > 64 {
