@@ -155,7 +155,13 @@ def write_markdown(meta, summary, path):
         lines.append("")
     for note in meta.get("notes", []):
         lines += [f"- {note}"]
-    open(path, "w").write("\n".join(lines) + "\n")
+    # Sections written by other scripts (Tools/bench/churn) follow this marker and are kept.
+    marker = "<!-- kept: written by other benchmarks -->"
+    kept = ""
+    if os.path.exists(path) and marker in open(path).read():
+        kept = "\n" + open(path).read().split(marker, 1)[1]
+        kept = marker + kept
+    open(path, "w").write("\n".join(lines) + "\n" + ("\n" + kept if kept else ""))
 
 
 if __name__ == "__main__":
