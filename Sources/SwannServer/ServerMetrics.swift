@@ -29,6 +29,7 @@ public final class ServerMetrics: Sendable {
     let oversizedLists: CoreMetrics.Gauge
     let centroidDeficit: CoreMetrics.Gauge
     let rebalanceRunning: CoreMetrics.Gauge
+    let rebalancePaused: CoreMetrics.Gauge
     let splits: CoreMetrics.Counter
     let merges: CoreMetrics.Counter
     let movedVectors: CoreMetrics.Counter
@@ -61,6 +62,7 @@ public final class ServerMetrics: Sendable {
         oversizedLists = CoreMetrics.Gauge(label: "swann_rebalance_oversized_lists", dimensions: [], factory: factory)
         centroidDeficit = CoreMetrics.Gauge(label: "swann_rebalance_centroid_deficit", dimensions: [], factory: factory)
         rebalanceRunning = CoreMetrics.Gauge(label: "swann_rebalance_running", dimensions: [], factory: factory)
+        rebalancePaused = CoreMetrics.Gauge(label: "swann_rebalance_paused", dimensions: [], factory: factory)
         splits = CoreMetrics.Counter(label: "swann_rebalance_splits_total", dimensions: [], factory: factory)
         merges = CoreMetrics.Counter(label: "swann_rebalance_merges_total", dimensions: [], factory: factory)
         movedVectors = CoreMetrics.Counter(label: "swann_rebalance_moved_vectors_total", dimensions: [], factory: factory)
@@ -76,6 +78,7 @@ public final class ServerMetrics: Sendable {
         oversizedLists.record(status.oversizedLists)
         centroidDeficit.record(status.centroidDeficit)
         rebalanceRunning.record(status.isRunning ? 1 : 0)
+        rebalancePaused.record(status.isPaused ? 1 : 0)
         counted.withLock { counted in
             // Totals only grow on one index; after a reload to another, count from its totals.
             if counted.index != ObjectIdentifier(index) { counted = (ObjectIdentifier(index), RebalanceStatistics(), 0) }

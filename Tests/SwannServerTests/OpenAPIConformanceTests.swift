@@ -33,7 +33,7 @@ struct OpenAPIConformanceTests {
             Set(Self.operations.map(\.testDescription)) == [
                 "POST /v1/search", "POST /v1/search/batch", "GET /v1/index", "GET /healthz", "GET /readyz", "GET /metrics",
                 "PUT /v1/points", "POST /v1/points/delete", "GET /v1/points/{id}", "POST /v1/admin/reload",
-                "POST /v1/admin/checkpoint",
+                "POST /v1/admin/checkpoint", "POST /v1/admin/rebalance",
             ]
         )
     }

@@ -246,6 +246,74 @@ struct LiveIndexTests {
         }
     }
 
+    @Test func writesGoOnWhileACheckpointRunsAndSurviveItsSwap() async throws {
+        let path = try Self.initialIndex()
+        let index = try LiveIndex.open(at: path, writeOptions: Self.noAutomaticCheckpoint)
+        try await index.upsert((9_000..<9_500).map { Point(id: UInt64($0), vector: Self.rows[$0]) })
+        try await index.delete(Array(stride(from: 0, to: 9_000, by: 20).map(UInt64.init)))
+
+        let checkpoint = Task { try await index.checkpoint() }
+        let clock = ContinuousClock()
+        let deadline = clock.now + .seconds(30)
+        while !index.rebalanceStatus.isRunning, clock.now < deadline { try await Task.sleep(for: .milliseconds(1)) }
+        #expect(index.rebalanceStatus.isRunning)
+        // Writes keep being acknowledged while the checkpoint computes and writes its files.
+        var next = 9_500
+        var acknowledgedWhileRunning = 0
+        var deletedWhileRunning: [UInt64] = []
+        while index.rebalanceStatus.isRunning, next < Self.rows.count {
+            try await index.upsert([Point(id: UInt64(next), vector: Self.rows[next])])
+            if next % 3 == 0 {
+                deletedWhileRunning.append(UInt64(next - 400))
+                try await index.delete([UInt64(next - 400)])
+            }
+            next += 1
+            if index.rebalanceStatus.isRunning { acknowledgedWhileRunning += 1 }
+        }
+        try await checkpoint.value
+        #expect(acknowledgedWhileRunning >= 1, "no write was acknowledged while the checkpoint ran")
+        print("writes acknowledged while a checkpoint ran: \(acknowledgedWhileRunning)")
+
+        // The checkpoint folded what it froze; the writes after it are the new index's log.
+        let deleted = Set(stride(from: 0, to: 9_000, by: 20).map(UInt64.init)).union(deletedWhileRunning)
+        let live = (0..<UInt64(next)).filter { !deleted.contains($0) }
+        #expect(index.count == live.count)
+        #expect(index.index.count == 9_500 - 450)
+        #expect(index.overlayRows == next - 9_500)
+        let reopened = try LiveIndex.open(at: path, access: .readOnly)
+        #expect(reopened.replayedRecords == 0, "read-only: the log is not read")
+        let replayed = try LiveIndex.open(at: path, writeOptions: Self.noAutomaticCheckpoint)
+        #expect(replayed.replayedRecords == (next - 9_500) + deletedWhileRunning.count)
+        #expect(replayed.count == live.count)
+        for id in stride(from: 0, to: next, by: 7).map(UInt64.init) {
+            let stored = try await replayed.vector(id: id)
+            #expect(deleted.contains(id) ? stored == nil : stored == Self.rows[Int(id)], "id \(id)")
+        }
+    }
+
+    @Test func pausedRebalancingCompactsWithoutSplitting() async throws {
+        let path = try Self.initialIndex()
+        let index = try LiveIndex.open(at: path)
+        await index.pauseRebalancing()
+        #expect(index.rebalanceStatus.isPaused)
+        try await index.upsert((9_000..<Self.rows.count).map { Point(id: UInt64($0), vector: Self.rows[$0]) })
+        try await index.delete([1, 2, 3])
+        #expect(index.rebalanceStatus.due == nil, "growth starts no checkpoint while paused: \(index.rebalanceStatus)")
+        let centroids = index.index.manifest.centroidCount
+        try await index.checkpoint()
+        #expect(index.rebalanceStatus.deadVectors == 0)
+        #expect(index.index.count == Self.rows.count - 3)
+        #expect(index.index.manifest.centroidCount == centroids)
+        #expect((index.index.manifest.rebalanced?.splits ?? 0) == 0)
+
+        await index.resumeRebalancing()
+        #expect(!index.rebalanceStatus.isPaused)
+        try await index.upsert([Point(id: 1, vector: Self.rows[1])])
+        try await index.checkpoint()
+        #expect(index.index.manifest.centroidCount > centroids, "resumed: the checkpoint brings the centroids to their target")
+        #expect((index.index.manifest.rebalanced?.splits ?? 0) > 0)
+    }
+
     @Test func badBatchesAreRefusedWholeAndChangeNothing() async throws {
         let path = try Self.initialIndex()
         let index = try LiveIndex.open(at: path)

@@ -1,5 +1,6 @@
 import CSwannKernels
 import Dispatch
+import Foundation
 import SwannCore
 import SwannStorage
 
@@ -22,6 +23,17 @@ actor IndexWriterActor {
     private let options: Index.OpenOptions
     private let writeOptions: LiveIndex.WriteOptions
     private var checkpointScheduled = false
+    /// A checkpoint is running (one at a time); `checkpoint()` callers wait in
+    /// `checkpointWaiters` for it to end.
+    private var isCheckpointing = false
+    private var checkpointWaiters: [CheckedContinuation<Void, Never>] = []
+    /// The records logged since the running checkpoint froze the state, for the new index's
+    /// log: the swap then loses none of the writes taken while the checkpoint ran. Nil while
+    /// none runs.
+    private var tail: [LogRecord]?
+    /// `LiveIndex.pauseRebalancing()`: checkpoints still compact, but do not rebalance, and long
+    /// lists or the centroid count start none.
+    private var rebalancePaused = false
     /// Set when a checkpoint failed half-way: the log may no longer match the files.
     private var failure: WriteError?
 
@@ -33,6 +45,13 @@ actor IndexWriterActor {
         self.writeOptions = writeOptions
         status = RebalanceStatusCell(RebalanceStatus())
         status.update { Self.describe(state, options: writeOptions, into: &$0) }
+    }
+
+    /// The write options in force: `writeOptions` with rebalancing off while paused.
+    private var activeOptions: LiveIndex.WriteOptions {
+        var options = writeOptions
+        if rebalancePaused { options.rebalance.isEnabled = false }
+        return options
     }
 
     /// The status fields that follow from the write state.
@@ -84,7 +103,9 @@ actor IndexWriterActor {
             )
         }
         let batch = try state.prepare(ids: ids, vectors: vectors)
-        let ticket = log.append(.upsert(ids: ids, vectors: vectors), dimension: state.base.dimension)
+        let record = LogRecord.upsert(ids: ids, vectors: vectors)
+        let ticket = log.append(record, dimension: state.base.dimension)
+        tail?.append(record)
         state.apply(batch)
         publish()
         try await finish(ticket, on: log, durability: durability)
@@ -95,7 +116,9 @@ actor IndexWriterActor {
         guard LogFormat.payloadHeaderSize + ids.count * 8 <= LogFormat.maxPayloadBytes else {
             throw WriteError(.invalidBatch, "a delete of \(ids.count) ids does not fit one log record")
         }
-        let ticket = log.append(.delete(ids: ids), dimension: state.base.dimension)
+        let record = LogRecord.delete(ids: ids)
+        let ticket = log.append(record, dimension: state.base.dimension)
+        tail?.append(record)
         let deleted = state.delete(ids)
         publish()
         try await finish(ticket, on: log, durability: durability)
@@ -115,11 +138,25 @@ actor IndexWriterActor {
 
     private func publish() {
         snapshot.publish(Snapshot(index: state.base, overlay: state.overlay()))
-        status.update { Self.describe(state, options: writeOptions, into: &$0) }
-        if !checkpointScheduled, log != nil, state.checkpointDue(writeOptions) != nil {
-            checkpointScheduled = true
-            Task { try? await self.checkpoint(automatic: true) }
+        status.update { Self.describe(state, options: activeOptions, into: &$0) }
+        scheduleCheckpointIfDue()
+    }
+
+    private func scheduleCheckpointIfDue() {
+        guard !checkpointScheduled, !isCheckpointing, log != nil, failure == nil, state.checkpointDue(activeOptions) != nil else { return }
+        checkpointScheduled = true
+        Task { try? await self.checkpoint(automatic: true) }
+    }
+
+    /// Pauses or resumes rebalancing (`LiveIndex.pauseRebalancing()`); a checkpoint running
+    /// now finishes as it started.
+    func setRebalancingPaused(_ paused: Bool) {
+        rebalancePaused = paused
+        status.update {
+            Self.describe(state, options: activeOptions, into: &$0)
+            $0.isPaused = paused
         }
+        scheduleCheckpointIfDue()
     }
 
     private func finish(_ ticket: UInt64, on log: WriteAheadLog, durability: Durability) async throws(WriteError) {
@@ -138,41 +175,105 @@ actor IndexWriterActor {
         swann_release_free_memory()
     }
 
-    /// Writes the checkpoint's files. A function of its own so that the contents (the size of
-    /// the index) are freed when it returns, before the new index is opened: the new index then
-    /// reuses that memory instead of landing beside it, and `malloc_trim` afterwards finds the
-    /// freed pages (trimming with the contents still referenced left 40 MiB of them resident).
-    private static func write(_ state: WriteState, rebalance: RebalanceConfiguration, toTarget: Bool) throws(WriteError) {
-        let contents = try state.checkpointContents(rebalance: rebalance, toTarget: toTarget)
+    /// Where checkpoints compute and write, beside the writer rather than on it: writes go on
+    /// while a checkpoint runs. At utility priority, with `RebalanceConfiguration.threads`
+    /// bounding its parallel parts, so searches and writes keep the rest of the machine.
+    private static let checkpointQueue = DispatchQueue(label: "swann.checkpoint", qos: .utility)
+
+    /// Computes the checkpoint of `source` and writes it beside the index, on `checkpointQueue`.
+    private static func stage(_ source: CheckpointSource, rebalance: RebalanceConfiguration, toTarget: Bool) async throws(WriteError) -> StagedIndex {
+        let result = await withCheckedContinuation { (continuation: CheckedContinuation<Result<StagedIndex, WriteError>, Never>) in
+            checkpointQueue.async {
+                continuation.resume(returning: Result { () throws(WriteError) in try stageNow(source, rebalance: rebalance, toTarget: toTarget) })
+            }
+        }
+        return try result.get()
+    }
+
+    /// A function of its own so that the contents (the size of the index) are freed when it
+    /// returns, before the new index is opened: the new index then reuses that memory instead of
+    /// landing beside it, and `malloc_trim` afterwards finds the freed pages.
+    private static func stageNow(_ source: CheckpointSource, rebalance: RebalanceConfiguration, toTarget: Bool) throws(WriteError) -> StagedIndex {
+        let contents = try source.checkpointContents(rebalance: rebalance, toTarget: toTarget)
         do {
-            try IndexWriter.write(contents, to: state.base.path, overwrite: true)
+            return try IndexWriter.stage(contents, for: source.base.path, overwrite: true)
         } catch {
             throw WriteError(.ioFailure, "the checkpoint could not be written (the index and its log are unchanged): \(error)")
         }
     }
 
     /// - Parameter automatic: started by the writes (`RebalanceStatus.Reason`) rather than asked
-    ///   for; an automatic checkpoint leaves a centroid count within the tolerated surplus alone.
+    ///   for; an automatic checkpoint leaves a centroid count within the tolerated surplus alone,
+    ///   and does not run when another is running.
     func checkpoint(automatic: Bool = false) async throws(WriteError) {
-        defer { checkpointScheduled = false }
+        if automatic {
+            defer { checkpointScheduled = false }
+            guard !isCheckpointing else { return }
+            try await runCheckpoint(toTarget: false)
+            return
+        }
+        // Asked for: it folds every write acknowledged before the call, so it waits for a
+        // running checkpoint (which froze its state earlier) and then runs its own.
+        while isCheckpointing {
+            await withCheckedContinuation { checkpointWaiters.append($0) }
+        }
+        try await runCheckpoint(toTarget: true)
+    }
+
+    /// Freezes the state, computes and writes the new index in the background while writes go
+    /// on, then, back on the writer, adds the writes taken meanwhile as the new index's log,
+    /// swaps it in and replays that log over it.
+    private func runCheckpoint(toTarget: Bool) async throws(WriteError) {
+        isCheckpointing = true
+        defer {
+            isCheckpointing = false
+            tail = nil
+            let waiters = checkpointWaiters
+            checkpointWaiters = []
+            for waiter in waiters { waiter.resume() }
+            scheduleCheckpointIfDue()
+        }
         let log = try writableLog()
-        // Everything logged is on disk first: if the checkpoint fails, the old files and the
-        // log still hold every acknowledged write.
-        do { try await log.syncAll() } catch { throw WriteError(.ioFailure, error.description) }
         guard state.isModified else { return }
         status.update { $0.isRunning = true }
         defer { status.update { $0.isRunning = false } }
-        // No suspension from here on: no write can slip between the contents and the swap.
+        let source = state.checkpointSource()
+        tail = []
+        let staged = try await Self.stage(source, rebalance: activeOptions.rebalance, toTarget: toTarget)
+        // Back on the writer: nothing below suspends, so no write slips between the tail and
+        // the swap. Every acknowledged write is in the old directory's log until the swap, and
+        // in the new index or its log after it.
+        guard failure == nil, !closed, self.log === log, let records = tail else {
+            staged.discard()
+            throw WriteError(.closed, "the index was closed for writes while the checkpoint ran; the checkpoint was given up")
+        }
         let path = state.base.path
-        try Self.write(state, rebalance: writeOptions.rebalance, toTarget: !automatic)
+        do throws(IndexError) {
+            try WriteAheadLog.create(in: staged.directory, dimension: state.base.dimension, records: records)
+            try IndexWriter.swapIn(staged)
+        } catch {
+            staged.discard()
+            throw WriteError(.ioFailure, "the checkpoint could not be written (the index and its log are unchanged): \(error)")
+        }
+        do throws(IndexError) {
+            try IndexWriter.syncParent(of: path)
+        } catch {
+            // A crash could still undo the swap: writes logged in the new directory from now on
+            // would then be lost, so take none.
+            let failure = WriteError(.ioFailure, "the checkpoint was swapped in but the swap is not durable (\(error)); restart to recover")
+            self.failure = failure
+            throw failure
+        }
         do throws(IndexError) {
             let base = try Index.open(at: path, options: options)
-            let (newLog, _) = try WriteAheadLog.open(indexPath: path, dimension: base.dimension)
+            let (newLog, decoded) = try WriteAheadLog.open(indexPath: path, dimension: base.dimension)
+            var next = WriteState(base: base, rebalance: writeOptions.rebalance)
+            try next.replay(decoded.records, logPath: newLog.path)
             self.log = newLog
-            state = WriteState(base: base, rebalance: writeOptions.rebalance)
-            snapshot.publish(Snapshot(index: base, overlay: nil))
+            state = next
+            snapshot.publish(Snapshot(index: base, overlay: next.isModified ? next.overlay() : nil))
             status.update {
-                Self.describe(state, options: writeOptions, into: &$0)
+                Self.describe(state, options: activeOptions, into: &$0)
                 $0.checkpoints += 1
             }
             // Only now are the old state and the checkpoint's transient copies gone (unless a

@@ -62,50 +62,12 @@ public final class LiveIndex: NearestNeighborSearch {
         if access == .readWrite {
             let (opened, decoded) = try WriteAheadLog.open(indexPath: path, dimension: base.dimension)
             log = opened
-            try replay(decoded.records, into: &state, logPath: opened.path)
+            try state.replay(decoded.records, logPath: opened.path)
             replayed = decoded.records.count
         }
         let cell = SnapshotCell(Snapshot(index: base, overlay: state.isModified ? state.overlay() : nil))
         let writer = IndexWriterActor(state: state, log: log, snapshot: cell, options: options, writeOptions: writeOptions)
         return LiveIndex(path: path, access: access, snapshot: cell, writer: writer, replayedRecords: replayed)
-    }
-
-    /// Upsert records in a row are assigned as one batch, so that a server's log of single-point
-    /// writes is replayed on every core like a large batch (assignment is most of a replay's
-    /// cost); they are applied in log order, so a later upsert of an id still wins.
-    private static func replay(_ records: [LogRecord], into state: inout WriteState, logPath: String) throws(IndexError) {
-        let groupLimit = 4_096
-        var n = 0
-        while n < records.count {
-            if case .delete(let ids) = records[n] {
-                state.delete(ids)
-                n += 1
-                continue
-            }
-            var ids: [UInt64] = []
-            var vectors: [Float] = []
-            var end = n
-            while end < records.count, case .upsert(let more, let rows) = records[end], end == n || ids.count + more.count <= groupLimit {
-                ids += more
-                vectors += rows
-                end += 1
-            }
-            do throws(WriteError) {
-                state.apply(try state.prepare(ids: ids, vectors: vectors))
-            } catch {
-                // Nothing of the group was applied: replay it record by record, which names the
-                // record that cannot be replayed (and applies the group if only its size failed).
-                for record in n..<end {
-                    guard case .upsert(let ids, let vectors) = records[record] else { continue }
-                    do throws(WriteError) {
-                        state.apply(try state.prepare(ids: ids, vectors: vectors))
-                    } catch {
-                        throw IndexError(.inconsistent, path: logPath, detail: "record \(record) cannot be replayed: \(error.message)")
-                    }
-                }
-            }
-            n = end
-        }
     }
 
     /// Serves `index` read-only, as it is (no log is read or written).
@@ -201,9 +163,24 @@ public final class LiveIndex: NearestNeighborSearch {
     }
 
     /// Writes the index with every write folded in (crash-safe, like a build), swaps it in and
-    /// empties the log. Searches in flight finish on the old files.
+    /// empties the log. Searches in flight finish on the old files. Writes go on while it
+    /// computes; those it did not fold in stay in the new index's log. A checkpoint already
+    /// running (started by the writes) is waited for first.
     public func checkpoint() async throws(WriteError) {
         try await writer.checkpoint()
+    }
+
+    /// Pauses rebalancing (an operator's lever for a busy hour): checkpoints still start when
+    /// the overlay fills or dead entries pass the compaction fraction, and still compact, but no
+    /// list is split, merged or reassigned, and long lists or the centroid count start no
+    /// checkpoint. A checkpoint running now finishes as it started.
+    public func pauseRebalancing() async {
+        await writer.setRebalancingPaused(true)
+    }
+
+    /// Undoes `pauseRebalancing()`; a checkpoint that is due starts.
+    public func resumeRebalancing() async {
+        await writer.setRebalancingPaused(false)
     }
 
     /// One more than the largest id stored: where ids for new vectors can start.

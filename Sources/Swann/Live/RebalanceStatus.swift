@@ -16,6 +16,9 @@ public struct RebalanceStatus: Sendable, Hashable {
     public var due: Reason?
     /// Whether a checkpoint (compaction and rebalancing) is running.
     public var isRunning = false
+    /// Whether rebalancing is paused (`LiveIndex.pauseRebalancing()`): checkpoints compact
+    /// without splitting, merging or reassigning.
+    public var isPaused = false
     /// Checkpoints this process has completed on the index.
     public var checkpoints = 0
     /// What rebalancing has done over the index's life (summed in its manifest).

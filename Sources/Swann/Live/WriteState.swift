@@ -72,6 +72,9 @@ struct WriteState {
         )
     }
 
+    /// The state as it is now, frozen for a checkpoint (`CheckpointSource`).
+    func checkpointSource() -> CheckpointSource { CheckpointSource(base: base, overlay: overlay()) }
+
     /// Bytes the overlay holds (rows, and exact rows beside int8 codes).
     var overlayBytes: Int { rows.bytes + (exactRows?.bytes ?? 0) }
 
@@ -242,6 +245,44 @@ struct WriteState {
             return .centroidCount
         }
         return nil
+    }
+
+    /// Applies the records of a write-ahead log in order. Upsert records in a row are assigned as one batch, so that a server's log of single-point
+    /// writes is replayed on every core like a large batch (assignment is most of a replay's
+    /// cost); they are applied in log order, so a later upsert of an id still wins.
+    mutating func replay(_ records: [LogRecord], logPath: String) throws(IndexError) {
+        let groupLimit = 4_096
+        var n = 0
+        while n < records.count {
+            if case .delete(let ids) = records[n] {
+                delete(ids)
+                n += 1
+                continue
+            }
+            var ids: [UInt64] = []
+            var vectors: [Float] = []
+            var end = n
+            while end < records.count, case .upsert(let more, let rows) = records[end], end == n || ids.count + more.count <= groupLimit {
+                ids += more
+                vectors += rows
+                end += 1
+            }
+            do throws(WriteError) {
+                apply(try prepare(ids: ids, vectors: vectors))
+            } catch {
+                // Nothing of the group was applied: replay it record by record, which names the
+                // record that cannot be replayed (and applies the group if only its size failed).
+                for record in n..<end {
+                    guard case .upsert(let ids, let vectors) = records[record] else { continue }
+                    do throws(WriteError) {
+                        apply(try prepare(ids: ids, vectors: vectors))
+                    } catch {
+                        throw IndexError(.inconsistent, path: logPath, detail: "record \(record) cannot be replayed: \(error.message)")
+                    }
+                }
+            }
+            n = end
+        }
     }
 
     /// Deletes `ids`; returns how many were present.

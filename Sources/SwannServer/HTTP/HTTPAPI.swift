@@ -16,6 +16,7 @@ import SwannProtocol
 /// | `GET /v1/points/{id}`    | the vector stored under an id                      |
 /// | `POST /v1/admin/reload`  | serve a (re)built index in place of the current one |
 /// | `POST /v1/admin/checkpoint` | fold the writes into the index files now        |
+/// | `POST /v1/admin/rebalance` | pause or resume rebalancing (`{"paused": true}`) |
 /// | `GET /healthz`           | 200 while the process runs                         |
 /// | `GET /readyz`            | 200 once the index is open and warmed, else 503    |
 /// | `GET /metrics`           | Prometheus text format                             |
@@ -146,6 +147,11 @@ public enum HTTPAPI {
             try await service.checkpoint()
             return try json(CheckpointResponseJSON(status: "checkpointed", tookMs: milliseconds(since: started)))
         }
+        administration.post("/v1/admin/rebalance") { request, _ in
+            let body = try await decode(RebalanceBody.self, from: request, limit: limit)
+            let status = try await service.setRebalancing(paused: body.paused)
+            return try json(RebalanceResponseJSON(status))
+        }
         routes.get("/metrics") { _, _ in
             service.refreshMetrics()
             return Response(
@@ -159,7 +165,7 @@ public enum HTTPAPI {
             routes: [
                 "/v1/search": .post, "/v1/search/batch": .post, "/v1/index": .get,
                 "/v1/points": .put, "/v1/points/delete": .post, "/v1/points/{id}": .get,
-                "/v1/admin/reload": .post, "/v1/admin/checkpoint": .post,
+                "/v1/admin/reload": .post, "/v1/admin/checkpoint": .post, "/v1/admin/rebalance": .post,
                 "/healthz": .get, "/readyz": .get, "/metrics": .get,
             ]
         )

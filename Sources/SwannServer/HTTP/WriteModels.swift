@@ -132,3 +132,43 @@ struct CheckpointResponseJSON: Encodable {
         case tookMs = "took_ms"
     }
 }
+
+/// `POST /v1/admin/rebalance`: `{"paused": true}` pauses rebalancing, `{"paused": false}`
+/// resumes it.
+struct RebalanceBody: Decodable {
+    var paused: Bool
+
+    init(from decoder: any Decoder) throws {
+        let c = try decoder.strictContainer(allowed: ["paused"], in: "the rebalance request")
+        guard let paused = try c.decode(Bool.self, "paused") else {
+            throw APIError.invalidJSON("\"paused\" is required: true or false")
+        }
+        self.paused = paused
+    }
+}
+
+/// The answer to `POST /v1/admin/rebalance`: where rebalancing stands now.
+struct RebalanceResponseJSON: Encodable {
+    var paused: Bool
+    var running: Bool
+    var oversizedLists: Int
+    var deadVectors: Int
+    var centroidDeficit: Int
+    var due: String?
+
+    init(_ status: RebalanceStatus) {
+        paused = status.isPaused
+        running = status.isRunning
+        oversizedLists = status.oversizedLists
+        deadVectors = status.deadVectors
+        centroidDeficit = status.centroidDeficit
+        due = status.due?.rawValue
+    }
+
+    private enum CodingKeys: String, CodingKey {
+        case paused, running, due
+        case oversizedLists = "oversized_lists"
+        case deadVectors = "dead_vectors"
+        case centroidDeficit = "centroid_deficit"
+    }
+}

@@ -265,6 +265,14 @@ public final class ShardRouter: SearchBackend, Service {
         }
     }
 
+    /// Refused: a router holds no index of its own; pause each shard's server.
+    public func setRebalancing(paused: Bool) async throws(ServiceError) -> RebalanceStatus {
+        throw ServiceError(
+            .notImplemented,
+            "a router holds no index of its own: pause rebalancing on each shard's server (POST /v1/admin/rebalance there)"
+        )
+    }
+
     /// Refused: a router holds no index of its own; checkpoint each shard's server.
     public func checkpoint() async throws(ServiceError) {
         throw ServiceError(.notImplemented, "a router holds no index of its own: checkpoint each shard's server (POST /v1/admin/checkpoint there)")

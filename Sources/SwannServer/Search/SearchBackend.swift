@@ -27,6 +27,9 @@ public protocol SearchBackend: Sendable {
     func reload(path: String?) async throws(ServiceError) -> IndexInfo
     /// Folds every write into the index files and empties the log (docs/WRITES.md).
     func checkpoint() async throws(ServiceError)
+    /// Pauses or resumes rebalancing (`LiveIndex.pauseRebalancing()`); returns where it
+    /// stands now.
+    func setRebalancing(paused: Bool) async throws(ServiceError) -> RebalanceStatus
     /// Brings gauges that change between requests (index size, rebalancing) up to date before
     /// `/metrics` is read.
     func refreshMetrics()

@@ -250,12 +250,19 @@ public final class SearchService: SearchBackend {
         return Point(id: id, vector: vector)
     }
 
-    /// Folds every write into the index files and empties the log; searches go on meanwhile,
-    /// writes wait for it.
+    /// Folds every write into the index files and empties the log; searches and writes go on
+    /// meanwhile.
     public func checkpoint() async throws(ServiceError) {
         let index = try writableIndex()
         do { try await index.checkpoint() } catch { throw ServiceError(error) }
         recordSize(of: index)
+    }
+
+    /// Pauses or resumes rebalancing; returns where it stands now.
+    public func setRebalancing(paused: Bool) async throws(ServiceError) -> RebalanceStatus {
+        let index = try writableIndex()
+        if paused { await index.pauseRebalancing() } else { await index.resumeRebalancing() }
+        return index.rebalanceStatus
     }
 
     private func writableIndex() throws(ServiceError) -> LiveIndex {

@@ -42,6 +42,22 @@ package struct IndexContents {
     }
 }
 
+/// An index directory written under a temporary name, waiting for `IndexWriter.publish(_:)`.
+package struct StagedIndex: Sendable {
+    /// The temporary directory holding it.
+    package let directory: String
+    /// Where it goes.
+    package let path: String
+    let overwrite: Bool
+    /// The manifest as written (with file sizes and checksums).
+    package let manifest: IndexManifest
+
+    /// Removes the staged directory (a checkpoint given up).
+    package func discard() {
+        try? FileManager.default.removeItem(atPath: directory)
+    }
+}
+
 /// Writes an index directory crash-safely: everything goes into a hidden temporary sibling,
 /// every file and the directory are fsynced, and only then is it renamed to the final name.
 /// A build killed half-way leaves only the temporary directory, which the next build removes.
@@ -51,6 +67,20 @@ package enum IndexWriter {
     /// - Returns: the manifest as written (with file sizes and checksums).
     @discardableResult
     package static func write(_ contents: IndexContents, to path: String, overwrite: Bool) throws(IndexError) -> IndexManifest {
+        let staged = try stage(contents, for: path, overwrite: overwrite)
+        do throws(IndexError) {
+            try publish(staged)
+        } catch {
+            staged.discard()
+            throw error
+        }
+        return staged.manifest
+    }
+
+    /// Writes `contents` into a hidden sibling of `path`, every file and the directory fsynced,
+    /// without touching `path`: `publish(_:)` swaps it in. A live index stages its checkpoint
+    /// while it goes on taking writes, and adds their log before the swap.
+    package static func stage(_ contents: IndexContents, for path: String, overwrite: Bool) throws(IndexError) -> StagedIndex {
         let final = URL(fileURLWithPath: path).standardizedFileURL
         let parent = final.deletingLastPathComponent().path
         let name = final.lastPathComponent
@@ -88,13 +118,30 @@ package enum IndexWriter {
                 try io(file.path) { () throws(VectorFileError) in try file.write(Array(json)) }
             }
             try syncDirectory(temporary)
-            try publish(temporary, as: final.path, overwrite: overwrite)
-            try syncDirectory(parent)
-            return manifest
+            return StagedIndex(directory: temporary, path: final.path, overwrite: overwrite, manifest: manifest)
         } catch {
             try? FileManager.default.removeItem(atPath: temporary)
             throw error
         }
+    }
+
+    /// Puts a staged index in place under its final name (atomically replacing an index there,
+    /// with `overwrite`) and makes the rename durable.
+    package static func publish(_ staged: StagedIndex) throws(IndexError) {
+        try swapIn(staged)
+        try syncParent(of: staged.path)
+    }
+
+    /// The first half of `publish(_:)`: syncs the staged directory and renames it into place.
+    /// Throws only if nothing was replaced; the rename is durable after `syncParent(of:)`.
+    package static func swapIn(_ staged: StagedIndex) throws(IndexError) {
+        try syncDirectory(staged.directory)
+        try publish(staged.directory, as: staged.path, overwrite: staged.overwrite)
+    }
+
+    /// Makes a rename of `path` durable.
+    package static func syncParent(of path: String) throws(IndexError) {
+        try syncDirectory(URL(fileURLWithPath: path).deletingLastPathComponent().path)
     }
 
     /// Checks, before any work, that an index can be written at `path`: the parent exists and

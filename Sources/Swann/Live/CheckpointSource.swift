@@ -1,7 +1,16 @@
 import SwannCore
 import SwannStorage
 
-extension WriteState {
+/// What a checkpoint folds: a base index and one published overlay over it, frozen. The writer
+/// goes on appending to the live state while a checkpoint computes from this in the background;
+/// the overlay only reads rows below its own `rowCount`, which later appends never touch.
+struct CheckpointSource: Sendable {
+    let base: Index
+    let overlay: Overlay
+
+    var baseCount: Int { overlay.baseCount }
+    var liveCount: Int { overlay.liveCount }
+
     /// The whole index as it stands (base less excluded rows, plus overlay rows), renumbered
     /// densely, for `IndexWriter`: base rows first in their order, then overlay rows in the
     /// order written. Dead entries are gone (compaction); with `rebalance` enabled, lists are
@@ -12,11 +21,11 @@ extension WriteState {
         let header = base.header
         let dimension = base.dimension
         let elementType = base.manifest.elementType
+        let rows = overlay.rows
         let rowBytes = rows.rowBytes
-        var newRow = [UInt32](repeating: .max, count: baseCount + rows.appended)
+        var newRow = [UInt32](repeating: .max, count: overlay.idCount)
         var idMap: [UInt64] = []
         idMap.reserveCapacity(liveCount)
-        let overlay = overlay()
         for internalID in 0..<newRow.count where !overlay.isExcluded(internalID) {
             newRow[internalID] = UInt32(idMap.count)
             idMap.append(
@@ -158,7 +167,7 @@ extension WriteState {
     /// The exact float32 rows of an index of int8 codes, renumbered like the codes (base rows
     /// from vectors.bin, overlay rows from memory); nil for other indexes.
     private func exactContents(rowOf newRow: [UInt32], count: Int) throws(WriteError) -> VectorMatrix? {
-        guard let store = base.exactRows, let overlayRows = exactRows else { return nil }
+        guard let store = base.exactRows, let overlayRows = overlay.exactRows else { return nil }
         let matrix: VectorMatrix
         do { matrix = try VectorMatrix(elementType: .float32, count: count, dimension: base.dimension) } catch {
             throw WriteError(.invalidBatch, "the checkpoint cannot hold \(count) exact rows: \(error)")
