@@ -33,9 +33,10 @@ public struct ServerConfiguration: Sendable, Hashable {
     public var requestTimeout: Duration = .seconds(10)
     /// Connections idle this long are closed.
     public var idleTimeout: Duration = .seconds(60)
-    /// One TCP frame must arrive whole within this long of its first byte, and an HTTP
-    /// connection's first request head within this long of opening, or the connection is closed
-    /// (a slow sender cannot hold a connection slot by trickling bytes).
+    /// One TCP frame must arrive whole within this long of its first byte, an HTTP connection's
+    /// first request head within this long of opening, and an HTTP request's body within this
+    /// long of its head, or the connection is closed (a slow sender cannot hold a connection slot
+    /// by trickling bytes).
     public var readTimeout: Duration = .seconds(30)
     /// Bytes that TCP frames larger than 64 KiB may hold, across all connections, while their
     /// bodies arrive; a frame that would pass it is refused (`overloaded`) and its connection closed.

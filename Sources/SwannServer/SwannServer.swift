@@ -92,11 +92,11 @@ public struct SwannServer: Sendable {
             )
         }
         let slots = HTTPConnectionSlots(maxConnections: configuration.maxConnections)
-        let (headDeadline, idleDeadline) = (TimeAmount(configuration.readTimeout), TimeAmount(configuration.idleTimeout))
+        let (readDeadline, idleDeadline) = (TimeAmount(configuration.readTimeout), TimeAmount(configuration.idleTimeout))
         let http1 = HTTPServerBuilder.http1(
             configuration: .init(
                 additionalChannelHandlers: [
-                    ParserErrorResponder(), HTTPConnectionGuard(slots: slots, headDeadline: headDeadline, idleDeadline: idleDeadline),
+                    ParserErrorResponder(), HTTPConnectionGuard(slots: slots, readDeadline: readDeadline, idleDeadline: idleDeadline),
                 ],
                 idleTimeout: idleDeadline
             )

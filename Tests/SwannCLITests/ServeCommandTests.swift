@@ -188,6 +188,26 @@ struct ServeCommandTests {
         }
         #expect(cutOff, "a trickling client kept its connection for \(ContinuousClock.now - started)")
         #expect(try Self.curl(["--max-time", "5", base + "/healthz"]).status == 200)
+
+        // So is a body: its head arrives whole, then a byte per 100 ms of a promised 100.
+        let slowBody = Self.connectSocket(port: server.httpPort)
+        #expect(slowBody >= 0)
+        defer { close(slowBody) }
+        let head = Array("POST /v1/search HTTP/1.1\r\nHost: x\r\nContent-Type: application/json\r\nContent-Length: 100\r\n\r\n".utf8)
+        #expect(head.withUnsafeBytes { send(slowBody, $0.baseAddress, $0.count, Int32(MSG_NOSIGNAL)) } == head.count)
+        let bodyStarted = ContinuousClock.now
+        var bodyCutOff = false
+        for _ in 0..<100 {
+            var value = UInt8(ascii: " ")
+            if send(slowBody, &value, 1, Int32(MSG_NOSIGNAL)) != 1 {
+                bodyCutOff = true
+                break
+            }
+            usleep(100_000)
+            if ContinuousClock.now - bodyStarted > .seconds(8) { break }
+        }
+        #expect(bodyCutOff, "a client trickling its body kept its connection for \(ContinuousClock.now - bodyStarted)")
+        #expect(try Self.curl(["--max-time", "5", base + "/healthz"]).status == 200)
     }
 
     @Test func environmentVariablesConfigureTheServer() async throws {

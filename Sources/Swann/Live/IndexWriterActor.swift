@@ -142,8 +142,12 @@ actor IndexWriterActor {
         scheduleCheckpointIfDue()
     }
 
+    /// Only a write (or a resume) calls this, and a successful checkpoint once it ends: a failed
+    /// one (a full disk) is retried at the next write, not in a loop.
     private func scheduleCheckpointIfDue() {
-        guard !checkpointScheduled, !isCheckpointing, log != nil, failure == nil, state.checkpointDue(activeOptions) != nil else { return }
+        guard !checkpointScheduled, !isCheckpointing, log != nil, failure == nil, state.isModified,
+            state.checkpointDue(activeOptions) != nil
+        else { return }
         checkpointScheduled = true
         Task { try? await self.checkpoint(automatic: true) }
     }
@@ -207,9 +211,12 @@ actor IndexWriterActor {
     ///   and does not run when another is running.
     func checkpoint(automatic: Bool = false) async throws(WriteError) {
         if automatic {
-            defer { checkpointScheduled = false }
+            // Writes during the run schedule none (`isCheckpointing`); a successful run schedules
+            // the next if the writes meanwhile made one due.
+            checkpointScheduled = false
             guard !isCheckpointing else { return }
             try await runCheckpoint(toTarget: false)
+            scheduleCheckpointIfDue()
             return
         }
         // Asked for: it folds every write acknowledged before the call, so it waits for a
@@ -218,6 +225,7 @@ actor IndexWriterActor {
             await withCheckedContinuation { checkpointWaiters.append($0) }
         }
         try await runCheckpoint(toTarget: true)
+        scheduleCheckpointIfDue()
     }
 
     /// Freezes the state, computes and writes the new index in the background while writes go
@@ -231,7 +239,6 @@ actor IndexWriterActor {
             let waiters = checkpointWaiters
             checkpointWaiters = []
             for waiter in waiters { waiter.resume() }
-            scheduleCheckpointIfDue()
         }
         let log = try writableLog()
         guard state.isModified else { return }

@@ -41,10 +41,11 @@ final class HTTPConnectionSlots: Sendable {
     func closed(_ channel: any Channel) { entries.withLock { $0[ObjectIdentifier(channel)] = nil } }
 }
 
-/// Per connection: a request head must arrive within `headDeadline` of the connection opening,
-/// and the next one within `idleDeadline` of the last response; neither deadline moves when
-/// bytes trickle in (Hummingbird's idle timer resets on every read, so a client sending a
-/// header byte a second kept its slot for ever). Also reports busy/idle to the slots.
+/// Per connection: a request head must arrive within `readDeadline` of the connection opening,
+/// a request's body within `readDeadline` of its head, and the next head within `idleDeadline`
+/// of the last response; no deadline moves when bytes trickle in (Hummingbird's idle timer
+/// resets on every read, so a client sending a header or body byte a second kept its slot for
+/// ever). Also reports busy/idle to the slots.
 final class HTTPConnectionGuard: ChannelDuplexHandler, RemovableChannelHandler {
     typealias InboundIn = HTTPRequestPart
     typealias InboundOut = HTTPRequestPart
@@ -52,14 +53,16 @@ final class HTTPConnectionGuard: ChannelDuplexHandler, RemovableChannelHandler {
     typealias OutboundOut = HTTPResponsePart
 
     private let slots: HTTPConnectionSlots
-    private let headDeadline: TimeAmount
+    private let readDeadline: TimeAmount
     private let idleDeadline: TimeAmount
     private var inFlight = 0
+    /// A request head has arrived and its end has not.
+    private var receivingBody = false
     private var timer: Scheduled<Void>?
 
-    init(slots: HTTPConnectionSlots, headDeadline: TimeAmount, idleDeadline: TimeAmount) {
+    init(slots: HTTPConnectionSlots, readDeadline: TimeAmount, idleDeadline: TimeAmount) {
         self.slots = slots
-        self.headDeadline = headDeadline
+        self.readDeadline = readDeadline
         self.idleDeadline = idleDeadline
     }
 
@@ -77,7 +80,7 @@ final class HTTPConnectionGuard: ChannelDuplexHandler, RemovableChannelHandler {
         guard !started else { return }
         started = true
         slots.opened(context.channel)?.close(promise: nil)
-        arm(headDeadline, context: context)
+        arm(readDeadline, context: context)
     }
 
     func channelInactive(context: ChannelHandlerContext) {
@@ -87,11 +90,24 @@ final class HTTPConnectionGuard: ChannelDuplexHandler, RemovableChannelHandler {
     }
 
     func channelRead(context: ChannelHandlerContext, data: NIOAny) {
-        if case .head = unwrapInboundIn(data) {
+        switch unwrapInboundIn(data) {
+        case .head:
             inFlight += 1
-            timer?.cancel()
-            timer = nil
+            receivingBody = true
             slots.busy(context.channel)
+            arm(readDeadline, context: context)  // for the body
+        case .end:
+            receivingBody = false
+            if inFlight > 0 {
+                // The request is whole: from here the handler's time is the request timeout's.
+                timer?.cancel()
+                timer = nil
+            } else {
+                // Answered before its body ended (a refusal): now idle.
+                arm(idleDeadline, context: context)
+            }
+        case .body:
+            break
         }
         context.fireChannelRead(data)
     }
@@ -101,7 +117,8 @@ final class HTTPConnectionGuard: ChannelDuplexHandler, RemovableChannelHandler {
             inFlight = max(0, inFlight - 1)
             if inFlight == 0 {
                 slots.idle(context.channel)
-                arm(idleDeadline, context: context)
+                // A body still arriving keeps its own deadline.
+                if !receivingBody { arm(idleDeadline, context: context) }
             }
         }
         context.write(data, promise: promise)

@@ -1,6 +1,7 @@
 import CSwannLinuxAIO
 import Foundation
 package import SwannCore
+import Synchronization
 import SystemPackage
 
 /// Everything a finished build hands to the writer.
@@ -86,7 +87,10 @@ package enum IndexWriter {
         let name = final.lastPathComponent
         try checkDestination(final.path, parent: parent, overwrite: overwrite)
         removeLeftovers(in: parent, name: name)
-        let temporary = parent + "/.\(name).tmp-\(getpid())"
+        // The process id tells a later build whether the writer still runs; the sequence number
+        // keeps two stagings of one process apart (a checkpoint of an index that was closed
+        // for a reload may still be writing when the reopened one stages its own).
+        let temporary = parent + "/.\(name).tmp-\(getpid())-\(stagings.add(1, ordering: .relaxed).newValue)"
         do {
             try FileManager.default.createDirectory(atPath: temporary, withIntermediateDirectories: false)
         } catch {
@@ -191,13 +195,18 @@ package enum IndexWriter {
         var vectorCount: Int
     }
 
-    /// Removes `.NAME.tmp-PID` directories of builds that are no longer running.
+    /// Stagings this process has started (`stage(_:for:overwrite:)`).
+    private static let stagings = Atomic<Int>(0)
+
+    /// Removes `.NAME.tmp-PID-N` and `.NAME.old-PID` directories of processes that are no longer
+    /// running (this process removes its own).
     static func removeLeftovers(in parent: String, name: String) {
-        let prefix = ".\(name).tmp-"
+        let prefixes = [".\(name).tmp-", ".\(name).old-"]
         guard let entries = try? FileManager.default.contentsOfDirectory(atPath: parent) else { return }
-        for entry in entries where entry.hasPrefix(prefix) || entry.hasPrefix(".\(name).old-") {
-            let pidText = entry.split(separator: "-").last.map(String.init) ?? ""
-            if let pid = Int32(pidText), pid != getpid(), kill(pid, 0) == 0 { continue }  // still building
+        for entry in entries {
+            guard let prefix = prefixes.first(where: { entry.hasPrefix($0) }) else { continue }
+            let owner = entry.dropFirst(prefix.count).split(separator: "-").first.flatMap { Int32($0) }
+            if let owner, owner == getpid() || kill(owner, 0) == 0 { continue }  // still writing
             try? FileManager.default.removeItem(atPath: parent + "/" + entry)
         }
     }
