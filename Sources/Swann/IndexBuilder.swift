@@ -32,6 +32,10 @@ public struct IndexBuilder: Sendable {
         public var ids: [UInt64]?
         /// Build only shard `index` of `count` (rows with row number % count == index).
         public var shard = IndexManifest.Shard(index: 0, count: 1)
+        /// Vectors of the input searched, each without itself, against their exact neighbours to
+        /// measure recall against the list budget (`IndexManifest.recallCalibration`, what
+        /// `targetRecall` looks up); 0 skips it.
+        public var calibrationQueries = 400
         /// The defaults (docs/PARAMETERS.md).
         public init() {}
     }
@@ -81,7 +85,7 @@ public struct IndexBuilder: Sendable {
         let idMap = try idMap(rows: rows.inputRows)
         manifest.hasIDMap = idMap != nil
         manifest.buildSeconds = phases.seconds
-        var written = try IndexWriter.write(
+        var staged = try IndexWriter.stage(
             IndexContents(
                 manifest: manifest,
                 centroidRows: heads.map(UInt32.init),
@@ -92,10 +96,33 @@ public struct IndexBuilder: Sendable {
                 idMap: idMap,
                 exactRows: rows.quantizer == nil ? nil : rows.working
             ),
-            to: output,
+            for: output,
             overwrite: options.overwrite
         )
+        do {
+            if options.calibrationQueries > 0 {
+                phases.start("calibrate", total: 1)
+                var calibrated = staged.manifest
+                calibrated.recallCalibration = try RecallCalibrator(
+                    queries: options.calibrationQueries,
+                    seed: options.configuration.heads.seed,
+                    threads: options.threads
+                ).calibrate(
+                    Index.open(at: staged.directory),
+                    rows: rows.working,
+                    metric: rows.normalized ? .l2 : options.metric,
+                    userIDs: idMap
+                )
+                calibrated.buildSeconds = phases.seconds
+                try IndexWriter.rewriteManifest(of: &staged, with: calibrated)
+            }
+            try IndexWriter.publish(staged)
+        } catch {
+            staged.discard()
+            throw error
+        }
         phases.finish()
+        var written = staged.manifest
         written.buildSeconds = phases.seconds
         return written
     }

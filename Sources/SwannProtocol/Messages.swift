@@ -192,19 +192,25 @@ public enum BatchSearchResponse {
 
 extension SearchParameters.Overrides {
     /// ```
-    /// u32 flags (1 maxPostings, 2 searchCandidates, 4 maxDistanceRatio, 8 pruning off)
+    /// u32 flags (1 maxPostings, 2 searchCandidates, 4 maxDistanceRatio, 8 pruning off,
+    ///            16 targetRecall)
     /// | u32 maxPostings | u32 searchCandidates | f32 maxDistanceRatio
+    /// [| f64 targetRecall, only with flag 16]
     /// ```
+    /// The optional field keeps requests without it byte-for-byte as before; a server that
+    /// predates it refuses flag 16 as unknown rather than ignoring it.
     func encode(into buffer: inout ByteBuffer) {
         var flags: UInt32 = 0
         if maxPostings != nil { flags |= 1 }
         if searchCandidates != nil { flags |= 2 }
         if maxDistanceRatio != nil { flags |= 4 }
         if disablePruning { flags |= 8 }
+        if targetRecall != nil { flags |= 16 }
         buffer.writeInteger(flags, endianness: .little)
         buffer.writeInteger(UInt32(clamping: maxPostings ?? 0), endianness: .little)
         buffer.writeInteger(UInt32(clamping: searchCandidates ?? 0), endianness: .little)
         buffer.writeInteger((maxDistanceRatio ?? 0).bitPattern, endianness: .little)
+        if let targetRecall { buffer.writeInteger(targetRecall.bitPattern, endianness: .little) }
     }
 
     static func decode(from buffer: inout ByteBuffer) throws(MessageDecodingError) -> Self {
@@ -212,15 +218,23 @@ extension SearchParameters.Overrides {
             throw MessageDecodingError("search parameters truncated: 16 bytes expected, \(buffer.readableBytes) left")
         }
         let flags = buffer.readInteger(endianness: .little, as: UInt32.self)!
-        guard flags & ~0xF == 0 else { throw MessageDecodingError("unknown parameter flags 0x\(String(flags, radix: 16))") }
+        guard flags & ~0x1F == 0 else { throw MessageDecodingError("unknown parameter flags 0x\(String(flags, radix: 16))") }
         let maxPostings = Int(buffer.readInteger(endianness: .little, as: UInt32.self)!)
         let searchCandidates = Int(buffer.readInteger(endianness: .little, as: UInt32.self)!)
         let ratio = Float(bitPattern: buffer.readInteger(endianness: .little, as: UInt32.self)!)
+        var targetRecall: Double?
+        if flags & 16 != 0 {
+            guard let bits = buffer.readInteger(endianness: .little, as: UInt64.self) else {
+                throw MessageDecodingError("search parameters truncated: flag 16 needs an 8-byte target recall")
+            }
+            targetRecall = Double(bitPattern: bits)
+        }
         return Self(
             maxPostings: flags & 1 != 0 ? maxPostings : nil,
             searchCandidates: flags & 2 != 0 ? searchCandidates : nil,
             maxDistanceRatio: flags & 4 != 0 ? ratio : nil,
-            disablePruning: flags & 8 != 0
+            disablePruning: flags & 8 != 0,
+            targetRecall: targetRecall
         )
     }
 }

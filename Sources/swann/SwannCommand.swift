@@ -16,7 +16,7 @@ struct SwannCommand: AsyncParsableCommand {
         version: SwannVersion.current,
         subcommands: [
             BuildCommand.self, SearchCommand.self, EvalCommand.self, ServeCommand.self, RouteCommand.self,
-            UpsertCommand.self, DeleteCommand.self, CompactCommand.self, InfoCommand.self, GroundTruthCommand.self,
+            UpsertCommand.self, DeleteCommand.self, CompactCommand.self, InfoCommand.self, GroundTruthCommand.self, CalibrateCommand.self,
         ]
     )
 }

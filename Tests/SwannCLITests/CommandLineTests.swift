@@ -10,7 +10,7 @@ struct CommandLineTests {
         #expect(version.stdout.trimmingCharacters(in: .whitespacesAndNewlines) == SwannVersion.current)
         let help = try CLI.run(["--help"])
         #expect(help.status == 0)
-        for subcommand in ["build", "search", "eval", "serve", "info", "groundtruth"] {
+        for subcommand in ["build", "search", "eval", "serve", "info", "groundtruth", "calibrate"] {
             #expect(help.stdout.contains(subcommand), "help lists \(subcommand)")
             let sub = try CLI.run([subcommand, "--help"])
             #expect(sub.status == 0, "\(subcommand) --help")

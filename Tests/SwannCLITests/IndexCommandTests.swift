@@ -41,6 +41,32 @@ struct IndexCommandTests {
         #expect(recalls[1] >= 0.9 && recalls[1] >= recalls[0])
     }
 
+    @Test func calibrateThenSweepTargetRecall() throws {
+        let directory = CLI.temporaryDirectory()
+        let path = directory + "/calibrated.swann"
+        try FileManager.default.copyItem(atPath: Self.index, toPath: path)
+        let calibrated = try CLI.run(["calibrate", path, "--queries", BundledExample.queries, "--limit", "300"])
+        #expect(calibrated.status == 0, "\(calibrated.stderr)")
+        #expect(calibrated.stdout.contains("calibrated \(path) on 300 queries"))
+        let info = try CLI.run(["info", path])
+        #expect(info.stdout.contains("recall@10 by lists read (300 of"), "\(info.stdout)")
+        let sweep = try CLI.run([
+            "eval", path, "--queries", BundledExample.queries, "--truth", BundledExample.truth, "-k", "10",
+            "--sweep", "target-recall=0.8,0.95", "--json",
+        ])
+        #expect(sweep.status == 0, "\(sweep.stderr)")
+        let points = sweep.stdout.split(separator: "\n").map { try! JSONSerialization.jsonObject(with: Data($0.utf8)) as! [String: Any] }
+        let recalls = points.compactMap { $0["recall"] as? Double }
+        #expect(recalls.count == 2 && recalls[0] < recalls[1], "\(sweep.stdout)")
+        #expect(abs(recalls[1] - 0.95) <= 0.03, "target 0.95 reached \(recalls[1])")
+        let both = try CLI.run(["search", path, "--queries", BundledExample.queries, "--target-recall", "0.9", "--max-postings", "8"])
+        #expect(both.status == 2 && both.stderr.contains("not both"), "\(both.stderr)")
+        let plain = try CLI.run(["build", BundledExample.base, "--output", directory + "/plain.swann", "--calibration-queries", "0"])
+        #expect(plain.status == 0, "\(plain.stderr)")
+        let refused = try CLI.run(["search", directory + "/plain.swann", "--queries", BundledExample.queries, "--target-recall", "0.9"])
+        #expect(refused.status != 0 && refused.stderr.contains("no recall calibration"), "\(refused.stderr)")
+    }
+
     @Test(arguments: ["ivecs", "json"])
     func searchWritesResults(format: String) throws {
         let output = CLI.temporaryDirectory() + "/results." + format

@@ -62,6 +62,17 @@ struct FrameCodecTests {
         batch.encode(into: &buffer)
         #expect(try BatchSearchRequest.decode(from: &buffer) == batch)
 
+        // A target recall adds 8 bytes behind flag 16; requests without one are as before.
+        let targeted = SearchRequest(vector: [1, 2], k: 5, overrides: .init(targetRecall: 0.95))
+        buffer.clear()
+        targeted.encode(into: &buffer)
+        #expect(buffer.readableBytes == 8 + 8 + 16 + 8)
+        #expect(try SearchRequest.decode(from: &buffer) == targeted)
+        var cut = ByteBuffer()
+        targeted.encode(into: &cut)
+        cut.moveWriterIndex(to: cut.writerIndex - 4)
+        #expect(throws: MessageDecodingError.self) { _ = try SearchRequest.decode(from: &cut) }
+
         var statistics = SearchStatistics()
         statistics.postingsRead = 9
         statistics.bytesRead = 123_456_789_012

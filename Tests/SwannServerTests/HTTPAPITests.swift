@@ -50,6 +50,23 @@ struct HTTPAPITests {
         }
     }
 
+    @Test func aTargetRecallReadsTheListsTheCalibrationChose() async throws {
+        let query = ServerFixture.queries[5]
+        let expected = try ServerFixture.index.parameters(targetRecall: 0.9).maxPostings
+        try await ServerFixture.withRouter(ServerFixture.service()) { client in
+            let body: [String: Any] = [
+                "vector": query, "k": 10, "with_stats": true, "params": ["target_recall": 0.9, "max_distance_ratio": NSNull()],
+            ]
+            try await client.execute(uri: "/v1/search", method: .post, headers: ServerFixture.jsonHeaders, body: ServerFixture.json(body)) {
+                response in
+                #expect(response.status == .ok)
+                let object = try #require(ServerFixture.object(response.body))
+                let stats = try #require(object["stats"] as? [String: Any])
+                #expect(stats["postings_read"] as? Int == expected, "pruning off: exactly the chosen \(expected) lists")
+            }
+        }
+    }
+
     @Test func batchAnswersEachQueryInOrder() async throws {
         let queries = Array(ServerFixture.queries[0..<7])
         let expected = try queries.map { try ServerFixture.index.search($0, k: 5).map(\.id) }

@@ -82,6 +82,18 @@ private let badRequests: [BadRequest] = [
         status: .badRequest,
         code: "invalid_request"
     ),
+    .init(
+        name: "target recall with max postings",
+        body: #"{"vector": \#(goodVector), "params": {"target_recall": 0.9, "max_postings": 8}}"#,
+        status: .badRequest,
+        code: "invalid_request"
+    ),
+    .init(
+        name: "target recall above 1",
+        body: #"{"vector": \#(goodVector), "params": {"target_recall": 1.5}}"#,
+        status: .badRequest,
+        code: "invalid_request"
+    ),
     .init(name: "empty body", body: "", status: .badRequest, code: "invalid_json"),
     .init(
         name: "text/plain body",

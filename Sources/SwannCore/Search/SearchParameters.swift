@@ -58,19 +58,30 @@ extension SearchParameters {
         public var maxDistanceRatio: Float?
         /// Reads up to `maxPostings` lists whatever their distance.
         public var disablePruning: Bool
+        /// The recall@10 wanted, in (0, 1]: the list budget comes from the index's calibration
+        /// table (`Index.parameters(_:)`) instead of `maxPostings`, which must then be nil.
+        public var targetRecall: Double?
 
         /// Overrides of the given parameters; nil leaves a default in place.
-        public init(maxPostings: Int? = nil, searchCandidates: Int? = nil, maxDistanceRatio: Float? = nil, disablePruning: Bool = false) {
+        public init(
+            maxPostings: Int? = nil,
+            searchCandidates: Int? = nil,
+            maxDistanceRatio: Float? = nil,
+            disablePruning: Bool = false,
+            targetRecall: Double? = nil
+        ) {
             self.maxPostings = maxPostings
             self.searchCandidates = searchCandidates
             self.maxDistanceRatio = maxDistanceRatio
             self.disablePruning = disablePruning
+            self.targetRecall = targetRecall
         }
 
         /// True when nothing is overridden.
         public var isEmpty: Bool { self == Overrides() }
 
-        /// `defaults` with these overrides applied.
+        /// `defaults` with these overrides applied, except `targetRecall`, which needs the index's
+        /// calibration (`Index.parameters(_:)` applies everything).
         public func applied(to defaults: SearchParameters) -> SearchParameters {
             var parameters = defaults
             if let maxPostings { parameters.maxPostings = maxPostings }

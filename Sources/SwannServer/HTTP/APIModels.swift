@@ -42,8 +42,12 @@ struct ParamsBody: Decodable {
     var overrides = SearchParameters.Overrides()
 
     init(from decoder: any Decoder) throws {
-        let c = try decoder.strictContainer(allowed: ["max_postings", "search_candidates", "max_distance_ratio"], in: "params")
+        let c = try decoder.strictContainer(
+            allowed: ["max_postings", "search_candidates", "max_distance_ratio", "target_recall"],
+            in: "params"
+        )
         overrides.maxPostings = try c.decode(Int.self, "max_postings")
+        overrides.targetRecall = try c.decode(Double.self, "target_recall")
         overrides.searchCandidates = try c.decode(Int.self, "search_candidates")
         if c.contains(JSONKey("max_distance_ratio")) {
             if try c.decodeNil(forKey: JSONKey("max_distance_ratio")) {

@@ -215,9 +215,7 @@ public final class SearchService: SearchBackend {
         index: LiveIndex
     ) throws(ServiceError) -> SearchParameters {
         try limits.check(k: k, dimension: dimension, against: (index.dimension, index.count))
-        let parameters = overrides.applied(to: index.index.defaultParameters)
-        do { try parameters.validate() } catch { throw ServiceError(.invalidRequest, error.message) }
-        return parameters
+        do { return try index.index.parameters(overrides) } catch { throw ServiceError(.invalidRequest, error.message) }
     }
 
     /// Inserts or replaces `points`, whole or not at all.

@@ -40,6 +40,10 @@ public struct IndexManifest: Sendable, Codable, Equatable {
     /// What checkpoints' rebalancing has done since the build (splits, merges, moved vectors),
     /// summed; nil until a checkpoint rebalanced.
     public var rebalanced: RebalanceStatistics?
+    /// Recall@10 against the list budget, measured by the build on a sample of its own vectors:
+    /// what a search's `targetRecall` is looked up in. Nil for indexes built before it (or with
+    /// `--calibration-queries 0`), which refuse `targetRecall`. A checkpoint keeps the build's.
+    public var recallCalibration: RecallCalibration?
     /// Seconds spent per build phase.
     public var buildSeconds: [String: Double] = [:]
     /// Every other file of the index with its size and checksum.

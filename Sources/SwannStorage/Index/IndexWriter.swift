@@ -51,7 +51,7 @@ package struct StagedIndex: Sendable {
     package let path: String
     let overwrite: Bool
     /// The manifest as written (with file sizes and checksums).
-    package let manifest: IndexManifest
+    package internal(set) var manifest: IndexManifest
 
     /// Removes the staged directory (a checkpoint given up).
     package func discard() {
@@ -109,23 +109,58 @@ package enum IndexWriter {
             if let rows = contents.exactRows {
                 manifest.files.append(try writeExactRows(rows, to: IndexLayout.path(IndexLayout.vectors, in: temporary)))
             }
-            let encoder = JSONEncoder()
-            encoder.outputFormatting = [.prettyPrinted, .sortedKeys]
-            let json: Data
-            do {
-                manifest.manifestChecksum = try manifest.computedChecksum()
-                json = try encoder.encode(manifest)
-            } catch {
-                throw IndexError(.ioFailure, path: IndexLayout.path(IndexLayout.manifest, in: temporary), detail: "cannot encode: \(error)")
-            }
-            try writeFile(IndexLayout.path(IndexLayout.manifest, in: temporary)) { file throws(IndexError) in
-                try io(file.path) { () throws(VectorFileError) in try file.write(Array(json)) }
-            }
+            try writeManifest(&manifest, in: temporary)
             try syncDirectory(temporary)
             return StagedIndex(directory: temporary, path: final.path, overwrite: overwrite, manifest: manifest)
         } catch {
             try? FileManager.default.removeItem(atPath: temporary)
             throw error
+        }
+    }
+
+    /// Replaces the staged index's manifest (the build adds what it measured on the staged
+    /// files: `IndexManifest.recallCalibration`); `files` must stay as staged.
+    package static func rewriteManifest(of staged: inout StagedIndex, with manifest: IndexManifest) throws(IndexError) {
+        var manifest = manifest
+        manifest.files = staged.manifest.files
+        try writeManifest(&manifest, in: staged.directory)
+        try syncDirectory(staged.directory)
+        staged.manifest = manifest
+    }
+
+    /// Replaces the manifest of the index at `path` in place, atomically (a temporary file
+    /// renamed over it): for fields that describe the index without changing its files
+    /// (`IndexManifest.recallCalibration`). A server serving it sees the change at its next
+    /// reload.
+    package static func replaceManifest(in path: String, with manifest: IndexManifest) throws(IndexError) {
+        var manifest = manifest
+        let temporary = path + "/.\(IndexLayout.manifest).tmp-\(getpid())"
+        do throws(IndexError) {
+            try writeManifest(&manifest, in: path, as: temporary)
+            guard rename(temporary, IndexLayout.path(IndexLayout.manifest, in: path)) == 0 else {
+                throw IndexError(.ioFailure, path: temporary, detail: "cannot rename over the manifest: \(String(cString: strerror(errno)))")
+            }
+            try syncDirectory(path)
+        } catch {
+            unlink(temporary)
+            throw error
+        }
+    }
+
+    /// Writes `manifest.json` (fsynced) with its checksum set.
+    private static func writeManifest(_ manifest: inout IndexManifest, in directory: String, as file: String? = nil) throws(IndexError) {
+        let path = file ?? IndexLayout.path(IndexLayout.manifest, in: directory)
+        let encoder = JSONEncoder()
+        encoder.outputFormatting = [.prettyPrinted, .sortedKeys]
+        let json: Data
+        do {
+            manifest.manifestChecksum = try manifest.computedChecksum()
+            json = try encoder.encode(manifest)
+        } catch {
+            throw IndexError(.ioFailure, path: path, detail: "cannot encode: \(error)")
+        }
+        try writeFile(path) { file throws(IndexError) in
+            try io(file.path) { () throws(VectorFileError) in try file.write(Array(json)) }
         }
     }
 

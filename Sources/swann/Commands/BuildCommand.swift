@@ -43,6 +43,8 @@ struct BuildCommand: AsyncParsableCommand {
     var seed: UInt64 = 1
     @Option(help: "Build shard i of N (i/N): rows with row number % N == i, answering with global row ids.")
     var shard: String?
+    @Option(help: "Vectors searched (each without itself) to measure recall against the list budget, for --target-recall; 0 skips it.")
+    var calibrationQueries = 400
     @OptionGroup var threading: ThreadOptions
     @Flag(help: "Drop rows with NaN or infinity instead of refusing the input.")
     var skipInvalid = false
@@ -63,6 +65,7 @@ struct BuildCommand: AsyncParsableCommand {
         guard closureEpsilon >= 0, closureEpsilon.isFinite, rngFactor >= 0, rngFactor.isFinite else {
             throw ValidationError("--closure-epsilon and --rng-factor must be finite and ≥ 0, got \(closureEpsilon) and \(rngFactor)")
         }
+        guard (0...100_000).contains(calibrationQueries) else { throw ValidationError("--calibration-queries must be in 0...100000") }
         if let shard, parseShard(shard) == nil { throw ValidationError("--shard must look like i/N with 0 ≤ i < N, got '\(shard)'") }
     }
 
@@ -94,6 +97,7 @@ struct BuildCommand: AsyncParsableCommand {
         options.configuration.assignment.postingLimit = postingLimit
         options.configuration.assignment.candidateCount = max(options.configuration.assignment.candidateCount, replicas)
         options.skipInvalid = skipInvalid
+        options.calibrationQueries = calibrationQueries
         options.overwrite = force
         options.threads = threading.resolved
         if let shard { options.shard = parseShard(shard)! }

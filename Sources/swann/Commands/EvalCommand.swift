@@ -67,8 +67,8 @@ struct EvalCommand: AsyncParsableCommand {
         guard groundTruth.k >= k else { throw ValidationError("\(truth) has \(groundTruth.k) neighbours per query, fewer than k = \(k)") }
         if count < queryMatrix.count { queryMatrix = try VectorFile(path: queries).readVectors(rows: 0..<count) }
         groundTruth = NeighborTable(queryCount: count, k: groundTruth.k, ids: Array(groundTruth.ids.prefix(count * groundTruth.k)), distances: [])
-        let base = search.parameters(defaults: opened.defaultParameters)
-        let settings = try sweep.map { try Sweep($0).settings(from: base) } ?? [(["default": ""], base)]
+        let base = try search.parameters(for: opened)
+        let settings = try sweep.map { try Sweep($0).settings(from: base, index: opened) } ?? [(["default": ""], base)]
         if !json { print(Self.row(["setting", "recall@\(k)", "QPS", "mean ms", "p50 ms", "p99 ms", "postings/q", "KiB/q"])) }
         for (label, parameters) in settings {
             let point = try measure(opened, queries: queryMatrix, truth: groundTruth, parameters: parameters, label: label)
@@ -77,7 +77,7 @@ struct EvalCommand: AsyncParsableCommand {
                 encoder.outputFormatting = [.sortedKeys]
                 print(String(decoding: try encoder.encode(point), as: UTF8.self))
             } else {
-                let name = label.map { $0.value.isEmpty ? $0.key : "\($0.key)=\($0.value)" }.joined(separator: " ")
+                let name = label.sorted { $0.key > $1.key }.map { $0.value.isEmpty ? $0.key : "\($0.key)=\($0.value)" }.joined(separator: " ")
                 print(
                     Self.row([
                         name,
@@ -159,6 +159,7 @@ struct Sweep {
         case maxPostings = "max-postings"
         case searchCandidates = "search-candidates"
         case maxDistanceRatio = "max-distance-ratio"
+        case targetRecall = "target-recall"
     }
     let knob: Knob
     let values: [String]
@@ -166,7 +167,9 @@ struct Sweep {
     init(_ text: String) throws {
         let parts = text.split(separator: "=", maxSplits: 1).map(String.init)
         guard parts.count == 2, let knob = Knob(rawValue: parts[0]) else {
-            throw ValidationError("--sweep must look like max-postings=4,8,16 (knobs: max-postings, search-candidates, max-distance-ratio)")
+            throw ValidationError(
+                "--sweep must look like max-postings=4,8,16 (knobs: max-postings, search-candidates, max-distance-ratio, target-recall)"
+            )
         }
         self.knob = knob
         values = parts[1].split(separator: ",").map(String.init)
@@ -178,17 +181,26 @@ struct Sweep {
                 guard value == "none" || (Float(value) ?? 0) >= 1 else {
                     throw ValidationError("--sweep max-distance-ratio: '\(value)' is not ≥ 1 or 'none'")
                 }
+            case .targetRecall:
+                guard let v = Double(value), v > 0, v <= 1 else { throw ValidationError("--sweep target-recall: '\(value)' is not in (0, 1]") }
             }
         }
     }
 
-    func settings(from base: SearchParameters) -> [([String: String], SearchParameters)] {
-        values.map { value in
+    /// Each value's label and parameters; a target recall is labelled with the list budget the
+    /// index's calibration chose for it.
+    func settings(from base: SearchParameters, index: Index) throws -> [([String: String], SearchParameters)] {
+        try values.map { value in
             var p = base
             switch knob {
             case .maxPostings: p.maxPostings = Int(value)!
             case .searchCandidates: p.searchCandidates = Int(value)!
             case .maxDistanceRatio: p.maxDistanceRatio = value == "none" ? nil : Float(value)!
+            case .targetRecall:
+                do throws(SearchError) { p.maxPostings = try index.parameters(targetRecall: Double(value)!).maxPostings } catch {
+                    throw ValidationError(error.message)
+                }
+                return ([knob.rawValue: value, "max-postings": "\(p.maxPostings)"], p)
             }
             return ([knob.rawValue: value], p)
         }

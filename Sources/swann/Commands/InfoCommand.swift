@@ -151,6 +151,10 @@ struct InfoCommand: AsyncParsableCommand {
                 "rebalanced:     \(r.splits) splits, \(r.merges) merges, \(r.movedVectors) vectors reassigned (\(r.checkedVectors) checked) in \(r.rounds) rounds since the build"
             )
         }
+        if let c = m.recallCalibration, !c.points.isEmpty {
+            let steps = c.points.map { "\($0.maxPostings): \(String(format: "%.3f", $0.recall))" }.joined(separator: ", ")
+            print("recall@\(c.k) by lists read (\(c.sampleSize) of its own vectors): \(steps)")
+        }
         if let log = try? FileManager.default.attributesOfItem(atPath: path + "/wal.log")[.size] as? Int, log > 64 {
             print("write log:      \(formatBytes(Int64(log))) of writes not yet checkpointed (`swann compact` folds them in)")
         }

@@ -46,7 +46,7 @@ struct SearchCommand: AsyncParsableCommand {
         let (table, _) = try opened.search(
             queryMatrix,
             k: k,
-            parameters: search.parameters(defaults: opened.defaultParameters),
+            parameters: try search.parameters(for: opened),
             threads: threading.resolved
         )
         if let output {

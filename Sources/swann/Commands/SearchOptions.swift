@@ -11,6 +11,8 @@ struct SearchOptions: ParsableArguments {
     var maxDistanceRatio: Float?
     @Flag(help: "Disable distance-ratio pruning.")
     var noPruning = false
+    @Option(help: "Read as many lists as reached this recall@10 on the build's sample of its own vectors (instead of --max-postings).")
+    var targetRecall: Double?
     @Option(help: "When to verify posting-list checksums: first-read, every-read or never.")
     var checksums: SearchParameters.ChecksumPolicy?
     @Option(help: "How to read postings: pread (page cache), mmap (page cache without a copy; counts in RSS), direct (O_DIRECT), memory.")
@@ -24,14 +26,24 @@ struct SearchOptions: ParsableArguments {
         if let maxPostings, maxPostings < 1 { throw ValidationError("--max-postings must be at least 1") }
         if let searchCandidates, searchCandidates < 1 { throw ValidationError("--search-candidates must be at least 1") }
         if let maxDistanceRatio, !(maxDistanceRatio >= 1) { throw ValidationError("--max-distance-ratio must be ≥ 1") }
+        if let targetRecall {
+            guard targetRecall > 0, targetRecall <= 1 else { throw ValidationError("--target-recall must be in (0, 1], got \(targetRecall)") }
+            guard maxPostings == nil else { throw ValidationError("give --target-recall or --max-postings, not both") }
+        }
     }
 
-    func parameters(defaults: SearchParameters) -> SearchParameters {
-        var p = defaults
-        if let maxPostings { p.maxPostings = maxPostings }
-        if let searchCandidates { p.searchCandidates = searchCandidates }
-        if let maxDistanceRatio { p.maxDistanceRatio = maxDistanceRatio }
-        if noPruning { p.maxDistanceRatio = nil }
+    /// The index's defaults with these options applied (a target recall looked up in its
+    /// calibration).
+    func parameters(for index: Index) throws -> SearchParameters {
+        let overrides = SearchParameters.Overrides(
+            maxPostings: maxPostings,
+            searchCandidates: searchCandidates,
+            maxDistanceRatio: maxDistanceRatio,
+            disablePruning: noPruning,
+            targetRecall: targetRecall
+        )
+        var p: SearchParameters
+        do throws(SearchError) { p = try index.parameters(overrides) } catch { throw ValidationError(error.message) }
         if let checksums { p.checksums = checksums }
         return p
     }
