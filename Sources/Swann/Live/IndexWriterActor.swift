@@ -241,7 +241,10 @@ actor IndexWriterActor {
             for waiter in waiters { waiter.resume() }
         }
         let log = try writableLog()
-        guard state.isModified else { return }
+        // An asked-for checkpoint also runs for a centroid count more than 1% off its target:
+        // the writes may all have been folded in by an automatic one, which tolerates a surplus.
+        let offTarget = toTarget && activeOptions.rebalance.isEnabled && abs(state.centroidDeficit) * 100 > state.base.header.centroids.count
+        guard state.isModified || offTarget else { return }
         status.update { $0.isRunning = true }
         defer { status.update { $0.isRunning = false } }
         let source = state.checkpointSource()
