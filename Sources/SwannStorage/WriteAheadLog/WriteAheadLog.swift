@@ -105,24 +105,11 @@ package final class WriteAheadLog: Sendable {
     /// checkpoint: the writes that arrived while it was computed) and fsyncs it; the caller syncs
     /// the directory.
     package static func create(in directory: String, dimension: Int, records: [LogRecord]) throws(IndexError) {
-        let path = directory + "/" + fileName
         var bytes = LogFormat.fileHeader(dimension: dimension)
         for record in records { LogFormat.encode(record, dimension: dimension, into: &bytes) }
-        let descriptor: FileDescriptor
-        do {
-            descriptor = try FileDescriptor.open(
-                FilePath(path),
-                .writeOnly,
-                options: [.create, .truncate, .closeOnExec],
-                permissions: [.ownerReadWrite, .groupRead, .otherRead]
-            )
-        } catch {
-            throw IndexError(.ioFailure, path: path, detail: "cannot create the write-ahead log: \(error)")
-        }
-        defer { try? descriptor.close() }
-        try write(bytes, to: descriptor, at: 0, path: path)
-        guard fsync(descriptor.rawValue) == 0 else {
-            throw IndexError(.ioFailure, path: path, detail: "fsync of the write-ahead log failed: \(String(cString: strerror(errno)))")
+        // The index writer's file writing: created, written, fsynced (its checksum goes unused).
+        try IndexWriter.writeFile(directory + "/" + fileName) { file throws(IndexError) in
+            try IndexWriter.io(file.path) { () throws(VectorFileError) in try file.write(bytes) }
         }
     }
 

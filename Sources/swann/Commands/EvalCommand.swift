@@ -69,7 +69,9 @@ struct EvalCommand: AsyncParsableCommand {
         groundTruth = NeighborTable(queryCount: count, k: groundTruth.k, ids: Array(groundTruth.ids.prefix(count * groundTruth.k)), distances: [])
         let base = try search.parameters(for: opened)
         let settings = try sweep.map { try Sweep($0).settings(from: base, index: opened) } ?? [(["default": ""], base)]
-        if !json { print(Self.row(["setting", "recall@\(k)", "QPS", "mean ms", "p50 ms", "p99 ms", "postings/q", "KiB/q"])) }
+        let names = settings.map { Self.name(of: $0.0) }
+        let width = max(24, (names.map(\.count).max() ?? 0) + 2)
+        if !json { print(Self.row(["setting", "recall@\(k)", "QPS", "mean ms", "p50 ms", "p99 ms", "postings/q", "KiB/q"], labelWidth: width)) }
         for (label, parameters) in settings {
             let point = try measure(opened, queries: queryMatrix, truth: groundTruth, parameters: parameters, label: label)
             if json {
@@ -77,31 +79,40 @@ struct EvalCommand: AsyncParsableCommand {
                 encoder.outputFormatting = [.sortedKeys]
                 print(String(decoding: try encoder.encode(point), as: UTF8.self))
             } else {
-                let name = label.sorted { $0.key > $1.key }.map { $0.value.isEmpty ? $0.key : "\($0.key)=\($0.value)" }.joined(separator: " ")
+                let name = Self.name(of: label)
                 print(
-                    Self.row([
-                        name,
-                        String(format: "%.4f", point.recall),
-                        String(format: "%.0f", point.qps),
-                        String(format: "%.3f", point.mean_ms),
-                        String(format: "%.3f", point.p50_ms),
-                        String(format: "%.3f", point.p99_ms),
-                        String(format: "%.1f", point.postings_per_query),
-                        String(format: "%.1f", point.bytes_per_query / 1024),
-                    ])
+                    Self.row(
+                        [
+                            name,
+                            String(format: "%.4f", point.recall),
+                            String(format: "%.0f", point.qps),
+                            String(format: "%.3f", point.mean_ms),
+                            String(format: "%.3f", point.p50_ms),
+                            String(format: "%.3f", point.p99_ms),
+                            String(format: "%.1f", point.postings_per_query),
+                            String(format: "%.1f", point.bytes_per_query / 1024),
+                        ],
+                        labelWidth: width
+                    )
                 )
             }
         }
     }
 
-    /// One table line: the setting left-aligned in 24 columns, the figures right-aligned in 11.
-    /// (Foundation's `%-22@` does not pad on Linux, which once left the columns ragged.)
-    static func row(_ cells: [String]) -> String {
+    /// A setting's label as the table shows it: `target-recall=0.95 max-postings=23`.
+    static func name(of label: [String: String]) -> String {
+        label.sorted { $0.key > $1.key }.map { $0.value.isEmpty ? $0.key : "\($0.key)=\($0.value)" }.joined(separator: " ")
+    }
+
+    /// One table line: the setting left-aligned in `labelWidth` columns, the figures
+    /// right-aligned in 11. (Foundation's `%-22@` does not pad on Linux, which once left the
+    /// columns ragged.)
+    static func row(_ cells: [String], labelWidth: Int = 24) -> String {
         func pad(_ text: String, _ width: Int, left: Bool) -> String {
             let fill = String(repeating: " ", count: max(0, width - text.count))
             return left ? text + fill : fill + text
         }
-        return ([pad(cells[0], 24, left: true)] + cells.dropFirst().map { pad($0, 11, left: false) }).joined()
+        return ([pad(cells[0], labelWidth, left: true)] + cells.dropFirst().map { pad($0, 11, left: false) }).joined()
     }
 
     private func measure(
