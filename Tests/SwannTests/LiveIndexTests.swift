@@ -291,6 +291,30 @@ struct LiveIndexTests {
         }
     }
 
+    @Test func upsertsWaitForARunningCheckpointPastTwiceItsSize() async throws {
+        let path = try Self.initialIndex()
+        var options = Self.noAutomaticCheckpoint
+        options.checkpointBytes = 100 << 10  // about 130 float16 rows of 384
+        let index = try LiveIndex.open(at: path, writeOptions: options)
+        let rowBytes = 8 + 384 * 2
+        try await index.upsert([Point(id: 9_000, vector: Self.rows[9_000])])
+        let checkpoint = Task { try await index.checkpoint() }
+        var largest = 0
+        for start in stride(from: 9_001, to: Self.rows.count, by: 20) {
+            try await index.upsert(
+                (start..<min(start + 20, Self.rows.count)).map { Point(id: UInt64($0), vector: Self.rows[$0]) },
+                durability: .buffered
+            )
+            largest = max(largest, index.overlayRows)
+        }
+        try await checkpoint.value
+        try await index.sync()
+        // Never more than twice the checkpoint size, plus the batch that crossed it.
+        #expect(largest * rowBytes <= 2 * options.checkpointBytes + 20 * rowBytes, "\(largest) overlay rows")
+        #expect(index.count == Self.rows.count)
+        #expect(index.rebalanceStatus.checkpoints >= 2, "the overlay filling started checkpoints of its own")
+    }
+
     @Test func pausedRebalancingCompactsWithoutSplitting() async throws {
         let path = try Self.initialIndex()
         let index = try LiveIndex.open(at: path)

@@ -94,6 +94,12 @@ actor IndexWriterActor {
     }
 
     func upsert(ids: [UInt64], vectors: [Float], durability: Durability) async throws(WriteError) {
+        // A running checkpoint holds the overlay it froze, and the tail, beside the live one:
+        // past twice the checkpoint size, upserts wait for it to end, so memory stays bounded
+        // however fast writes come.
+        while isCheckpointing, state.overlayBytes >= 2 * writeOptions.checkpointBytes {
+            await withCheckedContinuation { checkpointWaiters.append($0) }
+        }
         let log = try writableLog()
         let payload = LogFormat.payloadHeaderSize + ids.count * (8 + 4 * state.base.dimension)
         guard payload <= LogFormat.maxPayloadBytes else {
