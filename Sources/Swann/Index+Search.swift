@@ -194,13 +194,23 @@ struct QueryRun: KernelConsumer {
         statistics.distancesComputed += chooseLists()
         statistics.centroidSeconds = (clock.now - started).seconds
         do throws(SearchError) {
-            scratch.nearest.reset(k: index.exactRows == nil ? k : Index.rerankDepth(k: k))
-            try scanLists(Kernel.self, statistics: &statistics)
+            if let codec = index.manifest.rabitq {
+                try scanCodes(codec, Kernel.self, statistics: &statistics)
+            } else {
+                scratch.nearest.reset(k: index.exactRows == nil ? k : Index.rerankDepth(k: k))
+                try scanLists(Kernel.self, statistics: &statistics)
+            }
             guard let rows = index.exactRows else {
                 scratch.nearest.drainSorted(into: &scratch.neighbors)
                 return .success(statistics)
             }
             scratch.nearest.drainSorted(into: &scratch.rerankCandidates)
+            if index.manifest.rabitq != nil {
+                // Candidates are keyed by lower bound: drop those that cannot beat the k-th
+                // smallest upper bound of the whole scan (the bound tightened as it went).
+                let bound = scratch.upper.threshold
+                scratch.rerankCandidates.removeAll { $0.distance > bound }
+            }
             let rerank = Rerank<Kernel>(index: index, rows: rows, overlay: overlay, k: k, scratch: scratch)
             statistics.add(try Distance.dispatch(metric: index.kernelMetric, elementType: .float32, to: rerank).get())
         } catch {
@@ -232,8 +242,6 @@ struct QueryRun: KernelConsumer {
 
     /// Reads `scratch.lists` and scans them into `scratch.nearest`.
     func scanLists<Kernel: DistanceKernel>(_ kernel: Kernel.Type, statistics: inout SearchStatistics) throws(SearchError) {
-        let clock = ContinuousClock()
-        let directory = index.header.directory
         // Posting rows are in the stored type, which differs from the centroids' (float32) when
         // the postings hold int8 codes.
         let scanner = PostingScanner<Kernel>(
@@ -242,6 +250,99 @@ struct QueryRun: KernelConsumer {
             rowBytes: index.dimension * index.manifest.elementType.byteWidth,
             vectorCount: index.count
         )
+        try readLists(statistics: &statistics) { _, view, excluded in
+            // The set and the heap are moved into locals for the scan and back (pointer swaps,
+            // no copy): reached through the scratch object, every kernel call (opaque C) would
+            // force the heap's threshold to be reloaded from memory.
+            var seen = SeenSet.empty
+            var nearest = TopK.empty
+            swap(&seen, &scratch.seen)
+            swap(&nearest, &scratch.nearest)
+            defer {
+                swap(&seen, &scratch.seen)
+                swap(&nearest, &scratch.nearest)
+            }
+            return scanner.scan(ids: view.ids, vectors: view.vectors, count: view.count, excluded: excluded, seen: &seen, results: &nearest)
+        }
+        if let overlay { statistics.distancesComputed += scanOverlay(overlay, scanner: scanner) }
+    }
+
+    /// Scans RaBitQ postings: every entry's distance bounds from its code, keeping in
+    /// `scratch.nearest` the entries (by lower bound) that may enter the top k, and in
+    /// `scratch.upper` the k smallest upper bounds.
+    func scanCodes<Kernel: DistanceKernel>(_ codec: RaBitQCodec, _ kernel: Kernel.Type, statistics: inout SearchStatistics) throws(SearchError) {
+        scratch.nearest.reset(k: Index.rabitqRerankDepth(k: k))
+        scratch.upper.reset(k: k)
+        let isL2 = index.kernelMetric == .l2
+        var querySquaredNorm: Float = 0
+        scratch.floats.withUnsafeBufferPointer { query in
+            codec.prepare(query.baseAddress!, into: &scratch.rabitq)
+            if !isL2 { querySquaredNorm = DotFloat32.dot(query.baseAddress!, query.baseAddress!, dimension: query.count) }
+        }
+        let vectorCount = index.count
+        let entryBytes = codec.entryBytes
+        let norms = index.centroidSquaredNorms
+        try readLists(statistics: &statistics) { list, view, excluded in
+            // The list's term: the query's kernel distance to its centroid, from the centroid search.
+            guard let position = scratch.lists.firstIndex(of: list) else { return nil }
+            let base = scratch.candidates[position].distance
+            let residual = isL2 ? max(0, base) : max(0, querySquaredNorm + norms[list] + 2 * base)
+            let count = view.count
+            if scratch.lowerBounds.count < count {
+                scratch.lowerBounds = [Float](repeating: 0, count: count)
+                scratch.upperBounds = scratch.lowerBounds
+            }
+            var seen = SeenSet.empty
+            var nearest = TopK.empty
+            var upper = TopK.empty
+            swap(&seen, &scratch.seen)
+            swap(&nearest, &scratch.nearest)
+            swap(&upper, &scratch.upper)
+            defer {
+                swap(&seen, &scratch.seen)
+                swap(&nearest, &scratch.nearest)
+                swap(&upper, &scratch.upper)
+            }
+            return scratch.lowerBounds.withUnsafeMutableBufferPointer { lower in
+                scratch.upperBounds.withUnsafeMutableBufferPointer { upperBounds in
+                    scratch.rabitq.bounds(
+                        rows: view.vectors,
+                        entryBytes: entryBytes,
+                        count: count,
+                        base: base,
+                        margin: RaBitQCodec.confidence * residual.squareRoot(),
+                        lower: lower.baseAddress!,
+                        upper: upperBounds.baseAddress!
+                    )
+                    for i in 0..<count {
+                        let id = Int(view.ids[i])
+                        guard id < vectorCount else { return nil }
+                        if let excluded, excluded[id &>> 6] & (1 &<< UInt64(id & 63)) != 0 { continue }
+                        // Not marked seen when pruned: its copy in another list has other bounds.
+                        guard lower[i] <= upper.threshold, seen.insert(id) else { continue }
+                        upper.insert(upperBounds[i], id: Int64(id))
+                        nearest.insert(lower[i], id: Int64(id))
+                    }
+                    return count
+                }
+            }
+        }
+        if let overlay {
+            // Rows written since the base are in memory as exact rows: their distance is both bounds.
+            let scanner = PostingScanner<Kernel>(query: scratch.query.row(0), dimension: index.dimension, rowBytes: 0, vectorCount: index.count)
+            statistics.distancesComputed += scanOverlay(overlay, scanner: scanner, boundingUpper: true)
+        }
+    }
+
+    /// Reads `scratch.lists` (verifying checksums as the parameters ask) and calls `scan` with
+    /// each list, its entries and the excluded-ids bitset; `scan` returns the distances it
+    /// computed, or nil for an id out of range (a corrupt list).
+    func readLists(
+        statistics: inout SearchStatistics,
+        scan: (_ list: Int, _ view: PostingView, _ excluded: UnsafePointer<UInt64>?) -> Int?
+    ) throws(SearchError) {
+        let clock = ContinuousClock()
+        let directory = index.header.directory
         let checksums = parameters.checksums
         let verified = index.verified
         // A local function, not a closure in a `let`: a stored closure escapes, and its context
@@ -260,30 +361,13 @@ struct QueryRun: KernelConsumer {
         do {
             try excludedWords.withUnsafeBufferPointer { excludedBuffer throws(IndexError) in
                 let excluded = overlay == nil ? nil : excludedBuffer.baseAddress
-                try index.store.read(scratch.lists, into: scratch.buffer, verify: verify) { list, view in
+                try index.store.read(scratch.lists, into: scratch.buffer, verify: verify, inOrder: index.manifest.rabitq != nil) { list, view in
                     let read = clock.now
                     statistics.ioSeconds += (read - now).seconds
                     if verify(list) { verified.insert(list) }
                     statistics.postingsRead += 1
                     statistics.bytesRead += directory[list].byteCount
-                    // The set and the heap are moved into locals for the scan and back (pointer swaps,
-                    // no copy): reached through the scratch object, every kernel call (opaque C) would
-                    // force the heap's threshold to be reloaded from memory.
-                    var seen = SeenSet.empty
-                    var nearest = TopK.empty
-                    swap(&seen, &scratch.seen)
-                    swap(&nearest, &scratch.nearest)
-                    let computed = scanner.scan(
-                        ids: view.ids,
-                        vectors: view.vectors,
-                        count: view.count,
-                        excluded: excluded,
-                        seen: &seen,
-                        results: &nearest
-                    )
-                    swap(&seen, &scratch.seen)
-                    swap(&nearest, &scratch.nearest)
-                    guard let computed else {
+                    guard let computed = scan(list, view, excluded) else {
                         corruptList = list
                         return false
                     }
@@ -299,12 +383,15 @@ struct QueryRun: KernelConsumer {
         if let corruptList {
             throw SearchError(.indexCorrupt, "\(index.path)/\(IndexLayout.postings): list \(corruptList) holds a vector id ≥ \(index.count)")
         }
-        if let overlay { statistics.distancesComputed += scanOverlay(overlay, scanner: scanner) }
     }
 
     /// Scans the entries writes appended to `scratch.lists` (in memory, after the lists read from
     /// disk); returns the distances computed.
-    func scanOverlay<Kernel: DistanceKernel>(_ overlay: Overlay, scanner: PostingScanner<Kernel>) -> Int {
+    func scanOverlay<Kernel: DistanceKernel>(
+        _ overlay: Overlay,
+        scanner: PostingScanner<Kernel>,
+        boundingUpper: Bool = false
+    ) -> Int {
         var computed = 0
         let rows = overlay.rows
         let baseCount = overlay.baseCount
@@ -315,6 +402,7 @@ struct QueryRun: KernelConsumer {
                 let d = Kernel.distance(scanner.query, rows.row(id - baseCount), dimension: scanner.dimension)
                 computed += 1
                 if d <= scratch.nearest.threshold { scratch.nearest.insert(d, id: Int64(id)) }
+                if boundingUpper { scratch.upper.insert(d, id: Int64(id)) }
             }
         }
         return computed
@@ -405,6 +493,10 @@ struct NavigationWalk: KernelConsumer {
 /// Each row read back is encoded again and its code distance must equal the one the scan
 /// computed from `postings.bin` (checksummed): a `vectors.bin` row that was corrupted beyond
 /// half a quantisation step is reported instead of ranked.
+///
+/// RaBitQ candidates (`Index.rabitqRerankDepth`) arrive keyed by their lower bound and are not
+/// re-encoded (that needs the list each came from); `vectors.bin`'s checksum is verified at
+/// open instead, and a candidate whose lower bound is past the k-th exact distance is skipped.
 struct Rerank<CodeKernel: DistanceKernel>: KernelConsumer {
     let index: Index
     let rows: ExactRowStore
@@ -418,9 +510,7 @@ struct Rerank<CodeKernel: DistanceKernel>: KernelConsumer {
         var statistics = SearchStatistics()
         let clock = ContinuousClock()
         var mark = clock.now
-        let dimension = index.dimension
-        let quantizer = index.manifest.quantization!
-        let query = scratch.query.row(0)
+        let quantizer = index.manifest.quantization
         let rowCodes = scratch.rowCodes.mutableRawBytes.baseAddress!
         // Base rows first (read from vectors.bin), overlay rows after (in memory).
         let baseCount = overlay?.baseCount ?? Int.max
@@ -428,11 +518,27 @@ struct Rerank<CodeKernel: DistanceKernel>: KernelConsumer {
         let candidates = scratch.rerankCandidates
         scratch.nearest.reset(k: k)
         var corruptRow: Int64?
+        let ordered = quantizer == nil && overlay == nil
         do {
+            // RaBitQ candidates come sorted by lower bound (without an overlay, which reorders
+            // them) and are ranked in that order until one's lower bound is past the k-th exact
+            // distance: every later one is too (the RaBitQ paper's re-ranking). Read one by one,
+            // the reads stop there; O_DIRECT's batch reads all in any order, so their distances
+            // are kept and ranked in order afterwards, giving the same answer.
+            let deferred = ordered && rows.directIO
+            if deferred, scratch.rerankDistances.count < onDisk { scratch.rerankDistances = [Float](repeating: 0, count: onDisk) }
             try rows.read(count: onDisk, row: { Int(candidates[$0].id) }, into: scratch.rowBuffer) { i, row in
                 let read = clock.now
                 statistics.ioSeconds += (read - mark).seconds
                 statistics.bytesRead += rows.rowBytes
+                if deferred {
+                    scratch.rerankDistances[i] = scratch.floats.withUnsafeBytes { Kernel.distance($0.baseAddress!, row, dimension: index.dimension) }
+                    statistics.distancesComputed += 1
+                    mark = clock.now
+                    statistics.scanSeconds += (mark - read).seconds
+                    return true
+                }
+                if ordered, candidates[i].distance > scratch.nearest.threshold { return false }
                 guard rank(candidates[i], row: row, quantizer: quantizer, rowCodes: rowCodes, kernel: Kernel.self) else {
                     corruptRow = candidates[i].id
                     return false
@@ -445,7 +551,14 @@ struct Rerank<CodeKernel: DistanceKernel>: KernelConsumer {
         } catch {
             return .failure(SearchError(.ioFailure, error.description))
         }
-        if corruptRow == nil, let exactRows = overlay?.exactRows {
+        if ordered && rows.directIO {
+            for i in 0..<onDisk {
+                guard candidates[i].distance <= scratch.nearest.threshold else { break }
+                scratch.nearest.insert(scratch.rerankDistances[i], id: candidates[i].id)
+            }
+        }
+        // A RaBitQ index's overlay keeps float32 rows only: they are its exact rows.
+        if corruptRow == nil, let exactRows = overlay?.exactRows ?? (index.manifest.rabitq != nil ? overlay?.rows : nil) {
             for candidate in candidates[onDisk...] {
                 guard
                     rank(candidate, row: exactRows.row(Int(candidate.id) - baseCount), quantizer: quantizer, rowCodes: rowCodes, kernel: Kernel.self)
@@ -475,14 +588,16 @@ struct Rerank<CodeKernel: DistanceKernel>: KernelConsumer {
     private func rank<Kernel: DistanceKernel>(
         _ candidate: Neighbor,
         row: UnsafeRawPointer,
-        quantizer: SymmetricQuantizer,
+        quantizer: SymmetricQuantizer?,
         rowCodes: UnsafeMutableRawPointer,
         kernel: Kernel.Type
     ) -> Bool {
         let dimension = index.dimension
-        quantizer.encode(row.assumingMemoryBound(to: Float.self), count: dimension, into: rowCodes)
-        guard CodeKernel.distance(scratch.query.row(0), UnsafeRawPointer(rowCodes), dimension: dimension) == candidate.distance else {
-            return false
+        if let quantizer {
+            quantizer.encode(row.assumingMemoryBound(to: Float.self), count: dimension, into: rowCodes)
+            guard CodeKernel.distance(scratch.query.row(0), UnsafeRawPointer(rowCodes), dimension: dimension) == candidate.distance else {
+                return false
+            }
         }
         let distance = scratch.floats.withUnsafeBytes { Kernel.distance($0.baseAddress!, row, dimension: dimension) }
         if distance <= scratch.nearest.threshold { scratch.nearest.insert(distance, id: candidate.id) }

@@ -29,8 +29,11 @@ public final class Index: Sendable {
     /// its candidates are re-ranked with `centroids`.
     let navigation: QuantizedRows
     let store: any PostingStore
-    /// The exact rows for re-ranking, when the postings hold int8 codes.
+    /// The exact rows for re-ranking, when the postings hold int8 or RaBitQ codes.
     let exactRows: ExactRowStore?
+    /// ‖c‖² of every centroid, for RaBitQ on inner product (the query's distance from a list
+    /// comes from ⟨q, c⟩); empty otherwise.
+    let centroidSquaredNorms: [Float]
     let scratchPool: Mutex<[SearchScratch]>
     /// Lists whose checksum has been verified (for `ChecksumPolicy.firstRead`).
     let verified: VerifiedLists
@@ -71,7 +74,7 @@ public final class Index: Sendable {
             case .memory: try InMemoryPostingStore(indexPath: path, header: header)
             }
         let exactRows =
-            header.manifest.quantization == nil
+            !header.manifest.hasExactRows
             ? nil : try ExactRowStore(indexPath: path, header: header, directIO: options.io == .direct)
         return Index(path: path, header: header, store: store, exactRows: exactRows)
     }
@@ -87,6 +90,10 @@ public final class Index: Sendable {
         self.defaultParameters = header.manifest.searchDefaults
         self.scratchPool = Mutex([])
         self.verified = VerifiedLists(count: header.directory.count)
+        let centroids = self.centroids
+        self.centroidSquaredNorms =
+            header.manifest.rabitq != nil && header.manifest.metric != .l2
+            ? (0..<centroids.count).map { DotFloat32.dot(centroids.row($0), centroids.row($0), dimension: centroids.dimension) } : []
     }
 
     /// Number of vectors indexed.
@@ -112,6 +119,9 @@ public final class Index: Sendable {
     /// Candidates kept from the codes for exact re-ranking (indexes built with `--store int8`).
     /// On minilm-100k at 64 lists this keeps recall@10 equal to the float32 index's (0.94685).
     static func rerankDepth(k: Int) -> Int { max(4 * k, 40) }
+    /// Most candidates kept from RaBitQ codes for exact re-ranking: those whose lower bound
+    /// cannot enter the top k are dropped first, so this is a cap, not the usual count.
+    static func rabitqRerankDepth(k: Int) -> Int { max(20 * k, 200) }
     /// Added to kernel distances to report the user's metric (cosine = 1 − dot).
     var reportedOffset: Float { manifest.normalized ? 1 : 0 }
 
@@ -151,6 +161,16 @@ final class SearchScratch: @unchecked Sendable {
     var rerankCandidates: [Neighbor] = []
     /// The answer, nearest first, in user ids and the user's metric.
     var neighbors: [Neighbor] = []
+    /// The query rotated and quantised for RaBitQ postings.
+    var rabitq = RaBitQQuery()
+    /// A RaBitQ list's distance bounds, per entry.
+    var lowerBounds: [Float] = []
+    var upperBounds: [Float] = []
+    /// The k smallest upper bounds seen (RaBitQ): an entry whose lower bound exceeds the k-th
+    /// cannot be among the k nearest.
+    var upper = TopK(k: 1)
+    /// Exact distances of RaBitQ candidates read in one O_DIRECT batch, ranked in order after.
+    var rerankDistances: [Float] = []
 
     init(header: IndexHeader) {
         graph = GraphSearchScratch(nodeCount: header.centroids.count)

@@ -18,6 +18,11 @@ public struct IndexBuilder: Sendable {
         /// (`SymmetricQuantizer`, a quarter of the bytes), with the exact float32 rows kept once
         /// in `vectors.bin` so that each query's best candidates are re-ranked exactly.
         public var storeAs: ElementType?
+        /// Store RaBitQ codes in the postings instead of rows (float input; overrides `storeAs`):
+        /// one bit per dimension of each entry's residual to its centroid plus 12 bytes, scanned
+        /// with an error bound; the exact float32 rows are kept once in `vectors.bin` for
+        /// re-ranking (docs/FORMAT.md).
+        public var rabitqCodes = false
         /// Clustering, graph and assignment knobs (docs/PARAMETERS.md).
         public var configuration = BuildConfiguration()
         /// Search defaults recorded in the manifest.
@@ -94,7 +99,7 @@ public struct IndexBuilder: Sendable {
                 lists: assignment.lists,
                 vectors: rows.stored,
                 idMap: idMap,
-                exactRows: rows.quantizer == nil ? nil : rows.working
+                exactRows: rows.quantizer == nil && rows.codec == nil ? nil : rows.working
             ),
             for: output,
             overwrite: options.overwrite
@@ -137,8 +142,10 @@ public struct IndexBuilder: Sendable {
         var working: VectorMatrix
         /// The rows as the postings store them.
         var stored: VectorMatrix
-        /// The int8 quantiser when the postings hold codes.
+        /// The int8 quantiser when the postings hold int8 codes.
         var quantizer: SymmetricQuantizer?
+        /// The RaBitQ codec when the postings hold RaBitQ codes (`stored` is then `working`).
+        var codec: RaBitQCodec?
         var normalized: Bool
         var centroidTarget: Int
     }
@@ -154,14 +161,17 @@ public struct IndexBuilder: Sendable {
         }
         let normalized = options.metric == .cosine && !vectors.elementType.isInteger
         let working = try workingCopy(&vectors, normalize: normalized)
-        let quantizer = options.storeAs == .int8 && !vectors.elementType.isInteger ? SymmetricQuantizer(fittedTo: working) : nil
-        let stored = try quantizer.map { $0.encode(working) } ?? storedCopy(vectors: vectors, working: working)
+        let codec = options.rabitqCodes ? RaBitQCodec(dimension: working.dimension, seed: options.configuration.heads.seed) : nil
+        let quantizer =
+            codec == nil && options.storeAs == .int8 && !vectors.elementType.isInteger ? SymmetricQuantizer(fittedTo: working) : nil
+        let stored = try codec != nil ? working : quantizer.map { $0.encode(working) } ?? storedCopy(vectors: vectors, working: working)
         return PreparedRows(
             inputRows: rows,
             skipped: shardRows - rows.count,
             working: working,
             stored: stored,
             quantizer: quantizer,
+            codec: codec,
             normalized: normalized,
             centroidTarget: centroidTarget
         )
@@ -228,6 +238,10 @@ public struct IndexBuilder: Sendable {
             manifest.quantization = quantizer
             manifest.formatVersion = IndexManifest.quantizedFormatVersion
         }
+        if let codec = rows.codec {
+            manifest.rabitq = codec
+            manifest.formatVersion = IndexManifest.rabitqFormatVersion
+        }
         return manifest
     }
 
@@ -253,7 +267,10 @@ public struct IndexBuilder: Sendable {
         guard let inputType = input.layout.scalar.elementType else {
             throw BuildError("\(input.path): holds int32 ids, not vectors")
         }
-        if let store = options.storeAs, store != inputType, !(inputType == .float32 && store == .float16),
+        if options.rabitqCodes, inputType.isInteger {
+            throw BuildError("--store rabitq needs float32 or float16 input; \(input.path) holds \(inputType)")
+        }
+        if !options.rabitqCodes, let store = options.storeAs, store != inputType, !(inputType == .float32 && store == .float16),
             !(store == .int8 && !inputType.isInteger)
         {
             throw BuildError(

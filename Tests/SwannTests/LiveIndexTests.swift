@@ -127,14 +127,19 @@ struct LiveIndexTests {
         }
     }
 
-    @Test func anIndexOfInt8CodesTakesWritesLikeOneOfFloats() async throws {
-        // `--store int8`: written points keep int8 codes for the scan and exact rows for the
-        // re-rank, in memory until a checkpoint writes both (postings.bin and vectors.bin).
+    /// `--store int8`: written points keep int8 codes for the scan and exact rows for the
+    /// re-rank, in memory until a checkpoint writes both (postings.bin and vectors.bin).
+    /// `--store rabitq`: written points keep their float32 rows (scanned exactly); a checkpoint
+    /// encodes them against their lists' centroids.
+    @Test(arguments: [false, true])
+    func anIndexOfCodesTakesWritesLikeOneOfFloats(rabitq: Bool) async throws {
         var options = IndexBuilder.Options()
         options.storeAs = .int8
+        options.rabitqCodes = rabitq
         let path = try Self.initialIndex(options)
         let index = try LiveIndex.open(at: path)
-        #expect(index.index.manifest.quantization != nil)
+        #expect(index.index.manifest.quantization != nil || rabitq)
+        #expect(index.index.manifest.rabitq != nil || !rabitq)
         #expect(try await index.vector(id: 7) == Self.rows[7])
         for start in stride(from: Self.initial, to: Self.rows.count, by: 100) {
             try await index.upsert((start..<min(start + 100, Self.rows.count)).map { Point(id: UInt64($0), vector: Self.rows[$0]) })
@@ -147,13 +152,13 @@ struct LiveIndexTests {
 
         let live = try Self.recall(ids: finalIDs) { query in try index.search(query, k: 10).map(\.id) }
         #expect(live.returned.isDisjoint(with: deleted.map { Int64($0) }))
-        let directory = TestDirectory.make("fresh-int8")
+        let directory = TestDirectory.make(rabitq ? "fresh-rabitq" : "fresh-int8")
         try VectorFileWriter.write(try VectorMatrix.from(finalIDs.map { Self.rows[Int($0)] }, elementType: .float16), to: directory + "/final.npy")
         try IndexBuilder(options: options).build(from: try VectorFile(path: directory + "/final.npy"), to: directory + "/fresh.swann")
         let fresh = try Index.open(at: directory + "/fresh.swann")
         let rebuilt = try Self.recall(ids: finalIDs) { query in try fresh.search(query, k: 10).map { Int64(finalIDs[Int($0.id)]) } }
         #expect(live.recall >= rebuilt.recall - 0.01, "live int8 \(live.recall) vs fresh int8 build \(rebuilt.recall)")
-        print("int8 read-your-writes recall@10: live \(live.recall), fresh build of the final set \(rebuilt.recall)")
+        print("\(rabitq ? "rabitq" : "int8") read-your-writes recall@10: live \(live.recall), fresh build of the final set \(rebuilt.recall)")
 
         // Replay, then a checkpoint writing codes and exact rows; answers and vectors hold.
         let before = try BundledExample.queryRows.prefix(50).map { try index.search($0, k: 10) }
@@ -162,7 +167,8 @@ struct LiveIndexTests {
         #expect(try BundledExample.queryRows.prefix(50).map { try reopened.search($0, k: 10) } == before)
         try await reopened.checkpoint()
         #expect(reopened.overlayRows == 0)
-        #expect(reopened.index.manifest.quantization != nil)
+        #expect(reopened.index.manifest.quantization != nil || rabitq)
+        #expect(reopened.index.manifest.rabitq != nil || !rabitq)
         #expect(try await reopened.vector(id: 9_500) == Self.rows[9_500])
         #expect(try await reopened.vector(id: 7) == Self.rows[7])
         let checkpointed = try Self.recall(ids: finalIDs) { query in try reopened.search(query, k: 10).map(\.id) }

@@ -57,4 +57,16 @@ uint32_t swann_crc32c(uint32_t crc, const void *bytes, long count);
 /// nothing elsewhere. Swift's Glibc module does not export malloc.h.
 void swann_release_free_memory(void);
 
+/// What a RaBitQ scan needs of the query besides its bit planes: the quantiser's step `delta`
+/// and `low` (component ≈ low + delta × code), the sum of the dequantised components, and
+/// 1/√(padded dimension).
+typedef struct { float delta, low, sum, scale; } swann_rabitq_query;
+
+/// RaBitQ distance bounds for `count` posting entries of `row_bytes` each (`words` u64 code
+/// words, then float32 A, B, E): estimate = base + A + B × ⟨code, query⟩ (the code read as ±1/√D),
+/// and lower/upper = estimate ∓ margin × E. `planes` holds `bits` × `words` words, plane j
+/// first. Uses the popcnt instruction where the CPU has it.
+void swann_rabitq_bounds(const void *rows, long row_bytes, long count, const uint64_t *planes, long words, long bits,
+                         swann_rabitq_query query, float base, float margin, float *lower, float *upper);
+
 #endif

@@ -33,11 +33,14 @@ struct CheckpointSource: Sendable {
             )
         }
         let total = idMap.count
+        // RaBitQ postings hold codes made against each list's centroid, not rows: the rows come
+        // from vectors.bin and the overlay (`exactContents`), and the writer encodes them anew.
+        let coded = base.manifest.rabitq != nil
         let vectors: VectorMatrix
-        do { vectors = try VectorMatrix(elementType: elementType, count: total, dimension: dimension) } catch {
+        do { vectors = try VectorMatrix(elementType: elementType, count: coded ? 0 : total, dimension: dimension) } catch {
             throw WriteError(.invalidBatch, "the checkpoint cannot hold \(total) vectors: \(error)")
         }
-        let out = vectors.mutableRawBytes.baseAddress!
+        let out = vectors.mutableRawBytes.baseAddress ?? UnsafeMutableRawPointer(bitPattern: 8)!
         var filled = [Bool](repeating: false, count: total)
         var lists = [[PostingAssignment.Member]](repeating: [], count: header.directory.count)
         let buffer = PostingBuffer()
@@ -53,7 +56,7 @@ struct CheckpointSource: Sendable {
                 guard row != .max else { continue }
                 lists[list].append(PostingAssignment.Member(vector: row, distance: 0, isPrimary: false))
                 if !filled[Int(row)] {
-                    (out + Int(row) * rowBytes).copyMemory(from: view.vectors + i * rowBytes, byteCount: rowBytes)
+                    if !coded { (out + Int(row) * rowBytes).copyMemory(from: view.vectors + i * rowBytes, byteCount: rowBytes) }
                     filled[Int(row)] = true
                 }
             }
@@ -62,7 +65,7 @@ struct CheckpointSource: Sendable {
                 guard row != .max else { continue }
                 lists[list].append(PostingAssignment.Member(vector: row, distance: 0, isPrimary: false))
                 if !filled[Int(row)] {
-                    (out + Int(row) * rowBytes).copyMemory(from: rows.row(Int(internalID) - baseCount), byteCount: rowBytes)
+                    if !coded { (out + Int(row) * rowBytes).copyMemory(from: rows.row(Int(internalID) - baseCount), byteCount: rowBytes) }
                     filled[Int(row)] = true
                 }
             }
@@ -103,7 +106,7 @@ struct CheckpointSource: Sendable {
             centroids: partition.centroids,
             graph: partition.graph,
             lists: lists,
-            vectors: vectors,
+            vectors: coded ? exact ?? vectors : vectors,
             idMap: idMap,
             exactRows: exact
         )
@@ -164,10 +167,12 @@ struct CheckpointSource: Sendable {
         return statistics
     }
 
-    /// The exact float32 rows of an index of int8 codes, renumbered like the codes (base rows
-    /// from vectors.bin, overlay rows from memory); nil for other indexes.
+    /// The exact float32 rows of an index of int8 or RaBitQ codes, renumbered like the codes
+    /// (base rows from vectors.bin, overlay rows from memory); nil for other indexes.
     private func exactContents(rowOf newRow: [UInt32], count: Int) throws(WriteError) -> VectorMatrix? {
-        guard let store = base.exactRows, let overlayRows = overlay.exactRows else { return nil }
+        guard let store = base.exactRows, let overlayRows = overlay.exactRows ?? (base.manifest.rabitq != nil ? overlay.rows : nil) else {
+            return nil
+        }
         let matrix: VectorMatrix
         do { matrix = try VectorMatrix(elementType: .float32, count: count, dimension: base.dimension) } catch {
             throw WriteError(.invalidBatch, "the checkpoint cannot hold \(count) exact rows: \(error)")

@@ -51,6 +51,10 @@ public struct IndexManifest: Sendable, Codable, Equatable {
     /// Set when the postings hold int8 codes of float32 vectors (`--store int8`): the
     /// quantiser that made them. The exact rows are in `vectors.bin`, for re-ranking.
     package var quantization: SymmetricQuantizer?
+    /// Set when the postings hold RaBitQ codes of float32 vectors (`--store rabitq`): the codec
+    /// that made them (format version 3). The exact rows are in `vectors.bin`, for re-ranking;
+    /// `elementType` is theirs (float32).
+    package var rabitq: RaBitQCodec?
 
     /// Checksum (`Checksum.of`, 16 hex digits) of this manifest's canonical JSON: sorted keys,
     /// no whitespace, this field absent. Every field here can change answers (metric, id map,
@@ -73,8 +77,10 @@ public struct IndexManifest: Sendable, Codable, Equatable {
     /// The format version of an index whose postings hold codes (`quantization` set): older
     /// readers must refuse it rather than rank codes as if they were vectors.
     public static let quantizedFormatVersion = 2
+    /// The format version of an index whose postings hold RaBitQ codes (`rabitq` set).
+    public static let rabitqFormatVersion = 3
     /// The manifest versions this build reads.
-    public static let readableFormatVersions = [currentFormatVersion, quantizedFormatVersion]
+    public static let readableFormatVersions = [currentFormatVersion, quantizedFormatVersion, rabitqFormatVersion]
 
     /// The defaults (docs/PARAMETERS.md).
     public init() {}
@@ -101,6 +107,12 @@ public struct IndexManifest: Sendable, Codable, Equatable {
     /// The element type of `centroids.bin`: exact float32 centroids when the postings hold
     /// codes, otherwise the stored type.
     public var centroidElementType: ElementType { quantization == nil ? elementType : .float32 }
+
+    /// Whether `vectors.bin` holds the exact rows (the postings hold codes to re-rank from).
+    public var hasExactRows: Bool { quantization != nil || rabitq != nil }
+
+    /// Bytes of one posting entry after its id: a row in the stored type, or a RaBitQ code.
+    public var postingRowBytes: Int { rabitq?.entryBytes ?? dimension * elementType.byteWidth }
 
     /// The entry for `name`, if listed.
     public func file(_ name: String) -> FileEntry? { files.first { $0.name == name } }

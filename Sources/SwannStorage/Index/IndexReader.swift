@@ -43,7 +43,7 @@ package enum IndexReader {
             manifest: manifest,
             postingsBytes: try postingsSize(path, manifest: manifest)
         )
-        if manifest.quantization != nil { try checkExactRows(path, manifest: manifest) }
+        if manifest.hasExactRows { try checkExactRows(path, manifest: manifest) }
         var idMap: [UInt64]?
         if manifest.hasIDMap {
             idMap = try decodeIDMap(
@@ -87,6 +87,19 @@ package enum IndexReader {
                     .inconsistent,
                     path: file,
                     detail: "format version \(manifest.formatVersion) does not match its quantization field (int8 codes need version 2 and a step)"
+                )
+            }
+            let coded = manifest.formatVersion == IndexManifest.rabitqFormatVersion
+            guard coded == (manifest.rabitq != nil),
+                !coded
+                    || (manifest.elementType == .float32 && manifest.rabitq?.dimension == manifest.dimension
+                        && (manifest.metric != .cosine || manifest.normalized))
+            else {
+                throw IndexError(
+                    .inconsistent,
+                    path: file,
+                    detail:
+                        "format version \(manifest.formatVersion) does not match its rabitq field (RaBitQ codes need version 3, float32 rows and a codec of the index's dimension)"
                 )
             }
             if let step = manifest.quantization?.step, !(step.isFinite && step > 0) {
@@ -323,7 +336,7 @@ package enum IndexReader {
         guard h.count == UInt64(count), h.payloadBytes == UInt64(count * IndexLayout.directoryEntrySize) else {
             throw IndexError(.inconsistent, path: path, offset: 24, detail: "expected \(count) lists, found \(h.count)")
         }
-        let rowBytes = manifest.dimension * manifest.elementType.byteWidth
+        let rowBytes = manifest.postingRowBytes
         var locations: [PostingLocation] = []
         locations.reserveCapacity(count)
         var total = 0

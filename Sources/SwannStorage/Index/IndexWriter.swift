@@ -409,15 +409,21 @@ package enum IndexWriter {
             header.postingEntries = UInt64(totalEntries)
             var offset = page
             var listBytes = [UInt8]()
+            let rowBytes = contents.manifest.postingRowBytes
+            let codes = RaBitQListEncoder(contents)
             try io(postingsPath) { () throws(VectorFileError) in
                 try file.write(header.encoded() + [UInt8](repeating: 0, count: page - SectionHeader.size))
-                for list in contents.lists {
-                    let bytes = list.count * (4 + vectors.rowBytes)
+                for (index, list) in contents.lists.enumerated() {
+                    let bytes = list.count * (4 + rowBytes)
                     listBytes.removeAll(keepingCapacity: true)
                     listBytes.reserveCapacity(IndexLayout.align(bytes, to: page))
                     for member in list { withUnsafeBytes(of: member.vector.littleEndian) { listBytes.append(contentsOf: $0) } }
-                    for member in list {
-                        listBytes.append(contentsOf: UnsafeRawBufferPointer(start: vectors.row(Int(member.vector)), count: vectors.rowBytes))
+                    if let codes {
+                        listBytes.append(contentsOf: codes.entries(ofList: index))
+                    } else {
+                        for member in list {
+                            listBytes.append(contentsOf: UnsafeRawBufferPointer(start: vectors.row(Int(member.vector)), count: vectors.rowBytes))
+                        }
                     }
                     let checksum = listBytes.withUnsafeBytes { Checksum.of($0) }
                     listBytes.append(contentsOf: [UInt8](repeating: 0, count: IndexLayout.align(bytes, to: page) - bytes))
@@ -446,5 +452,58 @@ package enum IndexWriter {
             try io(directoryPath) { () throws(VectorFileError) in try file.write(bytes) }
         }
         return [postingsEntry, directoryEntry]
+    }
+}
+
+/// RaBitQ entries of an index's lists, encoded a block of lists at a time on every core while
+/// the writer writes the block before (one list at a time would leave the encoding, most of a
+/// RaBitQ index's write, on one core).
+private final class RaBitQListEncoder {
+    private let codec: RaBitQCodec
+    private let contents: IndexContents
+    private let metric: Metric
+    private let centroids: VectorMatrix
+    private let rows: VectorMatrix
+    private var block: Range<Int> = 0..<0
+    private var encoded: [[UInt8]] = []
+    private static let blockSize = 256
+
+    /// Nil unless `contents` holds RaBitQ postings.
+    init?(_ contents: IndexContents) {
+        guard let codec = contents.manifest.rabitq, let rows = contents.exactRows else { return nil }
+        precondition(contents.centroids.elementType == .float32, "RaBitQ lists are encoded against float32 centroids")
+        self.codec = codec
+        self.contents = contents
+        self.metric = contents.manifest.normalized ? .innerProduct : contents.manifest.metric
+        self.centroids = contents.centroids
+        self.rows = rows
+    }
+
+    /// The entries of list `list`; lists must be asked for in order.
+    func entries(ofList list: Int) -> [UInt8] {
+        if !block.contains(list) { encodeBlock(from: list) }
+        return encoded[list - block.lowerBound]
+    }
+
+    private func encodeBlock(from start: Int) {
+        block = start..<min(contents.lists.count, start + Self.blockSize)
+        var out = [[UInt8]](repeating: [], count: block.count)
+        let (codec, lists, centroids, rows, metric, first) = (codec, contents.lists, centroids, rows, metric, block.lowerBound)
+        out.withUnsafeMutableBufferPointer { out in
+            let shared = UncheckedSendable(out)
+            Parallel.forEach(items: block.count, threads: Parallel.coreCount) { i in
+                let members = lists[first + i].map(\.vector)
+                let bytes = members.withUnsafeBufferPointer { members in
+                    codec.encodeList(
+                        members: members,
+                        vectors: rows,
+                        centroid: centroids.row(first + i).assumingMemoryBound(to: Float.self),
+                        metric: metric
+                    )
+                }
+                shared.value[i] = bytes
+            }
+        }
+        encoded = out
     }
 }

@@ -72,6 +72,7 @@ package final class MappedPostingStore: PostingStore, @unchecked Sendable {
         _ lists: [Int],
         into buffer: PostingBuffer,
         verify: (Int) -> Bool,
+        inOrder: Bool,
         each: (Int, PostingView) -> Bool
     ) throws(IndexError) {
         try checkSize()

@@ -45,15 +45,19 @@ package protocol PostingStore: Sendable {
     /// - Throws: `IndexError` if the read fails, comes up short, or (with `verify`) the bytes do not
     ///   match the list's checksum.
     func read(_ list: Int, into buffer: PostingBuffer, verify: Bool) throws(IndexError) -> PostingView
-    /// Reads every list of `lists` and calls `each(list, view)` for it, in any order; stops early
-    /// when `each` returns false. Views are valid during their call only. A store may have the
-    /// reads in flight together (O_DIRECT with kernel AIO); otherwise they go one after another
-    /// into `buffer`.
-    /// - Parameter verify: whether to check list i's checksum.
+    /// Reads every list of `lists` and calls `each(list, view)` for it, in any order unless
+    /// `inOrder`; stops early when `each` returns false. Views are valid during their call only.
+    /// A store may have the reads in flight together (O_DIRECT with kernel AIO); otherwise they
+    /// go one after another into `buffer`.
+    /// - Parameters:
+    ///   - verify: whether to check list i's checksum.
+    ///   - inOrder: call `each` in the order of `lists` (a scan whose result depends on the
+    ///     order, as RaBitQ's does); reads in flight together are then all awaited first.
     func read(
         _ lists: [Int],
         into buffer: PostingBuffer,
         verify: (Int) -> Bool,
+        inOrder: Bool,
         each: (Int, PostingView) -> Bool
     ) throws(IndexError)
 }
@@ -63,9 +67,20 @@ extension PostingStore {
         _ lists: [Int],
         into buffer: PostingBuffer,
         verify: (Int) -> Bool,
+        inOrder: Bool,
         each: (Int, PostingView) -> Bool
     ) throws(IndexError) {
         try readOneByOne(lists, into: buffer, verify: verify, each: each)
+    }
+
+    /// `read(_:into:verify:inOrder:each:)` in any order.
+    package func read(
+        _ lists: [Int],
+        into buffer: PostingBuffer,
+        verify: (Int) -> Bool,
+        each: (Int, PostingView) -> Bool
+    ) throws(IndexError) {
+        try read(lists, into: buffer, verify: verify, inOrder: false, each: each)
     }
 
     func readOneByOne(_ lists: [Int], into buffer: PostingBuffer, verify: (Int) -> Bool, each: (Int, PostingView) -> Bool) throws(IndexError) {
@@ -126,6 +141,7 @@ package final class FilePostingStore: PostingStore {
         _ lists: [Int],
         into buffer: PostingBuffer,
         verify: (Int) -> Bool,
+        inOrder: Bool,
         each: (Int, PostingView) -> Bool
     ) throws(IndexError) {
         // Through the page cache a read is a copy: submitting it costs more than it saves.
@@ -134,7 +150,7 @@ package final class FilePostingStore: PostingStore {
         }
         try batches.withBatch { (batch) throws(IndexError) in
             guard let batch else { return try readOneByOne(lists, into: buffer, verify: verify, each: each) }
-            try read(lists, into: buffer, batch: batch, verify: verify, each: each)
+            try read(lists, into: buffer, batch: batch, verify: verify, inOrder: inOrder, each: each)
         }
     }
 
@@ -143,6 +159,7 @@ package final class FilePostingStore: PostingStore {
         into buffer: PostingBuffer,
         batch: ReadBatch,
         verify: (Int) -> Bool,
+        inOrder: Bool,
         each: (Int, PostingView) -> Bool
     ) throws(IndexError) {
         var total = 0
@@ -162,6 +179,13 @@ package final class FilePostingStore: PostingStore {
                 )
             )
             start += bytes
+        }
+        if inOrder {
+            try batch.perform(on: file, what: { "list \(lists[$0])" }) { (_: Int) throws(IndexError) -> Bool in true }
+            for (i, list) in lists.enumerated() {
+                guard each(list, try view(list, at: batch.reads[i].destination, verify: verify(list), path: path)) else { return }
+            }
+            return
         }
         try batch.perform(on: file, what: { "list \(lists[$0])" }) { (i: Int) throws(IndexError) -> Bool in
             let list = lists[i]

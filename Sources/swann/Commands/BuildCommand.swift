@@ -22,8 +22,8 @@ struct BuildCommand: AsyncParsableCommand {
     var ids: String?
     @Option(
         help: ArgumentHelp(
-            "How float input is stored in the postings: f32 (as given), f16 (float32 input; half the bytes read per query) or int8 (codes, a quarter of the bytes; the exact rows are kept once, for re-ranking).",
-            valueName: "f32|f16|int8"
+            "How float input is stored in the postings: f32 (as given), f16 (float32 input; half the bytes read per query), int8 (codes, a quarter of the bytes) or rabitq (RaBitQ codes: one bit per dimension + 12 bytes, scanned with an error bound). With int8 and rabitq the exact rows are kept once, for re-ranking.",
+            valueName: "f32|f16|int8|rabitq"
         )
     )
     var store: StoredType?
@@ -53,7 +53,7 @@ struct BuildCommand: AsyncParsableCommand {
     @Flag(help: "Print a JSON summary at the end.")
     var json = false
 
-    enum StoredType: String, ExpressibleByArgument { case f16, f32, int8 }
+    enum StoredType: String, ExpressibleByArgument { case f16, f32, int8, rabitq }
 
     func validate() throws {
         try requireExisting(vectors, what: "vector file")
@@ -79,13 +79,15 @@ struct BuildCommand: AsyncParsableCommand {
         let input = try VectorFile(path: vectors, format: format)
         var options = IndexBuilder.Options()
         options.metric = metric
-        options.storeAs = store.map {
+        options.storeAs = store.flatMap {
             switch $0 {
             case .f16: .float16
             case .f32: .float32
             case .int8: .int8
+            case .rabitq: nil
             }
         }
+        options.rabitqCodes = store == .rabitq
         options.configuration.heads.centroidRatio = centroidRatio
         options.configuration.heads.seed = seed
         options.configuration.graph.seed = seed
