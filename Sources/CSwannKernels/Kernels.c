@@ -6,6 +6,7 @@
 
 int swann_cpu_avx2_flag = 0;
 int swann_cpu_fma_flag = 0;
+int swann_cpu_avx512_popcount_flag = 0;
 
 // SWANN_NO_AVX2=1 keeps the baseline Swift kernels (to compare both on one machine).
 __attribute__((constructor)) static void swann_detect_cpu(void) {
@@ -14,6 +15,7 @@ __attribute__((constructor)) static void swann_detect_cpu(void) {
     int allowed = !(off && off[0] && off[0] != '0');
     swann_cpu_avx2_flag = allowed && __builtin_cpu_supports("avx2") ? 1 : 0;
     swann_cpu_fma_flag = swann_cpu_avx2_flag && __builtin_cpu_supports("fma") && __builtin_cpu_supports("f16c") ? 1 : 0;
+    swann_cpu_avx512_popcount_flag = allowed && __builtin_cpu_supports("avx512f") && __builtin_cpu_supports("avx512vpopcntdq") ? 1 : 0;
 }
 
 #define AVX2 __attribute__((target("avx2")))
@@ -183,6 +185,7 @@ uint32_t swann_l2_int8_avx2(const void *a, const void *b, long dimension) { (voi
 uint32_t swann_l2_uint8_avx2(const void *a, const void *b, long dimension) { (void)a; (void)b; (void)dimension; return 0; }
 int32_t swann_dot_int8_avx2(const void *a, const void *b, long dimension) { (void)a; (void)b; (void)dimension; return 0; }
 int swann_cpu_fma_flag = 0;
+int swann_cpu_avx512_popcount_flag = 0;
 float swann_l2_f32_fma(const void *a, const void *b, long dimension) { (void)a; (void)b; (void)dimension; return 0; }
 float swann_dot_f32_fma(const void *a, const void *b, long dimension) { (void)a; (void)b; (void)dimension; return 0; }
 float swann_l2_f16_fma(const void *a, const void *b, long dimension) { (void)a; (void)b; (void)dimension; return 0; }
@@ -296,9 +299,43 @@ __attribute__((target("popcnt"))) void swann_rabitq_popcnt(const uint8_t *rows, 
 }
 #endif
 
+#if defined(__x86_64__) && (defined(__clang__) || defined(__GNUC__))
+// AVX-512 with VPOPCNTDQ (Ice Lake, Zen 4 and later): eight code words per register, so a
+// 512-dimension code is one load, and each query plane one AND and one vpopcntq.
+#define AVX512POPCNT __attribute__((target("avx512f,avx512vpopcntdq")))
+AVX512POPCNT void swann_rabitq_avx512(const uint8_t *rows, long row_bytes, long count, const uint64_t *planes, long words, long bits,
+                                      swann_rabitq_query q, float base, float margin, float *lower, float *upper) {
+    for (long i = 0; i < count; i++) {
+        const uint8_t *row = rows + i * row_bytes;
+        __m512i total = _mm512_setzero_si512(), ones = _mm512_setzero_si512();
+        for (long w = 0; w < words; w += 8) {
+            __mmask8 lanes = words - w >= 8 ? (__mmask8)0xff : (__mmask8)((1u << (words - w)) - 1);
+            __m512i code = _mm512_maskz_loadu_epi64(lanes, row + w * 8);
+            ones = _mm512_add_epi64(ones, _mm512_popcnt_epi64(code));
+            for (long j = 0; j < bits; j++) {
+                __m512i plane = _mm512_maskz_loadu_epi64(lanes, planes + j * words + w);
+                __m512i counts = _mm512_popcnt_epi64(_mm512_and_si512(code, plane));
+                total = _mm512_add_epi64(total, _mm512_slli_epi64(counts, (unsigned)j));
+            }
+        }
+        float factors[3];
+        memcpy(factors, row + words * 8, sizeof factors);
+        float dot = (2.0f * (q.delta * (float)_mm512_reduce_add_epi64(total) + q.low * (float)_mm512_reduce_add_epi64(ones)) - q.sum) * q.scale;
+        float estimate = base + factors[0] + factors[1] * dot;
+        float width = margin * factors[2];
+        lower[i] = estimate - width;
+        upper[i] = estimate + width;
+    }
+}
+#endif
+
 void swann_rabitq_bounds(const void *rows, long row_bytes, long count, const uint64_t *planes, long words, long bits,
                          swann_rabitq_query query, float base, float margin, float *lower, float *upper) {
 #if defined(__x86_64__) && (defined(__clang__) || defined(__GNUC__))
+    if (swann_cpu_avx512_popcount_flag) {
+        swann_rabitq_avx512((const uint8_t *)rows, row_bytes, count, planes, words, bits, query, base, margin, lower, upper);
+        return;
+    }
     if (__builtin_cpu_supports("popcnt")) {
         swann_rabitq_popcnt((const uint8_t *)rows, row_bytes, count, planes, words, bits, query, base, margin, lower, upper);
         return;

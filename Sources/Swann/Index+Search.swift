@@ -225,7 +225,13 @@ struct QueryRun: KernelConsumer {
             Distance.dispatch(
                 metric: index.kernelMetric,
                 elementType: .float32,
-                to: CentroidSearch(query: floatQuery.baseAddress!, index: index, beamWidth: parameters.effectiveSearchCandidates, scratch: scratch)
+                to: CentroidSearch(
+                    query: floatQuery.baseAddress!,
+                    index: index,
+                    beamWidth: parameters.effectiveSearchCandidates,
+                    exactCount: index.manifest.rabitq == nil ? nil : Index.exactCentroidCount(maxPostings: parameters.maxPostings),
+                    scratch: scratch
+                )
             )
         }
         // Ratio pruning needs non-negative distances: raw inner product has none, so it is skipped.
@@ -282,48 +288,66 @@ struct QueryRun: KernelConsumer {
         let vectorCount = index.count
         let entryBytes = codec.entryBytes
         let norms = index.centroidSquaredNorms
-        try readLists(statistics: &statistics) { list, view, excluded in
-            // The list's term: the query's kernel distance to its centroid, from the centroid search.
-            guard let position = scratch.lists.firstIndex(of: list) else { return nil }
-            let base = scratch.candidates[position].distance
-            let residual = isL2 ? max(0, base) : max(0, querySquaredNorm + norms[list] + 2 * base)
-            let count = view.count
-            if scratch.lowerBounds.count < count {
-                scratch.lowerBounds = [Float](repeating: 0, count: count)
-                scratch.upperBounds = scratch.lowerBounds
-            }
+        let prepared = scratch.rabitq
+        let lists = scratch.lists
+        let candidates = scratch.candidates
+        var longest = 0
+        for list in lists { longest = max(longest, index.header.directory[list].entryCount) }
+        if scratch.lowerBounds.count < longest {
+            scratch.lowerBounds = [Float](repeating: 0, count: longest)
+            scratch.upperBounds = scratch.lowerBounds
+        }
+        // The set, the heaps and the bound buffers are moved out of the scratch object for the
+        // whole scan and back (pointer swaps, no copy): reached through it, every list would
+        // retain and release them, and every opaque kernel call would force the heaps'
+        // thresholds to be reloaded from memory.
+        do {
             var seen = SeenSet.empty
             var nearest = TopK.empty
             var upper = TopK.empty
+            var lowerBounds: [Float] = []
+            var upperBounds: [Float] = []
             swap(&seen, &scratch.seen)
             swap(&nearest, &scratch.nearest)
             swap(&upper, &scratch.upper)
+            swap(&lowerBounds, &scratch.lowerBounds)
+            swap(&upperBounds, &scratch.upperBounds)
             defer {
                 swap(&seen, &scratch.seen)
                 swap(&nearest, &scratch.nearest)
                 swap(&upper, &scratch.upper)
+                swap(&lowerBounds, &scratch.lowerBounds)
+                swap(&upperBounds, &scratch.upperBounds)
             }
-            return scratch.lowerBounds.withUnsafeMutableBufferPointer { lower in
-                scratch.upperBounds.withUnsafeMutableBufferPointer { upperBounds in
-                    scratch.rabitq.bounds(
-                        rows: view.vectors,
-                        entryBytes: entryBytes,
-                        count: count,
-                        base: base,
-                        margin: RaBitQCodec.confidence * residual.squareRoot(),
-                        lower: lower.baseAddress!,
-                        upper: upperBounds.baseAddress!
-                    )
-                    for i in 0..<count {
-                        let id = Int(view.ids[i])
-                        guard id < vectorCount else { return nil }
-                        if let excluded, excluded[id &>> 6] & (1 &<< UInt64(id & 63)) != 0 { continue }
-                        // Not marked seen when pruned: its copy in another list has other bounds.
-                        guard lower[i] <= upper.threshold, seen.insert(id) else { continue }
-                        upper.insert(upperBounds[i], id: Int64(id))
-                        nearest.insert(lower[i], id: Int64(id))
+            seen.removeAll()
+            try lowerBounds.withUnsafeMutableBufferPointer { (lower) throws(SearchError) in
+                try upperBounds.withUnsafeMutableBufferPointer { (upperBound) throws(SearchError) in
+                    try readLists(statistics: &statistics) { list, view, excluded in
+                        // The list's term: the query's kernel distance to its centroid, from the centroid search.
+                        guard let position = lists.firstIndex(of: list) else { return nil }
+                        let base = candidates[position].distance
+                        let residual = isL2 ? max(0, base) : max(0, querySquaredNorm + norms[list] + 2 * base)
+                        let count = view.count
+                        prepared.bounds(
+                            rows: view.vectors,
+                            entryBytes: entryBytes,
+                            count: count,
+                            base: base,
+                            margin: RaBitQCodec.confidence * residual.squareRoot(),
+                            lower: lower.baseAddress!,
+                            upper: upperBound.baseAddress!
+                        )
+                        for i in 0..<count {
+                            let id = Int(view.ids[i])
+                            guard id < vectorCount else { return nil }
+                            if let excluded, excluded[id &>> 6] & (1 &<< UInt64(id & 63)) != 0 { continue }
+                            // Not marked seen when pruned: its copy in another list has other bounds.
+                            guard lower[i] <= upper.threshold, seen.insert(id) else { continue }
+                            upper.insert(upperBound[i], id: Int64(id))
+                            nearest.insert(lower[i], id: Int64(id))
+                        }
+                        return count
                     }
-                    return count
                 }
             }
         }
@@ -416,6 +440,9 @@ struct CentroidSearch: KernelConsumer {
     let query: UnsafePointer<Float>
     let index: Index
     let beamWidth: Int
+    /// Re-rank only this many of the beam's nearest by exact distance and drop the rest (nil:
+    /// the whole beam, as indexes before RaBitQ do, so their answers stay as they were).
+    let exactCount: Int?
     let scratch: SearchScratch
 
     func run<Kernel: DistanceKernel>(_ kernel: Kernel.Type) -> Int {
@@ -431,6 +458,7 @@ struct CentroidSearch: KernelConsumer {
         )
         var count = Distance.dispatch(metric: Kernel.metric, elementType: .int8, to: walk)
         let exact = KernelNodeDistance(query: UnsafeRawPointer(query), rows: index.centroids, kernel: Kernel.self)
+        if let exactCount, scratch.candidates.count > exactCount { scratch.candidates.removeLast(scratch.candidates.count - exactCount) }
         let candidateCount = scratch.candidates.count
         scratch.candidates.withUnsafeMutableBufferPointer { candidates in
             for candidate in candidates { exact.prefetchHead(of: candidate.node) }

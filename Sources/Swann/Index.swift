@@ -44,7 +44,8 @@ public final class Index: Sendable {
         case pread
         /// A read-only memory map: the page cache without a copy (~15% faster warm queries),
         /// but every list touched stays mapped and counts in the process's resident memory:
-        /// serving minilm-100k this way showed 1 GB RSS instead of ~70 MB.
+        /// serving minilm-100k this way showed 1 GB RSS instead of ~70 MB. The exact rows of an
+        /// int8 or RaBitQ index are mapped too, which saves a system call per re-ranked row.
         case mmap
         /// `pread` with O_DIRECT: no page cache, every list comes from the device (cold path).
         case direct
@@ -75,7 +76,7 @@ public final class Index: Sendable {
             }
         let exactRows =
             !header.manifest.hasExactRows
-            ? nil : try ExactRowStore(indexPath: path, header: header, directIO: options.io == .direct)
+            ? nil : try ExactRowStore(indexPath: path, header: header, directIO: options.io == .direct, mapped: options.io == .mmap)
         return Index(path: path, header: header, store: store, exactRows: exactRows)
     }
 
@@ -122,6 +123,10 @@ public final class Index: Sendable {
     /// Most candidates kept from RaBitQ codes for exact re-ranking: those whose lower bound
     /// cannot enter the top k are dropped first, so this is a cap, not the usual count.
     static func rabitqRerankDepth(k: Int) -> Int { max(20 * k, 200) }
+    /// Beam entries (nearest by navigation code) whose centroid distance a RaBitQ index computes
+    /// exactly: the lists it may read and a margin, not the whole beam (each is a float32 row
+    /// read from memory at random).
+    static func exactCentroidCount(maxPostings: Int) -> Int { maxPostings + maxPostings / 2 + 8 }
     /// Added to kernel distances to report the user's metric (cosine = 1 − dot).
     var reportedOffset: Float { manifest.normalized ? 1 : 0 }
 

@@ -38,6 +38,13 @@ struct AllocationTests {
         #expect(allocations == 0, "\(allocations) mallocs in 200 warm queries")
     }
 
+    @Test(arguments: Index.IOMode.allCases)
+    func aWarmRaBitQQueryAllocatesNothing(io: Index.IOMode) throws {
+        let index = try Index.open(at: RaBitQStorageTests.examplePath, options: Index.OpenOptions(io: io))
+        let allocations = try Self.allocationsPerQuery(index)
+        #expect(allocations == 0, "\(allocations) mallocs in 200 warm queries (io \(io))")
+    }
+
     @Test func perCallParametersAndEveryReadChecksumsAllocateNothing() throws {
         let index = try Index.open(at: BundledExample.index)
         var parameters = index.defaultParameters

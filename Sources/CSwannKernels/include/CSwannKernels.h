@@ -17,6 +17,10 @@ extern int swann_cpu_avx2_flag;
 /// 1 where the CPU and OS run AVX2, FMA and F16C (x86-64-v3), else 0; set before main.
 extern int swann_cpu_fma_flag;
 
+/// 1 where the CPU and OS run AVX-512F with VPOPCNTDQ (the RaBitQ scan's widest build); set
+/// before main. SWANN_NO_AVX2=1 clears it too.
+extern int swann_cpu_avx512_popcount_flag;
+
 /// Whether the AVX2 8-bit kernels may run. Inline: one load where Swift calls it (a function,
 /// because Swift 6 refuses to read a mutable C global from concurrent code; it never changes
 /// after main).
@@ -65,7 +69,7 @@ typedef struct { float delta, low, sum, scale; } swann_rabitq_query;
 /// RaBitQ distance bounds for `count` posting entries of `row_bytes` each (`words` u64 code
 /// words, then float32 A, B, E): estimate = base + A + B × ⟨code, query⟩ (the code read as ±1/√D),
 /// and lower/upper = estimate ∓ margin × E. `planes` holds `bits` × `words` words, plane j
-/// first. Uses the popcnt instruction where the CPU has it.
+/// first. Uses AVX-512 VPOPCNTDQ, else the popcnt instruction, where the CPU has them.
 void swann_rabitq_bounds(const void *rows, long row_bytes, long count, const uint64_t *planes, long words, long bits,
                          swann_rabitq_query query, float base, float margin, float *lower, float *upper);
 

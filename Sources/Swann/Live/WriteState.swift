@@ -177,7 +177,13 @@ struct WriteState {
                 Distance.dispatch(
                     metric: .l2,
                     elementType: .float32,
-                    to: CentroidSearch(query: floats.baseAddress!, index: base, beamWidth: configuration.candidateCount, scratch: scratch)
+                    to: CentroidSearch(
+                        query: floats.baseAddress!,
+                        index: base,
+                        beamWidth: configuration.candidateCount,
+                        exactCount: nil,
+                        scratch: scratch
+                    )
                 )
             }
             let chosen = centroidSlots.withUnsafeMutableBufferPointer { centroids in

@@ -1,8 +1,10 @@
 import SwannCore
 
-/// Reads single exact rows from `vectors.bin` (indexes whose postings hold int8 codes), for
-/// re-ranking a query's best candidates. One `pread` per row through the page cache, or with
-/// O_DIRECT the aligned page span that covers it (the cold path, like the posting reads).
+/// Reads single exact rows from `vectors.bin` (indexes whose postings hold int8 or RaBitQ
+/// codes), for re-ranking a query's best candidates. One `pread` per row through the page cache,
+/// or with O_DIRECT the aligned page span that covers it (the cold path, like the posting
+/// reads), or straight out of a memory map (`mapped`: no system call per row, but the rows
+/// touched count in the process's resident memory).
 package final class ExactRowStore: Sendable {
     /// Bytes per row (float32 × dimension).
     package let rowBytes: Int
@@ -10,13 +12,21 @@ package final class ExactRowStore: Sendable {
     private let file: PositionalFile
     /// With O_DIRECT, a query's row reads go out together through one of these.
     private let batches: ReadBatchPool?
+    /// The file mapped, when rows are read from memory.
+    private let map: MappedFile?
 
     /// Opens `vectors.bin` of an index whose header `IndexReader.open` has checked.
-    package init(indexPath: String, header: IndexHeader, directIO: Bool) throws(IndexError) {
-        file = try PositionalFile(path: IndexLayout.path(IndexLayout.vectors, in: indexPath), directIO: directIO)
+    /// - Parameter mapped: read rows from a memory map instead of `pread` (not with `directIO`).
+    package init(indexPath: String, header: IndexHeader, directIO: Bool, mapped: Bool = false) throws(IndexError) {
+        let path = IndexLayout.path(IndexLayout.vectors, in: indexPath)
+        file = try PositionalFile(path: path, directIO: directIO)
         rowBytes = header.manifest.dimension * 4
         count = header.manifest.vectorCount
         batches = directIO ? ReadBatchPool() : nil
+        map = mapped && !directIO ? try MappedFile(path: path) : nil
+        if let map, map.length < IndexLayout.pageSize + count * rowBytes {
+            throw IndexError(.truncated, path: path, offset: Int64(map.length), detail: "rows extend past the end of the file")
+        }
     }
 
     package var path: String { file.path }
@@ -27,6 +37,10 @@ package final class ExactRowStore: Sendable {
 
     /// Reads row `row` into `buffer` and returns where it starts.
     package func read(_ row: Int, into buffer: PostingBuffer) throws(IndexError) -> UnsafeRawPointer {
+        if let map {
+            try map.checkSize()
+            return mappedRow(row, in: map)
+        }
         let span = span(of: row)
         buffer.reserve(span.bytes)
         try file.read(into: buffer.base, bytes: span.bytes, at: span.start, minimum: span.skip + rowBytes, what: "row \(row)")
@@ -42,6 +56,13 @@ package final class ExactRowStore: Sendable {
         into buffer: PostingBuffer,
         each: (Int, UnsafeRawPointer) -> Bool
     ) throws(IndexError) {
+        if let map {
+            try map.checkSize()
+            for i in 0..<count {
+                guard each(i, mappedRow(row(i), in: map)) else { return }
+            }
+            return
+        }
         guard let batches, count > 1 else {
             return try readOneByOne(count: count, row: row, into: buffer, each: each)
         }
@@ -80,6 +101,11 @@ package final class ExactRowStore: Sendable {
         try batch.perform(on: file, what: { "row \(row($0))" }) { (i: Int) throws(IndexError) -> Bool in
             each(i, UnsafeRawPointer(buffer.base + i * bufferBytes + span(of: row(i)).skip))
         }
+    }
+
+    private func mappedRow(_ row: Int, in map: MappedFile) -> UnsafeRawPointer {
+        precondition(row >= 0 && row < count, "row \(row) outside 0..<\(count)")
+        return map.base + IndexLayout.pageSize + row * rowBytes
     }
 
     /// Where row `row` is read from: `bytes` at `start`, the row beginning `skip` bytes in. With
