@@ -1,11 +1,13 @@
 """Converts one data set's Swann results (swann eval --json lines, /usr/bin/time output, the build
 summary) into the suite's common format: <prefix>.jsonl, <prefix>-build.json, <prefix>-direct.jsonl.
 
-Usage: swann_points.py FOLDER [PREFIX ENGINE]   (default: swann "Swann"; the int8 build: swann-int8 "Swann int8")"""
+Usage: swann_points.py FOLDER [PREFIX ENGINE] [--no-direct]   (default: swann "Swann"; the int8 build: swann-int8
+"Swann int8"; --no-direct: no direct-I/O sweep to convert)"""
 import json, os, sys
 
-folder = sys.argv[1]
-prefix, engine = (sys.argv[2], sys.argv[3]) if len(sys.argv) > 3 else ("swann", "Swann")
+args = [a for a in sys.argv[1:] if a != "--no-direct"]
+folder = args[0]
+prefix, engine = (args[1], args[2]) if len(args) > 2 else ("swann", "Swann")
 load = lambda name: json.load(open(os.path.join(folder, name)))
 
 
@@ -23,7 +25,8 @@ def convert(source, target, time_file):
 
 
 convert(f"{prefix}-eval.jsonl", f"{prefix}.jsonl", f"{prefix}-search-time.json")
-convert(f"{prefix}-direct-eval.jsonl", f"{prefix}-direct.jsonl", f"{prefix}-direct-time.json")
+if "--no-direct" not in sys.argv:
+    convert(f"{prefix}-direct-eval.jsonl", f"{prefix}-direct.jsonl", f"{prefix}-direct-time.json")
 summary, build_time = load(f"{prefix}-build-summary.json"), load(f"{prefix}-build-time.json")
 json.dump({"engine": engine, "build_seconds": build_time["wall_seconds"], "build_rss_mb": build_time["peak_rss_kib"] / 1024,
            "index_bytes": sum(summary["bytesPerFile"].values()), "copies_per_vector": summary["copiesPerVector"]},
