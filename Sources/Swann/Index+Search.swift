@@ -277,7 +277,7 @@ struct QueryRun: KernelConsumer {
     /// `scratch.nearest` the entries (by lower bound) that may enter the top k, and in
     /// `scratch.upper` the k smallest upper bounds.
     func scanCodes<Kernel: DistanceKernel>(_ codec: RaBitQCodec, _ kernel: Kernel.Type, statistics: inout SearchStatistics) throws(SearchError) {
-        scratch.nearest.reset(k: Index.rabitqRerankDepth(k: k))
+        scratch.nearest.reset(k: Index.rabitqRerankDepth(k: k, maxPostings: parameters.maxPostings))
         scratch.upper.reset(k: k)
         let isL2 = index.kernelMetric == .l2
         var querySquaredNorm: Float = 0

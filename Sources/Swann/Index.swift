@@ -121,8 +121,11 @@ public final class Index: Sendable {
     /// On minilm-100k at 64 lists this keeps recall@10 equal to the float32 index's (0.94685).
     static func rerankDepth(k: Int) -> Int { max(4 * k, 40) }
     /// Most candidates kept from RaBitQ codes for exact re-ranking: those whose lower bound
-    /// cannot enter the top k are dropped first, so this is a cap, not the usual count.
-    static func rabitqRerankDepth(k: Int) -> Int { max(20 * k, 200) }
+    /// cannot enter the top k are dropped first, and re-ranking stops at the first whose lower
+    /// bound is past the k-th exact distance, so this is a cap, not the usual count. It grows
+    /// with the lists read: a flat 200 held recall@10 at 0.979 on minilm-100k from 256 lists on,
+    /// where int8 codes reach 0.990.
+    static func rabitqRerankDepth(k: Int, maxPostings: Int) -> Int { max(20 * k, 200, 4 * maxPostings) }
     /// Beam entries (nearest by navigation code) whose centroid distance a RaBitQ index computes
     /// exactly: the lists it may read and a margin, not the whole beam (each is a float32 row
     /// read from memory at random).

@@ -411,6 +411,9 @@ package enum IndexWriter {
             var listBytes = [UInt8]()
             let rowBytes = contents.manifest.postingRowBytes
             let codes = RaBitQListEncoder(contents)
+            guard codes != nil || contents.manifest.rabitq == nil else {
+                throw IndexError(.inconsistent, path: postingsPath, detail: "RaBitQ postings need the exact rows to encode")
+            }
             try io(postingsPath) { () throws(VectorFileError) in
                 try file.write(header.encoded() + [UInt8](repeating: 0, count: page - SectionHeader.size))
                 for (index, list) in contents.lists.enumerated() {
