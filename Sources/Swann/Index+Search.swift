@@ -551,39 +551,56 @@ struct Rerank<CodeKernel: DistanceKernel>: KernelConsumer {
             // RaBitQ candidates come sorted by lower bound (without an overlay, which reorders
             // them) and are ranked in that order until one's lower bound is past the k-th exact
             // distance: every later one is too (the RaBitQ paper's re-ranking). Read one by one,
-            // the reads stop there; O_DIRECT's batch reads all in any order, so their distances
-            // are kept and ranked in order afterwards, giving the same answer.
+            // the reads stop there. O_DIRECT reads a chunk at a time, all in flight together and
+            // completing in any order: their distances are kept and ranked in order after each
+            // chunk, which gives the same answer and reads at most a chunk past the stop.
             let deferred = ordered && rows.directIO
-            if deferred, scratch.rerankDistances.count < onDisk { scratch.rerankDistances = [Float](repeating: 0, count: onDisk) }
-            try rows.read(count: onDisk, row: { Int(candidates[$0].id) }, into: scratch.rowBuffer) { i, row in
-                let read = clock.now
-                statistics.ioSeconds += (read - mark).seconds
-                statistics.bytesRead += rows.rowBytes
-                if deferred {
-                    scratch.rerankDistances[i] = scratch.floats.withUnsafeBytes { Kernel.distance($0.baseAddress!, row, dimension: index.dimension) }
+            let chunk = deferred ? Index.directRerankChunk : max(onDisk, 1)
+            if deferred, scratch.rerankDistances.count < chunk { scratch.rerankDistances = [Float](repeating: 0, count: chunk) }
+            var first = 0
+            var stopped = false
+            while first < onDisk, !stopped, corruptRow == nil {
+                let end = min(onDisk, first + chunk)
+                try rows.read(count: end - first, row: { Int(candidates[first + $0].id) }, into: scratch.rowBuffer) { j, row in
+                    let i = first + j
+                    let read = clock.now
+                    statistics.ioSeconds += (read - mark).seconds
+                    statistics.bytesRead += rows.rowBytes
+                    if deferred {
+                        scratch.rerankDistances[j] = scratch.floats.withUnsafeBytes {
+                            Kernel.distance($0.baseAddress!, row, dimension: index.dimension)
+                        }
+                        statistics.distancesComputed += 1
+                        mark = clock.now
+                        statistics.scanSeconds += (mark - read).seconds
+                        return true
+                    }
+                    if ordered, candidates[i].distance > scratch.nearest.threshold {
+                        stopped = true
+                        return false
+                    }
+                    guard rank(candidates[i], row: row, quantizer: quantizer, rowCodes: rowCodes, kernel: Kernel.self) else {
+                        corruptRow = candidates[i].id
+                        return false
+                    }
                     statistics.distancesComputed += 1
                     mark = clock.now
                     statistics.scanSeconds += (mark - read).seconds
                     return true
                 }
-                if ordered, candidates[i].distance > scratch.nearest.threshold { return false }
-                guard rank(candidates[i], row: row, quantizer: quantizer, rowCodes: rowCodes, kernel: Kernel.self) else {
-                    corruptRow = candidates[i].id
-                    return false
+                if deferred {
+                    for i in first..<end {
+                        guard candidates[i].distance <= scratch.nearest.threshold else {
+                            stopped = true
+                            break
+                        }
+                        scratch.nearest.insert(scratch.rerankDistances[i - first], id: candidates[i].id)
+                    }
                 }
-                statistics.distancesComputed += 1
-                mark = clock.now
-                statistics.scanSeconds += (mark - read).seconds
-                return true
+                first = end
             }
         } catch {
             return .failure(SearchError(.ioFailure, error.description))
-        }
-        if ordered && rows.directIO {
-            for i in 0..<onDisk {
-                guard candidates[i].distance <= scratch.nearest.threshold else { break }
-                scratch.nearest.insert(scratch.rerankDistances[i], id: candidates[i].id)
-            }
         }
         // A RaBitQ index's overlay keeps float32 rows only: they are its exact rows.
         if corruptRow == nil, let exactRows = overlay?.exactRows ?? (index.manifest.rabitq != nil ? overlay?.rows : nil) {
