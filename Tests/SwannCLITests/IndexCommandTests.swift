@@ -95,6 +95,26 @@ struct IndexCommandTests {
         #expect((object["diskBytes"] as? [String: Int])?["postings.bin"] != nil)
     }
 
+    /// `--store rabitq` end to end: build, info, eval and a refusal for 8-bit input.
+    @Test func aRaBitQIndexBuildsDescribesItselfAndKeepsRecall() throws {
+        let directory = CLI.temporaryDirectory()
+        let path = directory + "/rabitq.swann"
+        let built = try CLI.run(["build", BundledExample.base, "--output", path, "--store", "rabitq", "--calibration-queries", "0"])
+        #expect(built.status == 0, "\(built.stderr)")
+        let info = try CLI.run(["info", path])
+        #expect(info.stdout.contains("format 3") && info.stdout.contains("RaBitQ codes (512 bits"), "\(info.stdout)")
+        #expect(info.stdout.contains("80 bytes an entry"), "\(info.stdout)")
+        let eval = try CLI.run([
+            "eval", path, "--queries", BundledExample.queries, "--truth", BundledExample.truth, "-k", "10", "--json", "--io", "mmap",
+        ])
+        #expect(eval.status == 0, "\(eval.stderr)")
+        let point = try #require(try JSONSerialization.jsonObject(with: Data(eval.stdout.split(separator: "\n").last!.utf8)) as? [String: Any])
+        #expect((point["recall"] as? Double ?? 0) >= 0.95, "\(eval.stdout)")
+        try VectorFileWriter.write(try VectorMatrix.from([[1, 2, 3], [4, 5, 6], [7, 8, 9]], elementType: .uint8), to: directory + "/v.u8bin")
+        let refused = try CLI.run(["build", directory + "/v.u8bin", "--output", directory + "/u8.swann", "--store", "rabitq"])
+        #expect(refused.status == 1 && refused.stderr.contains("--store rabitq needs float32 or float16 input"), "\(refused.stderr)")
+    }
+
     @Test func searchRejectsAQueryFileOfTheWrongDimension() throws {
         let dir = CLI.temporaryDirectory()
         try VectorFileWriter.write(try VectorMatrix.from([[1, 2, 3]]), to: dir + "/q.fbin")

@@ -125,6 +125,12 @@ struct InfoCommand: AsyncParsableCommand {
         print(
             "vectors:        \(m.vectorCount) × \(m.dimension) \(m.elementType) (input \(m.inputElementType)), metric \(m.metric)\(m.normalized ? ", normalised" : "")"
         )
+        let store =
+            m.rabitq.map { "RaBitQ codes (\($0.paddedDimension) bits + 3 float32 factors)" }
+            ?? (m.quantization != nil ? "int8 codes" : "\(m.elementType) rows")
+        print(
+            "postings:       \(store), \(m.postingRowBytes + 4) bytes an entry with its id\(m.hasExactRows ? "; exact float32 rows in vectors.bin" : "")"
+        )
         if m.shard.count > 1 { print("shard:          \(m.shard.index) of \(m.shard.count)") }
         print("centroids:      \(m.centroidCount) (\(String(format: "%.1f", 100 * Double(m.centroidCount) / Double(m.vectorCount)))% of vectors)")
         print("serving memory: \(formatBytes(Int64(report.servingMemoryBytes))) (centroids, graph, posting directory, id map)")
