@@ -28,4 +28,21 @@ enum IndexFixture {
         try! VectorFileWriter.write(try! VectorMatrix.from(rows), to: path)
         return path
     }
+
+    /// 50 small uint8 rows written as .u8bin: input that only 8-bit stores accept.
+    static func uint8File(in dir: String) throws -> String {
+        let path = dir + "/v.u8bin"
+        try VectorFileWriter.write(try VectorMatrix.from((0..<50).map { i in (0..<8).map { Float(($0 + i) % 7) } }, elementType: .uint8), to: path)
+        return path
+    }
+
+    /// Why opening the index at `path` fails, or nil if it opens.
+    static func openFailure(_ path: String) -> String? {
+        do {
+            _ = try Index.open(at: path)
+            return nil
+        } catch {
+            return "\(error)"
+        }
+    }
 }

@@ -15,15 +15,6 @@ struct QuantizedStorageTests {
         return (dir + "/idx", vectors)
     }
 
-    func openFailure(_ path: String) -> String? {
-        do {
-            _ = try Index.open(at: path)
-            return nil
-        } catch {
-            return "\(error)"
-        }
-    }
-
     static let examplePath: String = {
         let path = IndexFixture.directory + "/minilm-10k-int8.swann"
         var options = IndexBuilder.Options()
@@ -100,13 +91,10 @@ struct QuantizedStorageTests {
 
     @Test func onlyFloatInputCanBeQuantized() throws {
         let dir = IndexFixture.scratch()
-        try VectorFileWriter.write(
-            try VectorMatrix.from((0..<50).map { i in (0..<8).map { Float(($0 + i) % 7) } }, elementType: .uint8),
-            to: dir + "/v.u8bin"
-        )
+        let vectors = try IndexFixture.uint8File(in: dir)
         var options = IndexBuilder.Options()
         options.storeAs = .int8
-        #expect(throws: BuildError.self) { try IndexBuilder(options: options).build(from: try VectorFile(path: dir + "/v.u8bin"), to: dir + "/idx") }
+        #expect(throws: BuildError.self) { try IndexBuilder(options: options).build(from: try VectorFile(path: vectors), to: dir + "/idx") }
     }
 
     /// Also with O_DIRECT, where the re-ranked rows are read together (`ReadBatch`).
@@ -143,7 +131,7 @@ struct QuantizedStorageTests {
         var bytes = Array(try Data(contentsOf: URL(fileURLWithPath: file)))
         bytes[IndexLayout.pageSize + 7 * 16 * 4] ^= 0x01
         try Data(bytes).write(to: URL(fileURLWithPath: file))
-        let failure = openFailure(indexPath)
+        let failure = IndexFixture.openFailure(indexPath)
         #expect(failure?.contains(IndexLayout.vectors) == true && failure?.contains("checksum") == true, "\(failure ?? "opened")")
     }
 
@@ -152,13 +140,13 @@ struct QuantizedStorageTests {
         let file = indexPath + "/" + IndexLayout.vectors
         let original = try Data(contentsOf: URL(fileURLWithPath: file))
         try original.prefix(original.count - 10).write(to: URL(fileURLWithPath: file))
-        #expect(openFailure(indexPath)?.contains(IndexLayout.vectors) == true, "\(openFailure(indexPath) ?? "opened")")
+        #expect(IndexFixture.openFailure(indexPath)?.contains(IndexLayout.vectors) == true, "\(IndexFixture.openFailure(indexPath) ?? "opened")")
         try original.write(to: URL(fileURLWithPath: file))
         // Codes claimed as a version-1 index would be ranked as if they were vectors: refused.
         let manifestPath = indexPath + "/" + IndexLayout.manifest
         let manifest = try String(contentsOfFile: manifestPath, encoding: .utf8)
         try manifest.replacingOccurrences(of: "\"formatVersion\" : 2", with: "\"formatVersion\" : 1")
             .write(toFile: manifestPath, atomically: true, encoding: .utf8)
-        #expect(openFailure(indexPath)?.contains("quantization") == true, "\(openFailure(indexPath) ?? "opened")")
+        #expect(IndexFixture.openFailure(indexPath)?.contains("quantization") == true, "\(IndexFixture.openFailure(indexPath) ?? "opened")")
     }
 }

@@ -13,15 +13,6 @@ struct RaBitQStorageTests {
         return path
     }()
 
-    func openFailure(_ path: String) -> String? {
-        do {
-            _ = try Index.open(at: path)
-            return nil
-        } catch {
-            return "\(error)"
-        }
-    }
-
     @Test func recallMatchesTheFloatIndexReadingAFractionOfTheBytes() throws {
         let codes = try Index.open(at: Self.examplePath)
         let floats = try Index.open(at: IndexFixture.examplePath)
@@ -88,13 +79,10 @@ struct RaBitQStorageTests {
 
     @Test func integerInputIsRefused() throws {
         let dir = IndexFixture.scratch()
-        try VectorFileWriter.write(
-            try VectorMatrix.from((0..<50).map { i in (0..<8).map { Float(($0 + i) % 7) } }, elementType: .uint8),
-            to: dir + "/v.u8bin"
-        )
+        let vectors = try IndexFixture.uint8File(in: dir)
         var options = IndexBuilder.Options()
         options.rabitqCodes = true
-        #expect(throws: BuildError.self) { try IndexBuilder(options: options).build(from: try VectorFile(path: dir + "/v.u8bin"), to: dir + "/idx") }
+        #expect(throws: BuildError.self) { try IndexBuilder(options: options).build(from: try VectorFile(path: vectors), to: dir + "/idx") }
     }
 
     @Test func aMislabelledOrCorruptIndexIsRefused() throws {
@@ -112,7 +100,7 @@ struct RaBitQStorageTests {
         let original = try String(contentsOfFile: manifestPath, encoding: .utf8)
         try original.replacingOccurrences(of: "\"formatVersion\" : 3", with: "\"formatVersion\" : 1")
             .write(toFile: manifestPath, atomically: true, encoding: .utf8)
-        let failure = openFailure(path)
+        let failure = IndexFixture.openFailure(path)
         #expect(failure?.contains("rabitq") == true || failure?.contains("checksum") == true, "\(failure ?? "opened")")
         try original.write(toFile: manifestPath, atomically: true, encoding: .utf8)
         // A flipped bit in a code changes estimates: the list's checksum catches it on read.
