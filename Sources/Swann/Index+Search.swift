@@ -322,10 +322,14 @@ struct QueryRun: KernelConsumer {
             seen.removeAll()
             try lowerBounds.withUnsafeMutableBufferPointer { (lower) throws(SearchError) in
                 try upperBounds.withUnsafeMutableBufferPointer { (upperBound) throws(SearchError) in
+                    // Lists arrive in order (`inOrder`), so the i-th is `lists[i]`, whose centroid
+                    // distance is `candidates[i]`'s (the selection takes the candidates in order).
+                    var position = 0
                     try readLists(statistics: &statistics) { list, view, excluded in
+                        guard position < lists.count, lists[position] == list else { return nil }
                         // The list's term: the query's kernel distance to its centroid, from the centroid search.
-                        guard let position = lists.firstIndex(of: list) else { return nil }
                         let base = candidates[position].distance
+                        position += 1
                         let residual = isL2 ? max(0, base) : max(0, querySquaredNorm + norms[list] + 2 * base)
                         let count = view.count
                         prepared.bounds(
