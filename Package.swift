@@ -49,11 +49,20 @@ let package = Package(
         // Index format, vector files, posting stores.
         .target(
             name: "SwannStorage",
-            dependencies: ["SwannCore", "CSwannKernels", "CSwannLinuxAIO", .product(name: "SystemPackage", package: "swift-system")],
+            dependencies: [
+                "SwannCore", "CSwannKernels", "CSwannLinuxAIO", .product(name: "SystemPackage", package: "swift-system"),
+                // Locks on pthread mutexes, which ThreadSanitizer sees (Synchronization.Mutex waits
+                // on a futex it does not, so every contended Mutex was reported as a race).
+                .product(name: "NIOConcurrencyHelpers", package: "swift-nio"),
+            ],
             swiftSettings: strict
         ),
         // The public facade for embedding.
-        .target(name: "Swann", dependencies: ["SwannCore", "SwannStorage"], swiftSettings: strict),
+        .target(
+            name: "Swann",
+            dependencies: ["SwannCore", "SwannStorage", .product(name: "NIOConcurrencyHelpers", package: "swift-nio")],
+            swiftSettings: strict
+        ),
         // The binary TCP protocol: frames and messages, shared by the server and the client.
         .target(
             name: "SwannProtocol",
@@ -69,6 +78,7 @@ let package = Package(
                 .product(name: "HummingbirdCore", package: "hummingbird"),
                 .product(name: "HummingbirdTLS", package: "hummingbird"),
                 .product(name: "NIOCore", package: "swift-nio"),
+                .product(name: "NIOConcurrencyHelpers", package: "swift-nio"),
                 .product(name: "NIOPosix", package: "swift-nio"),
                 .product(name: "NIOHTTP1", package: "swift-nio"),
                 .product(name: "NIOHTTPTypes", package: "swift-nio-extras"),
@@ -88,6 +98,7 @@ let package = Package(
             dependencies: [
                 "SwannCore", "SwannProtocol",
                 .product(name: "NIOCore", package: "swift-nio"),
+                .product(name: "NIOConcurrencyHelpers", package: "swift-nio"),
                 .product(name: "NIOPosix", package: "swift-nio"),
                 .product(name: "NIOSSL", package: "swift-nio-ssl"),
             ],
@@ -97,7 +108,7 @@ let package = Package(
             name: "swann",
             dependencies: [
                 "Swann", "SwannServer", "SwannClient", .product(name: "ArgumentParser", package: "swift-argument-parser"),
-                .product(name: "Logging", package: "swift-log"),
+                .product(name: "Logging", package: "swift-log"), .product(name: "NIOConcurrencyHelpers", package: "swift-nio"),
             ],
             swiftSettings: strict
         ),

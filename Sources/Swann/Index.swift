@@ -2,6 +2,8 @@ public import SwannCore
 public import SwannStorage
 import Synchronization
 
+import struct NIOConcurrencyHelpers.NIOLockedValueBox
+
 /// An opened SPANN index: centroids and their graph in memory, posting lists on disk.
 ///
 /// Immutable and `Sendable`: share one instance across tasks and threads. Each search takes
@@ -34,7 +36,7 @@ public final class Index: Sendable {
     /// ‖c‖² of every centroid, for RaBitQ on inner product (the query's distance from a list
     /// comes from ⟨q, c⟩); empty otherwise.
     let centroidSquaredNorms: [Float]
-    let scratchPool: Mutex<[SearchScratch]>
+    let scratchPool: NIOLockedValueBox<[SearchScratch]>
     /// Lists whose checksum has been verified (for `ChecksumPolicy.firstRead`).
     let verified: VerifiedLists
 
@@ -89,7 +91,7 @@ public final class Index: Sendable {
         self.store = store
         self.exactRows = exactRows
         self.defaultParameters = header.manifest.searchDefaults
-        self.scratchPool = Mutex([])
+        self.scratchPool = NIOLockedValueBox([])
         self.verified = VerifiedLists(count: header.directory.count)
         let centroids = self.centroids
         self.centroidSquaredNorms =
@@ -138,11 +140,11 @@ public final class Index: Sendable {
     var reportedOffset: Float { manifest.normalized ? 1 : 0 }
 
     func takeScratch() -> SearchScratch {
-        scratchPool.withLock { $0.popLast() } ?? SearchScratch(header: header)
+        scratchPool.withLockedValue { $0.popLast() } ?? SearchScratch(header: header)
     }
 
     func returnScratch(_ scratch: SearchScratch) {
-        scratchPool.withLock { pool in if pool.count < 64 { pool.append(scratch) } }
+        scratchPool.withLockedValue { pool in if pool.count < 64 { pool.append(scratch) } }
     }
 }
 

@@ -1,7 +1,8 @@
 import Foundation
 public import SwannCore
 public import SwannStorage
-import Synchronization
+
+import struct NIOConcurrencyHelpers.NIOLockedValueBox
 
 /// Builds a SPANN index from a vector file (`swann build`).
 ///
@@ -410,9 +411,9 @@ struct PhaseTimer {
 
 /// A thread-safe running total.
 final class Counter: Sendable {
-    private let value = Mutex(0)
+    private let value = NIOLockedValueBox(0)
     func add(_ n: Int) -> Int {
-        value.withLock {
+        value.withLockedValue {
             $0 += n
             return $0
         }

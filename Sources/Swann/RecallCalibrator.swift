@@ -1,5 +1,6 @@
 import SwannCore
-import Synchronization
+
+import struct NIOConcurrencyHelpers.NIOLockedValueBox
 
 /// Measures an index's `RecallCalibration`: a sample of its own vectors is searched, each
 /// without itself, at every list budget of `RecallCalibration.budgets(centroids:)`, against
@@ -58,18 +59,18 @@ struct RecallCalibrator {
         exhaustive.maxPostings = centroids
         exhaustive.searchCandidates = centroids
         exhaustive.maxDistanceRatio = nil
-        let truth = Mutex([Set<Int64>](repeating: [], count: queries.count))
-        let failure = Mutex<(any Error)?>(nil)
+        let truth = NIOLockedValueBox([Set<Int64>](repeating: [], count: queries.count))
+        let failure = NIOLockedValueBox<(any Error)?>(nil)
         Parallel.forEach(items: queries.count, threads: threads) { q in
             do {
                 let found = Set(try index.search(queries.floats(at: q), k: k, parameters: exhaustive).map(\.id))
-                truth.withLock { $0[q] = found }
+                truth.withLockedValue { $0[q] = found }
             } catch {
-                failure.withLock { $0 = error }
+                failure.withLockedValue { $0 = error }
             }
         }
-        if let error = failure.withLock({ $0 }) { throw error }
-        return try sweep(index, queries: queries, truth: truth.withLock { $0 }, excluding: nil, k: k)
+        if let error = failure.withLockedValue({ $0 }) { throw error }
+        return try sweep(index, queries: queries, truth: truth.withLockedValue { $0 }, excluding: nil, k: k)
     }
 
     /// Recall@k of `queries` against `truth` at every budget; `excluding[q]` is an id dropped
@@ -77,8 +78,8 @@ struct RecallCalibrator {
     private func sweep(_ index: Index, queries: VectorMatrix, truth: [Set<Int64>], excluding: [Int64]?, k: Int) throws -> RecallCalibration {
         let size = queries.count
         let budgets = RecallCalibration.budgets(centroids: index.header.centroids.count)
-        let hits = Mutex([Int](repeating: 0, count: budgets.count))
-        let failure = Mutex<(any Error)?>(nil)
+        let hits = NIOLockedValueBox([Int](repeating: 0, count: budgets.count))
+        let failure = NIOLockedValueBox<(any Error)?>(nil)
         Parallel.forEach(items: size, threads: threads) { q in
             let query = queries.floats(at: q)
             let extra = excluding == nil ? 0 : 1
@@ -91,12 +92,12 @@ struct RecallCalibrator {
                     found[b] = answer.filter(truth[q].contains).count
                 }
             } catch {
-                failure.withLock { $0 = error }
+                failure.withLockedValue { $0 = error }
             }
-            hits.withLock { total in for b in 0..<budgets.count { total[b] += found[b] } }
+            hits.withLockedValue { total in for b in 0..<budgets.count { total[b] += found[b] } }
         }
-        if let error = failure.withLock({ $0 }) { throw error }
-        let totals = hits.withLock { $0 }
+        if let error = failure.withLockedValue({ $0 }) { throw error }
+        let totals = hits.withLockedValue { $0 }
         return RecallCalibration(
             sampleSize: size,
             k: k,

@@ -6,6 +6,8 @@ public import SwannCore
 public import SwannProtocol
 import Synchronization
 
+import struct NIOConcurrencyHelpers.NIOLockedValueBox
+
 /// An async client for a Swann server's binary TCP protocol.
 ///
 /// One connection, opened on first use and reopened after it drops, carries every call;
@@ -20,10 +22,10 @@ public final class SwannClient: Sendable {
     /// Where and how the client connects.
     public let configuration: ClientConfiguration
     private let group: any EventLoopGroup
-    private let connection = Mutex<EventLoopFuture<any Channel>?>(nil)
+    private let connection = NIOLockedValueBox<EventLoopFuture<any Channel>?>(nil)
     /// The connected channel once `connection` has succeeded: calls take it without awaiting
     /// the future, which would cost a hop to its event loop on every call.
-    private let connected = Mutex<(any Channel)?>(nil)
+    private let connected = NIOLockedValueBox<(any Channel)?>(nil)
     private let nextRequestID = Atomic<UInt32>(1)
 
     /// A client for the server `configuration` names; it connects on the first call and
@@ -34,7 +36,7 @@ public final class SwannClient: Sendable {
     }
 
     deinit {
-        connection.withLock { $0 }?.whenSuccess { $0.close(promise: nil) }
+        connection.withLockedValue { $0 }?.whenSuccess { $0.close(promise: nil) }
     }
 
     /// The `k` nearest neighbours of `vector`, with what the search cost.
@@ -134,8 +136,8 @@ public final class SwannClient: Sendable {
 
     /// Closes the connection; a later call opens a new one.
     public func close() async {
-        connected.withLock { $0 = nil }
-        let current = connection.withLock { current in
+        connected.withLockedValue { $0 = nil }
+        let current = connection.withLockedValue { current in
             defer { current = nil }
             return current
         }
@@ -177,8 +179,8 @@ public final class SwannClient: Sendable {
     }
 
     private func openChannel() async throws(SwannClientError) -> any Channel {
-        if let channel = connected.withLock({ $0 }), channel.isActive { return channel }
-        let future = connection.withLock { current in
+        if let channel = connected.withLockedValue({ $0 }), channel.isActive { return channel }
+        let future = connection.withLockedValue { current in
             if let current { return current }
             let fresh = connect()
             current = fresh
@@ -187,21 +189,21 @@ public final class SwannClient: Sendable {
         do {
             let channel = try await future.get()
             if channel.isActive {
-                connected.withLock { $0 = channel }
+                connected.withLockedValue { $0 = channel }
                 return channel
             }
             dropConnection(channel)
             return try await connect().get()
         } catch {
-            connection.withLock { if $0 === future { $0 = nil } }
+            connection.withLockedValue { if $0 === future { $0 = nil } }
             throw error as? SwannClientError ?? SwannClientError(.connectionFailed, "\(configuration.host):\(configuration.port): \(error)")
         }
     }
 
     private func dropConnection(_ channel: any Channel) {
         // Another task may already have replaced it; clearing costs at most one extra connect.
-        connected.withLock { if $0 === channel { $0 = nil } }
-        connection.withLock { $0 = nil }
+        connected.withLockedValue { if $0 === channel { $0 = nil } }
+        connection.withLockedValue { $0 = nil }
         channel.close(promise: nil)
     }
 

@@ -2,7 +2,8 @@ public import CoreMetrics
 import Metrics
 public import Prometheus
 import Swann
-import Synchronization
+
+import struct NIOConcurrencyHelpers.NIOLockedValueBox
 
 /// The server's metrics, recorded through swift-metrics into a Prometheus registry of its own.
 ///
@@ -35,7 +36,9 @@ public final class ServerMetrics: Sendable {
     let movedVectors: CoreMetrics.Counter
     let checkpoints: CoreMetrics.Counter
     /// The totals already counted: the index reports life totals, Prometheus wants increments.
-    private let counted = Mutex<(index: ObjectIdentifier?, totals: RebalanceStatistics, checkpoints: Int)>((nil, RebalanceStatistics(), 0))
+    private let counted = NIOLockedValueBox<(index: ObjectIdentifier?, totals: RebalanceStatistics, checkpoints: Int)>(
+        (nil, RebalanceStatistics(), 0)
+    )
 
     /// Metrics recorded into `registry` (exposed at `/metrics`).
     public init(registry: PrometheusCollectorRegistry = PrometheusCollectorRegistry()) {
@@ -79,7 +82,7 @@ public final class ServerMetrics: Sendable {
         centroidDeficit.record(status.centroidDeficit)
         rebalanceRunning.record(status.isRunning ? 1 : 0)
         rebalancePaused.record(status.isPaused ? 1 : 0)
-        counted.withLock { counted in
+        counted.withLockedValue { counted in
             // Totals only grow on one index; after a reload to another, count from its totals.
             if counted.index != ObjectIdentifier(index) { counted = (ObjectIdentifier(index), RebalanceStatistics(), 0) }
             splits.increment(by: max(0, status.totals.splits - counted.totals.splits))

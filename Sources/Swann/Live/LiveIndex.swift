@@ -1,7 +1,8 @@
 import Foundation
 public import SwannCore
 import SwannStorage
-import Synchronization
+
+import struct NIOConcurrencyHelpers.NIOLockedValueBox
 
 /// A SPANN index that takes writes while it serves: upserts and deletes go to a write-ahead log
 /// (`wal.log` in the index directory) and into an in-memory overlay that every search merges
@@ -216,8 +217,8 @@ struct Snapshot: Sendable {
 
 /// The current snapshot; swapping it is the only thing searches and writers share.
 final class SnapshotCell: Sendable {
-    private let value: Mutex<Snapshot>
-    init(_ snapshot: Snapshot) { value = Mutex(snapshot) }
-    var current: Snapshot { value.withLock { $0 } }
-    func publish(_ snapshot: Snapshot) { value.withLock { $0 = snapshot } }
+    private let value: NIOLockedValueBox<Snapshot>
+    init(_ snapshot: Snapshot) { value = NIOLockedValueBox(snapshot) }
+    var current: Snapshot { value.withLockedValue { $0 } }
+    func publish(_ snapshot: Snapshot) { value.withLockedValue { $0 = snapshot } }
 }

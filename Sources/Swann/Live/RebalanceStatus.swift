@@ -1,5 +1,6 @@
 public import SwannCore
-import Synchronization
+
+import struct NIOConcurrencyHelpers.NIOLockedValueBox
 
 /// Where a live index stands with compaction and rebalancing (`LiveIndex.rebalanceStatus`):
 /// what is waiting for the next checkpoint, and what checkpoints have done.
@@ -43,8 +44,8 @@ public struct RebalanceStatus: Sendable, Hashable {
 /// The latest `RebalanceStatus`, published by the writer and read without waiting for it (a
 /// checkpoint can hold the writer for seconds; a metrics scrape must not).
 final class RebalanceStatusCell: Sendable {
-    private let value: Mutex<RebalanceStatus>
-    init(_ status: RebalanceStatus) { value = Mutex(status) }
-    var current: RebalanceStatus { value.withLock { $0 } }
-    func update(_ change: (inout RebalanceStatus) -> Void) { value.withLock { change(&$0) } }
+    private let value: NIOLockedValueBox<RebalanceStatus>
+    init(_ status: RebalanceStatus) { value = NIOLockedValueBox(status) }
+    var current: RebalanceStatus { value.withLockedValue { $0 } }
+    func update(_ change: (inout RebalanceStatus) -> Void) { value.withLockedValue { change(&$0) } }
 }

@@ -1,6 +1,7 @@
 import NIOCore
 import NIOHTTPTypes
-import Synchronization
+
+import struct NIOConcurrencyHelpers.NIOLockedValueBox
 
 /// The HTTP connections of one server, so that idle ones can make room: once `evictionThreshold`
 /// connections are open, each new one closes the connection idle longest (no request in
@@ -15,7 +16,7 @@ final class HTTPConnectionSlots: Sendable {
 
     /// Open connections at which idle ones start to be closed for new ones.
     let evictionThreshold: Int
-    private let entries = Mutex<[ObjectIdentifier: Entry]>([:])
+    private let entries = NIOLockedValueBox<[ObjectIdentifier: Entry]>([:])
 
     /// `maxConnections` as Hummingbird admits them; eviction starts 1/16 below (at least one
     /// below), so that admission is never what stops a client that sends a request.
@@ -25,7 +26,7 @@ final class HTTPConnectionSlots: Sendable {
 
     /// Registers a new connection; returns the idle connection to close, if one must go.
     func opened(_ channel: any Channel) -> (any Channel)? {
-        entries.withLock { entries in
+        entries.withLockedValue { entries in
             entries[ObjectIdentifier(channel)] = Entry(channel: channel, idleSince: .now())
             guard entries.count > evictionThreshold else { return nil }
             let oldest = entries.values
@@ -36,9 +37,9 @@ final class HTTPConnectionSlots: Sendable {
         }
     }
 
-    func busy(_ channel: any Channel) { entries.withLock { $0[ObjectIdentifier(channel)]?.idleSince = nil } }
-    func idle(_ channel: any Channel) { entries.withLock { $0[ObjectIdentifier(channel)]?.idleSince = .now() } }
-    func closed(_ channel: any Channel) { entries.withLock { $0[ObjectIdentifier(channel)] = nil } }
+    func busy(_ channel: any Channel) { entries.withLockedValue { $0[ObjectIdentifier(channel)]?.idleSince = nil } }
+    func idle(_ channel: any Channel) { entries.withLockedValue { $0[ObjectIdentifier(channel)]?.idleSince = .now() } }
+    func closed(_ channel: any Channel) { entries.withLockedValue { $0[ObjectIdentifier(channel)] = nil } }
 }
 
 /// Per connection: a request head must arrive within `readDeadline` of the connection opening,

@@ -4,7 +4,8 @@ public import Logging
 public import ServiceLifecycle
 public import Swann
 public import SwannClient
-import Synchronization
+
+import struct NIOConcurrencyHelpers.NIOLockedValueBox
 
 /// A backend that fans every query out to shard servers over the TCP protocol and merges
 /// their top-k (`swann route`).
@@ -41,11 +42,11 @@ public final class ShardRouter: SearchBackend, Service {
     public let options: Options
     private let clients: [SwannClient]
     private let logger: Logger
-    private let up: Mutex<[Bool]>
-    private let shardInfo: Mutex<[IndexInfo?]>
+    private let up: NIOLockedValueBox<[Bool]>
+    private let shardInfo: NIOLockedValueBox<[IndexInfo?]>
     /// The union of the descriptions known so far, recombined only when one arrives (every
     /// search validates against it).
-    private let combinedInfo = Mutex<IndexInfo?>(nil)
+    private let combinedInfo = NIOLockedValueBox<IndexInfo?>(nil)
     private let limits: RequestLimits
 
     /// A router over `options.shards`; `run()` starts the health checks.
@@ -56,8 +57,8 @@ public final class ShardRouter: SearchBackend, Service {
         self.logger = logger
         limits = RequestLimits(configuration, metrics: metrics)
         clients = options.shards.map { SwannClient($0) }
-        up = Mutex([Bool](repeating: false, count: options.shards.count))
-        shardInfo = Mutex([IndexInfo?](repeating: nil, count: options.shards.count))
+        up = NIOLockedValueBox([Bool](repeating: false, count: options.shards.count))
+        shardInfo = NIOLockedValueBox([IndexInfo?](repeating: nil, count: options.shards.count))
     }
 
     var endpoints: [String] { options.shards.map { "\($0.host):\($0.port)" } }
@@ -88,16 +89,16 @@ public final class ShardRouter: SearchBackend, Service {
                 }
             }
             for await (shard, healthy, info) in group {
-                let was = up.withLock { state in
+                let was = up.withLockedValue { state in
                     defer { state[shard] = healthy }
                     return state[shard]
                 }
                 if let info {
-                    let known = shardInfo.withLock { infos in
+                    let known = shardInfo.withLockedValue { infos in
                         infos[shard] = info
                         return infos.compactMap { $0 }
                     }
-                    combinedInfo.withLock { $0 = IndexInfo.combining(known, endpoints: endpoints) }
+                    combinedInfo.withLockedValue { $0 = IndexInfo.combining(known, endpoints: endpoints) }
                 }
                 if was != healthy {
                     logger.notice("shard \(endpoints[shard]) is \(healthy ? "up" : "down")")
@@ -108,10 +109,10 @@ public final class ShardRouter: SearchBackend, Service {
 
     /// Whether searches can be answered now (`/readyz`).
     public var readiness: Readiness {
-        let healthy = up.withLock { $0 }
-        let described = shardInfo.withLock { $0.allSatisfy { $0 != nil } }
+        let healthy = up.withLockedValue { $0 }
+        let described = shardInfo.withLockedValue { $0.allSatisfy { $0 != nil } }
         if healthy.allSatisfy({ $0 }) && described { return .ready }
-        if options.allowPartialResults, healthy.contains(true), shardInfo.withLock({ $0.contains { $0 != nil } }) { return .ready }
+        if options.allowPartialResults, healthy.contains(true), shardInfo.withLockedValue({ $0.contains { $0 != nil } }) { return .ready }
         let down = zip(endpoints, healthy).filter { !$0.1 }.map(\.0)
         return .failed("shards not answering: \(down.joined(separator: ", "))")
     }
@@ -168,7 +169,7 @@ public final class ShardRouter: SearchBackend, Service {
     /// For each shard position, the client of the shard that holds it, from the shards'
     /// descriptions: the router's list may name the shards in any order.
     private func owners() throws(ServiceError) -> [Int] {
-        let infos = shardInfo.withLock { $0 }
+        let infos = shardInfo.withLockedValue { $0 }
         var owners = [Int?](repeating: nil, count: clients.count)
         for (client, info) in infos.enumerated() {
             guard let info else { throw ServiceError(.unavailable, "shard \(endpoints[client]) has not described itself yet; retry") }
@@ -286,7 +287,7 @@ public final class ShardRouter: SearchBackend, Service {
     /// What is served (`GET /v1/index`, the TCP `info` frame).
     /// - Throws: `ServiceError.Code.notReady` before the index (or any shard) is known.
     public func indexInfo() throws(ServiceError) -> IndexInfo {
-        guard let combined = combinedInfo.withLock({ $0 }) else { throw ServiceError(.notReady, "no shard has answered yet") }
+        guard let combined = combinedInfo.withLockedValue({ $0 }) else { throw ServiceError(.notReady, "no shard has answered yet") }
         return combined
     }
 
@@ -355,7 +356,7 @@ public final class ShardRouter: SearchBackend, Service {
                 CoreMetrics.Counter(label: "swann_shard_errors_total", dimensions: [("shard", endpoints[shard])], factory: metrics.factory)
                     .increment()
                 logger.warning("shard \(endpoints[shard]) failed: \(error)")
-                up.withLock { $0[shard] = false }
+                up.withLockedValue { $0[shard] = false }
                 missing.append("\(endpoints[shard]) (\(error))")
                 answers.append(nil)
             }

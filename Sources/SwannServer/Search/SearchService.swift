@@ -3,7 +3,8 @@ import Metrics
 public import NIOPosix
 public import Swann
 public import SwannProtocol
-import Synchronization
+
+import struct NIOConcurrencyHelpers.NIOLockedValueBox
 
 /// What both front ends call: validates requests against the index and the server's limits,
 /// runs searches on a bounded thread pool off the event loops, and records metrics.
@@ -24,11 +25,11 @@ public final class SearchService: SearchBackend {
     public let configuration: ServerConfiguration
     /// Where request and search metrics are recorded.
     public let metrics: ServerMetrics
-    private let state = Mutex(State.loading)
+    private let state = NIOLockedValueBox(State.loading)
     /// How the served index was opened, for `reload()`; nil for an attached one.
-    private let source = Mutex<(path: String, options: Index.OpenOptions)?>(nil)
+    private let source = NIOLockedValueBox<(path: String, options: Index.OpenOptions)?>(nil)
     /// A reload is running (a second one is refused with `conflict`).
-    private let reloading = Mutex(false)
+    private let reloading = NIOLockedValueBox(false)
     private let pool: NIOThreadPool
     private let limits: RequestLimits
 
@@ -48,7 +49,7 @@ public final class SearchService: SearchBackend {
 
     /// Whether searches can be answered now (`/readyz`).
     public var readiness: Readiness {
-        state.withLock { state in
+        state.withLockedValue { state in
             switch state {
             case .loading: .loading
             case .ready: .ready
@@ -59,7 +60,7 @@ public final class SearchService: SearchBackend {
 
     /// The index, once ready.
     public var index: LiveIndex? {
-        state.withLock { if case .ready(let index) = $0 { index } else { nil } }
+        state.withLockedValue { if case .ready(let index) = $0 { index } else { nil } }
     }
 
     /// Opens the index at `path` on the pool (replaying its write-ahead log unless the
@@ -68,9 +69,9 @@ public final class SearchService: SearchBackend {
     public func load(path: String, options: Index.OpenOptions = .init()) async throws {
         do {
             attach(try await open(path: path, options: options))
-            source.withLock { $0 = (path, options) }
+            source.withLockedValue { $0 = (path, options) }
         } catch {
-            state.withLock { $0 = .failed("the index failed to open: \(error)") }
+            state.withLockedValue { $0 = .failed("the index failed to open: \(error)") }
             throw error
         }
     }
@@ -98,16 +99,16 @@ public final class SearchService: SearchBackend {
     /// - Throws: `ServiceError` `.conflict` while another reload runs, `.reloadFailed` with the
     ///   reason when the new index cannot be opened, `.notReady` before the first load.
     public func reload(path newPath: String? = nil) async throws(ServiceError) -> IndexInfo {
-        guard let current = source.withLock({ $0 }) else {
+        guard let current = source.withLockedValue({ $0 }) else {
             throw ServiceError(.notReady, "the index is still loading, or was attached without a path")
         }
         let old = try readyIndex()
-        let already = reloading.withLock { running in
+        let already = reloading.withLockedValue { running in
             defer { running = true }
             return running
         }
         guard !already else { throw ServiceError(.conflict, "another reload is running; retry when it has finished") }
-        defer { reloading.withLock { $0 = false } }
+        defer { reloading.withLockedValue { $0 = false } }
         let path = newPath ?? current.path
         do { try await old.closeForWrites() } catch {
             throw ServiceError(.reloadFailed, "the served index could not hand over its write-ahead log: \(error.message)")
@@ -119,7 +120,7 @@ public final class SearchService: SearchBackend {
             try? await old.reopenForWrites()
             throw ServiceError(.reloadFailed, "\(path) cannot be served (the old index goes on serving): \(error)")
         }
-        source.withLock { $0 = (path, current.options) }
+        source.withLockedValue { $0 = (path, current.options) }
         attach(new)
         metrics.reloads.increment()
         return try indexInfo()
@@ -142,7 +143,7 @@ public final class SearchService: SearchBackend {
     /// Serves a live index that is already open (embedding, tests).
     public func attach(_ index: LiveIndex) {
         recordSize(of: index)
-        state.withLock { $0 = .ready(index) }
+        state.withLockedValue { $0 = .ready(index) }
     }
 
     private func recordSize(of index: LiveIndex) {
@@ -157,7 +158,7 @@ public final class SearchService: SearchBackend {
     }
 
     func readyIndex() throws(ServiceError) -> LiveIndex {
-        let current = state.withLock { $0 }
+        let current = state.withLockedValue { $0 }
         switch current {
         case .ready(let index): return index
         case .loading: throw ServiceError(.notReady, "the index is still loading")

@@ -1,6 +1,7 @@
 import CSwannLinuxAIO
-import Synchronization
 import SystemPackage
+
+import struct NIOConcurrencyHelpers.NIOLockedValueBox
 
 #if canImport(Glibc)
 import Glibc
@@ -197,15 +198,15 @@ package final class ReadBatch: @unchecked Sendable {
 /// batches, so callers neither create nor pass them. A batch holds a kernel AIO context (a
 /// system-wide resource, `fs.aio-max-nr`), so the pool keeps at most `limit` idle ones.
 final class ReadBatchPool: Sendable {
-    private let idle = Mutex<[ReadBatch]>([])
+    private let idle = NIOLockedValueBox<[ReadBatch]>([])
     private let limit = 64
 
     /// Runs `body` with a batch from the pool (or a new one; nil where kernel AIO is
     /// unavailable), then takes it back.
     func withBatch<Result>(_ body: (ReadBatch?) throws(IndexError) -> Result) throws(IndexError) -> Result {
-        let batch = idle.withLock { $0.popLast() } ?? ReadBatch()
+        let batch = idle.withLockedValue { $0.popLast() } ?? ReadBatch()
         defer {
-            if let batch { idle.withLock { if $0.count < limit { $0.append(batch) } } }
+            if let batch { idle.withLockedValue { if $0.count < limit { $0.append(batch) } } }
         }
         return try body(batch)
     }

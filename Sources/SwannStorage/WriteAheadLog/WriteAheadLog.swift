@@ -1,6 +1,7 @@
 import Foundation
-import Synchronization
 import SystemPackage
+
+import struct NIOConcurrencyHelpers.NIOLockedValueBox
 
 #if canImport(Glibc)
 import Glibc
@@ -18,11 +19,11 @@ import Darwin
 package final class WriteAheadLog: Sendable {
     package let path: String
     private let descriptor: FileDescriptor
-    private let state: Mutex<State>
+    private let state: NIOLockedValueBox<State>
     /// Where writes and fsyncs run (one at a time: `State.flushing`).
     private let flushQueue = DispatchQueue(label: "swann.wal.flush")
 
-    private struct State: ~Copyable {
+    private struct State {
         var buffer: [UInt8] = []
         /// Tickets are record numbers since the log was opened, from 1.
         var appended: UInt64 = 0
@@ -119,11 +120,11 @@ package final class WriteAheadLog: Sendable {
     private init(path: String, descriptor: FileDescriptor, size: Int) {
         self.path = path
         self.descriptor = descriptor
-        self.state = Mutex(State(size: size))
+        self.state = NIOLockedValueBox(State(size: size))
     }
 
     deinit {
-        if !state.withLock({ $0.closed }) { try? descriptor.close() }
+        if !state.withLockedValue({ $0.closed }) { try? descriptor.close() }
     }
 
     /// Syncs everything appended, then closes the file now (not when the last reference goes),
@@ -133,7 +134,7 @@ package final class WriteAheadLog: Sendable {
     /// sync fails.
     package func close() async throws(IndexError) {
         try await syncAll()
-        let closeNow = state.withLock { state -> Bool in
+        let closeNow = state.withLockedValue { state -> Bool in
             guard !state.closed, !state.flushing else { return false }
             state.closed = true
             state.failure = IndexError(.ioFailure, path: path, detail: "the write-ahead log was closed")
@@ -143,11 +144,11 @@ package final class WriteAheadLog: Sendable {
     }
 
     /// Bytes in the log file, including what is buffered.
-    package var bytes: Int { state.withLock { $0.size + $0.buffer.count } }
+    package var bytes: Int { state.withLockedValue { $0.size + $0.buffer.count } }
 
     /// Frames `record` into the buffer; returns the ticket to pass to `sync(through:)`.
     package func append(_ record: LogRecord, dimension: Int) -> UInt64 {
-        state.withLock { state in
+        state.withLockedValue { state in
             LogFormat.encode(record, dimension: dimension, into: &state.buffer)
             state.appended += 1
             return state.appended
@@ -164,7 +165,7 @@ package final class WriteAheadLog: Sendable {
                 case wait
                 case flush([UInt8], through: UInt64, at: Int)
             }
-            let step = state.withLock { state -> Step in
+            let step = state.withLockedValue { state -> Step in
                 if let failure = state.failure { return .failed(failure) }
                 if state.durable >= ticket { return .done }
                 if state.flushing { return .wait }
@@ -178,7 +179,7 @@ package final class WriteAheadLog: Sendable {
             case .failed(let error): throw error
             case .wait:
                 await withCheckedContinuation { continuation in
-                    let resumeNow = state.withLock { state -> Bool in
+                    let resumeNow = state.withLockedValue { state -> Bool in
                         guard state.flushing else { return true }
                         state.waiters.append(continuation)
                         return false
@@ -187,7 +188,7 @@ package final class WriteAheadLog: Sendable {
                 }
             case .flush(let bytes, let through, let offset):
                 let failure = await flush(bytes, at: offset)
-                let waiters = state.withLock { state in
+                let waiters = state.withLockedValue { state in
                     state.flushing = false
                     if let failure {
                         state.failure = failure
@@ -226,7 +227,7 @@ package final class WriteAheadLog: Sendable {
 
     /// Syncs everything appended so far.
     package func syncAll() async throws(IndexError) {
-        try await sync(through: state.withLock { $0.appended })
+        try await sync(through: state.withLockedValue { $0.appended })
     }
 
     /// fdatasync where there is one: an append changes the size, which it syncs too.

@@ -1,7 +1,8 @@
 import ArgumentParser
 import Foundation
 import Swann
-import Synchronization
+
+import struct NIOConcurrencyHelpers.NIOLockedValueBox
 
 struct BuildCommand: AsyncParsableCommand {
     static let configuration = CommandConfiguration(
@@ -157,14 +158,14 @@ struct BuildSummary: Encodable {
 /// and silence otherwise (pipes, CI logs).
 final class ProgressReporter: Sendable {
     let enabled: Bool
-    private let state = Mutex<(phase: String, started: ContinuousClock.Instant, lastPrint: ContinuousClock.Instant)>(("", .now, .now))
+    private let state = NIOLockedValueBox<(phase: String, started: ContinuousClock.Instant, lastPrint: ContinuousClock.Instant)>(("", .now, .now))
 
     init(enabled: Bool) { self.enabled = enabled }
 
     var report: IndexBuilder.Progress {
         { [self] phase, done, total in
             guard enabled else { return }
-            state.withLock { s in
+            state.withLockedValue { s in
                 let now = ContinuousClock.now
                 if s.phase != phase {
                     if !s.phase.isEmpty { Self.write("\r\(s.phase): done in \(String(format: "%.1f", (now - s.started).seconds)) s\u{1B}[K\n") }
@@ -183,7 +184,7 @@ final class ProgressReporter: Sendable {
 
     func done() {
         guard enabled else { return }
-        state.withLock { s in
+        state.withLockedValue { s in
             Self.write("\r\(s.phase): done in \(String(format: "%.1f", (ContinuousClock.now - s.started).seconds)) s\u{1B}[K\n")
         }
     }
