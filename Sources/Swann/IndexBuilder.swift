@@ -14,16 +14,8 @@ public struct IndexBuilder: Sendable {
     public struct Options: Sendable {
         /// The distance to index for.
         public var metric: Metric = .l2
-        /// Store postings in this element type (nil: as the input). Float input may be narrowed:
-        /// float32 to float16, which halves the bytes read per query, or either to int8 codes
-        /// (`SymmetricQuantizer`, a quarter of the bytes), with the exact float32 rows kept once
-        /// in `vectors.bin` so that each query's best candidates are re-ranked exactly.
-        public var storeAs: ElementType?
-        /// Store RaBitQ codes in the postings instead of rows (float input; overrides `storeAs`):
-        /// one bit per dimension of each entry's residual to its centroid plus 12 bytes, scanned
-        /// with an error bound; the exact float32 rows are kept once in `vectors.bin` for
-        /// re-ranking (docs/FORMAT.md).
-        public var rabitqCodes = false
+        /// What each posting entry holds (default: RaBitQ codes for float input).
+        public var postings: PostingEncoding = .automatic
         /// Clustering, graph and assignment knobs (docs/PARAMETERS.md).
         public var configuration = BuildConfiguration()
         /// Search defaults recorded in the manifest.
@@ -44,6 +36,36 @@ public struct IndexBuilder: Sendable {
         public var calibrationQueries = 400
         /// The defaults (docs/PARAMETERS.md).
         public init() {}
+    }
+
+    /// What each posting entry holds (`swann build --store`).
+    public enum PostingEncoding: Sendable, Hashable {
+        /// RaBitQ codes for float input, the input's own rows for 8-bit input. RaBitQ is the
+        /// fastest store at recall@10 0.95 with 0.99 still reachable (docs/BENCHMARKS.md).
+        case automatic
+        /// Rows of this element type (nil: the input's). Float input may be narrowed: float32
+        /// to float16, which halves the bytes read per query, or either to int8 codes
+        /// (`SymmetricQuantizer`, a quarter of the bytes), with the exact float32 rows kept once
+        /// in `vectors.bin` so that each query's best candidates are re-ranked exactly.
+        case rows(ElementType?)
+        /// RaBitQ codes (float input): one bit per dimension of each entry's residual to its
+        /// centroid plus 12 bytes, scanned with an error bound; the exact float32 rows are kept
+        /// once in `vectors.bin` for re-ranking (docs/FORMAT.md).
+        case rabitq
+
+        /// Whether input of `inputType` gets RaBitQ codes.
+        func isRaBitQ(for inputType: ElementType) -> Bool {
+            switch self {
+            case .automatic: !inputType.isInteger
+            case .rows: false
+            case .rabitq: true
+            }
+        }
+
+        /// The row type asked for, when rows are.
+        var rowType: ElementType? {
+            if case .rows(let type) = self { type } else { nil }
+        }
     }
 
     /// Reports progress: a phase name and how many of its `total` items are done.
@@ -162,9 +184,11 @@ public struct IndexBuilder: Sendable {
         }
         let normalized = options.metric == .cosine && !vectors.elementType.isInteger
         let working = try workingCopy(&vectors, normalize: normalized)
-        let codec = options.rabitqCodes ? RaBitQCodec(dimension: working.dimension, seed: options.configuration.heads.seed) : nil
+        let codec =
+            options.postings.isRaBitQ(for: vectors.elementType)
+            ? RaBitQCodec(dimension: working.dimension, seed: options.configuration.heads.seed) : nil
         let quantizer =
-            codec == nil && options.storeAs == .int8 && !vectors.elementType.isInteger ? SymmetricQuantizer(fittedTo: working) : nil
+            options.postings.rowType == .int8 && !vectors.elementType.isInteger ? SymmetricQuantizer(fittedTo: working) : nil
         let stored = try codec != nil ? working : quantizer.map { $0.encode(working) } ?? storedCopy(vectors: vectors, working: working)
         return PreparedRows(
             inputRows: rows,
@@ -252,7 +276,7 @@ public struct IndexBuilder: Sendable {
     public func estimatedPeakBytes(for input: VectorFile) -> Int {
         let payload = input.layout.payloadBytes / options.shard.count
         let widened = input.layout.scalar == .float32 ? 0 : payload * 4 / max(1, input.layout.scalar.byteWidth)
-        let narrowed = options.storeAs.map { payload / 4 * $0.byteWidth } ?? 0
+        let narrowed = options.postings.rowType.map { payload / 4 * $0.byteWidth } ?? 0
         return payload + widened + narrowed + input.count / options.shard.count * 72 + (64 << 20)
     }
 
@@ -268,10 +292,10 @@ public struct IndexBuilder: Sendable {
         guard let inputType = input.layout.scalar.elementType else {
             throw BuildError("\(input.path): holds int32 ids, not vectors")
         }
-        if options.rabitqCodes, inputType.isInteger {
+        if options.postings == .rabitq, inputType.isInteger {
             throw BuildError("--store rabitq needs float32 or float16 input; \(input.path) holds \(inputType)")
         }
-        if !options.rabitqCodes, let store = options.storeAs, store != inputType, !(inputType == .float32 && store == .float16),
+        if let store = options.postings.rowType, store != inputType, !(inputType == .float32 && store == .float16),
             !(store == .int8 && !inputType.isInteger)
         {
             throw BuildError(
@@ -344,7 +368,7 @@ public struct IndexBuilder: Sendable {
 
     /// The rows as they will be stored in postings.
     func storedCopy(vectors: VectorMatrix, working: VectorMatrix) throws -> VectorMatrix {
-        let target = options.storeAs ?? vectors.elementType
+        let target = options.postings.rowType ?? vectors.elementType
         if target == vectors.elementType { return vectors }
         return try working.converted(to: target)
     }

@@ -51,8 +51,8 @@ private let badRequests: [BadRequest] = [
     ),
     .init(name: "NaN as a string", body: #"{"vector": ["NaN"\#(String(goodVector.dropFirst(5)))}"#, status: .badRequest, code: "invalid_json"),
     .init(
-        name: "component beyond float16 (the example's element type)",
-        body: #"{"vector": [70000\#(String(goodVector.dropFirst(5)))}"#,
+        name: "a component whose distances overflow float32",
+        body: #"{"vector": [1e30\#(String(goodVector.dropFirst(5)))}"#,
         status: .badRequest,
         code: "invalid_request"
     ),

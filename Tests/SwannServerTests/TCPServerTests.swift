@@ -28,7 +28,7 @@ struct TCPServerTests {
             #expect(try await client.search(batch: batch, k: 4).map(\.neighbors) == expectedBatch)
             let info = try await client.indexInfo()
             #expect(info == IndexInfo(ServerFixture.index))
-            #expect(info.dimension == 384 && info.metric == .l2 && info.elementType == .float16)
+            #expect(info.dimension == 384 && info.metric == .l2 && info.elementType == .float32)
             await client.close()
             // A closed client reconnects on the next call.
             #expect(try await client.search(Self.query, k: 10).neighbors == expected.neighbors)

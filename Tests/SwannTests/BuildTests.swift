@@ -9,14 +9,17 @@ struct BuildTests {
         let index = try Index.open(at: IndexFixture.examplePath)
         let m = index.manifest
         #expect(m.vectorCount == 10_000 && m.dimension == 384)
-        #expect(m.elementType == .float16, "float16 input is stored as given")
+        #expect(m.rabitq?.dimension == 384, "float input gets RaBitQ codes by default")
+        #expect(m.elementType == .float32 && m.inputElementType == .float16, "the exact rows are kept as float32")
         #expect(abs(Double(m.centroidCount) - 1600) <= 80, "centroids ≈ 16% of the rows: \(m.centroidCount)")
         #expect(m.copyHistogram[0] == 0, "every vector is in at least one list")
         #expect(m.copyHistogram.reduce(0, +) == 10_000)
         #expect(m.copyHistogram.count == m.build.assignment.replicaCount + 1)
         let copies = Double(m.postingEntryCount) / Double(m.vectorCount)
         #expect(copies > 2 && copies <= 8, "replicas per vector: \(copies)")
-        #expect(Set(m.files.map(\.name)) == [IndexLayout.centroids, IndexLayout.graph, IndexLayout.postings, IndexLayout.directory])
+        #expect(
+            Set(m.files.map(\.name)) == [IndexLayout.centroids, IndexLayout.graph, IndexLayout.postings, IndexLayout.directory, IndexLayout.vectors]
+        )
     }
 
     @Test func postingsArePageAlignedAndCapped() throws {
@@ -107,9 +110,10 @@ struct BuildTests {
     @Test func float16StorageHalvesPostingBytes() throws {
         let dir = IndexFixture.scratch()
         let vectors = IndexFixture.randomFile(count: 800, dimension: 32, seed: 4, in: dir)
-        let full = try IndexBuilder(options: .init()).build(from: try VectorFile(path: vectors), to: dir + "/f32")
         var options = IndexBuilder.Options()
-        options.storeAs = .float16
+        options.postings = .rows(nil)
+        let full = try IndexBuilder(options: options).build(from: try VectorFile(path: vectors), to: dir + "/f32")
+        options.postings = .rows(.float16)
         let half = try IndexBuilder(options: options).build(from: try VectorFile(path: vectors), to: dir + "/f16")
         #expect(half.elementType == .float16)
         #expect(half.postingEntryCount == full.postingEntryCount, "same seed, same assignment")
@@ -120,8 +124,12 @@ struct BuildTests {
         let (fullRows, halfRows) = (try rowBytes(dir + "/f32"), try rowBytes(dir + "/f16"))
         #expect(fullRows == full.postingEntryCount * 32 * 4)
         #expect(halfRows * 2 == fullRows)
-        let hits = try Index.open(at: dir + "/f16").search(try VectorFile(path: vectors).readVectors().floats(at: 9), k: 1)
-        #expect(hits.first?.id == 9)
+        let halfIndex = try Index.open(at: dir + "/f16")
+        let query = try VectorFile(path: vectors).readVectors().floats(at: 9)
+        #expect(try halfIndex.search(query, k: 1).first?.id == 9)
+        // A component float16 cannot hold is refused, not rounded to ∞.
+        let error = #expect(throws: SearchError.self) { try halfIndex.search([70_000] + query.dropFirst(), k: 1) }
+        #expect(error?.code == .outOfRange)
     }
 
     @Test func buildsAreReproducible() throws {

@@ -64,7 +64,7 @@ struct CorruptionTests {
         #expect(failure(index, query: query)?.contains(IndexLayout.graph) == true)
         let (other, _) = try freshIndex()
         try mutate(other + "/" + IndexLayout.manifest) { bytes in
-            let text = String(decoding: bytes, as: UTF8.self).replacingOccurrences(of: "\"formatVersion\" : 1", with: "\"formatVersion\" : 99")
+            let text = String(decoding: bytes, as: UTF8.self).replacing(/"formatVersion" : \d+/, with: "\"formatVersion\" : 99")
             bytes = Array(text.utf8)
         }
         let message = failure(other, query: query)

@@ -9,6 +9,16 @@ enum IndexFixture {
     /// The bundled example's index at defaults (built once per test run, shared with other targets).
     static var examplePath: String { BundledExample.index }
 
+    /// The bundled example's index with its float16 rows in the postings as given (`--store f16`,
+    /// the default before RaBitQ codes), for the code stores to be measured against.
+    static let rowsPath: String = {
+        let path = directory + "/minilm-10k-rows.swann"
+        var options = IndexBuilder.Options()
+        options.postings = .rows(nil)
+        try! IndexBuilder(options: options).build(from: try! VectorFile(path: BundledExample.base), to: path)
+        return path
+    }()
+
     static let queries: VectorMatrix = try! VectorFile(path: BundledExample.queries).readVectors()
     static let truth: NeighborTable = try! VectorFile(path: BundledExample.truth).readNeighbors()
 

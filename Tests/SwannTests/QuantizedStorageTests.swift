@@ -10,7 +10,7 @@ struct QuantizedStorageTests {
         let dir = IndexFixture.scratch()
         let vectors = IndexFixture.randomFile(count: count, dimension: 16, seed: seed, in: dir)
         var options = IndexBuilder.Options()
-        options.storeAs = .int8
+        options.postings = .rows(.int8)
         try IndexBuilder(options: options).build(from: try VectorFile(path: vectors), to: dir + "/idx")
         return (dir + "/idx", vectors)
     }
@@ -18,14 +18,14 @@ struct QuantizedStorageTests {
     static let examplePath: String = {
         let path = IndexFixture.directory + "/minilm-10k-int8.swann"
         var options = IndexBuilder.Options()
-        options.storeAs = .int8
+        options.postings = .rows(.int8)
         try! IndexBuilder(options: options).build(from: try! VectorFile(path: BundledExample.base), to: path)
         return path
     }()
 
     @Test func recallMatchesTheFloatIndexWithFewerBytes() throws {
         let codes = try Index.open(at: Self.examplePath)
-        let floats = try Index.open(at: IndexFixture.examplePath)
+        let floats = try Index.open(at: IndexFixture.rowsPath)
         #expect(codes.manifest.formatVersion == IndexManifest.quantizedFormatVersion)
         #expect(codes.manifest.elementType == .int8 && codes.manifest.quantization != nil)
         let (table, statistics) = try codes.search(IndexFixture.queries, k: 10)
@@ -73,7 +73,7 @@ struct QuantizedStorageTests {
         var options = IndexBuilder.Options()
         options.metric = .cosine
         try IndexBuilder(options: options).build(from: try VectorFile(path: vectors), to: dir + "/f32")
-        options.storeAs = .int8
+        options.postings = .rows(.int8)
         try IndexBuilder(options: options).build(from: try VectorFile(path: vectors), to: dir + "/int8")
         let floats = try Index.open(at: dir + "/f32")
         let codes = try Index.open(at: dir + "/int8")
@@ -93,7 +93,7 @@ struct QuantizedStorageTests {
         let dir = IndexFixture.scratch()
         let vectors = try IndexFixture.uint8File(in: dir)
         var options = IndexBuilder.Options()
-        options.storeAs = .int8
+        options.postings = .rows(.int8)
         #expect(throws: BuildError.self) { try IndexBuilder(options: options).build(from: try VectorFile(path: vectors), to: dir + "/idx") }
     }
 

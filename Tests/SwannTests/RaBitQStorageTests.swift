@@ -5,17 +5,12 @@ import Testing
 
 /// `--store rabitq`: RaBitQ codes in the postings, exact rows in vectors.bin for re-ranking.
 struct RaBitQStorageTests {
-    static let examplePath: String = {
-        let path = IndexFixture.directory + "/minilm-10k-rabitq.swann"
-        var options = IndexBuilder.Options()
-        options.rabitqCodes = true
-        try! IndexBuilder(options: options).build(from: try! VectorFile(path: BundledExample.base), to: path)
-        return path
-    }()
+    /// RaBitQ is the default store for float input (BuildTests checks the manifest says so).
+    static var examplePath: String { IndexFixture.examplePath }
 
     @Test func recallMatchesTheFloatIndexReadingAFractionOfTheBytes() throws {
         let codes = try Index.open(at: Self.examplePath)
-        let floats = try Index.open(at: IndexFixture.examplePath)
+        let floats = try Index.open(at: IndexFixture.rowsPath)
         #expect(codes.manifest.formatVersion == IndexManifest.rabitqFormatVersion)
         #expect(codes.manifest.rabitq?.paddedDimension == 512 && codes.manifest.elementType == .float32)
         let (table, statistics) = try codes.search(IndexFixture.queries, k: 10)
@@ -60,7 +55,7 @@ struct RaBitQStorageTests {
         var options = IndexBuilder.Options()
         options.metric = metric
         try IndexBuilder(options: options).build(from: try VectorFile(path: vectors), to: dir + "/f32")
-        options.rabitqCodes = true
+        options.postings = .rabitq
         try IndexBuilder(options: options).build(from: try VectorFile(path: vectors), to: dir + "/rabitq")
         let floats = try Index.open(at: dir + "/f32")
         let codes = try Index.open(at: dir + "/rabitq")
@@ -81,7 +76,7 @@ struct RaBitQStorageTests {
         let dir = IndexFixture.scratch()
         let vectors = try IndexFixture.uint8File(in: dir)
         var options = IndexBuilder.Options()
-        options.rabitqCodes = true
+        options.postings = .rabitq
         #expect(throws: BuildError.self) { try IndexBuilder(options: options).build(from: try VectorFile(path: vectors), to: dir + "/idx") }
     }
 
@@ -89,7 +84,7 @@ struct RaBitQStorageTests {
         let dir = IndexFixture.scratch()
         let vectors = IndexFixture.randomFile(count: 500, dimension: 24, seed: 29, in: dir)
         var options = IndexBuilder.Options()
-        options.rabitqCodes = true
+        options.postings = .rabitq
         let path = dir + "/idx"
         try IndexBuilder(options: options).build(from: try VectorFile(path: vectors), to: path)
         let index = try Index.open(at: path)

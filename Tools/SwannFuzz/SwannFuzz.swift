@@ -98,7 +98,7 @@ enum FuzzTarget: String, CaseIterable {
         options.threads = 1
         if withIDsAndCodes {
             options.ids = (0..<UInt64(count)).map { $0 * 7 + 3 }
-            options.storeAs = .int8
+            options.postings = .rows(.int8)
         }
         try! IndexBuilder(options: options).build(from: try! VectorFile(path: file), to: path)
     }

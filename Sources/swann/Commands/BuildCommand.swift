@@ -23,8 +23,8 @@ struct BuildCommand: AsyncParsableCommand {
     var ids: String?
     @Option(
         help: ArgumentHelp(
-            "How float input is stored in the postings: f32 (as given), f16 (float32 input; half the bytes read per query), int8 (codes, a quarter of the bytes) or rabitq (RaBitQ codes: one bit per dimension + 12 bytes, scanned with an error bound). With int8 and rabitq the exact rows are kept once, for re-ranking.",
-            valueName: "f32|f16|int8|rabitq"
+            "How float input is stored in the postings: rabitq (the default: RaBitQ codes, one bit per dimension + 12 bytes, scanned with an error bound), int8 (codes, a quarter of the bytes), f16 (float32 input; half the bytes) or f32 (rows as given). With rabitq and int8 the exact rows are kept once, for re-ranking. 8-bit input is stored as given.",
+            valueName: "rabitq|int8|f16|f32"
         )
     )
     var store: StoredType?
@@ -80,15 +80,14 @@ struct BuildCommand: AsyncParsableCommand {
         let input = try VectorFile(path: vectors, format: format)
         var options = IndexBuilder.Options()
         options.metric = metric
-        options.storeAs = store.flatMap {
-            switch $0 {
-            case .f16: .float16
-            case .f32: .float32
-            case .int8: .int8
-            case .rabitq: nil
+        options.postings =
+            switch store {
+            case nil: .automatic
+            case .f16: .rows(.float16)
+            case .f32: .rows(.float32)
+            case .int8: .rows(.int8)
+            case .rabitq: .rabitq
             }
-        }
-        options.rabitqCodes = store == .rabitq
         options.configuration.heads.centroidRatio = centroidRatio
         options.configuration.heads.seed = seed
         options.configuration.graph.seed = seed
