@@ -30,7 +30,10 @@ public final class ExactSearch {
         self.threads = max(1, threads)
         self.k = k
         heaps = .allocate(capacity: queries.count)
-        heaps.initialize(repeating: TopK(k: k))
+        // One heap each: `initialize(repeating:)` would share one array buffer among all of them,
+        // which every thread then copies on its first insert, the last one in place (a hand-over
+        // through a reference count that ThreadSanitizer cannot see).
+        for q in heaps.indices { (heaps.baseAddress! + q).initialize(to: TopK(k: k)) }
     }
 
     deinit {
