@@ -191,7 +191,8 @@ struct QueryRun: KernelConsumer {
         let clock = ContinuousClock()
         var statistics = SearchStatistics()
         let started = clock.now
-        statistics.distancesComputed += chooseLists()
+        statistics.centroidDistances = chooseLists()
+        statistics.distancesComputed += statistics.centroidDistances
         statistics.centroidSeconds = (clock.now - started).seconds
         do throws(SearchError) {
             if let codec = index.manifest.rabitq {

@@ -50,13 +50,19 @@ package struct PostingScanner<Kernel: DistanceKernel> {
 
 /// Which posting lists a query reads (SPANN's query-aware dynamic pruning).
 package enum ListSelection {
+    /// A distance below this share of the farthest candidate's is treated as 0 by the ratio test.
+    package static let negligibleShare: Float = 1e-3
+
     /// Which lists to read: the nearest centroid's always, then others in ascending distance
     /// while within `maxDistanceRatio ×` the nearest distance, at most `maxPostings`; written
     /// into `lists` (its contents replaced, its storage reused).
     ///
     /// `distanceOffset` is added before the ratio test so that distances are non-negative
     /// (1 for inner product on unit vectors, making it cosine distance). When the nearest
-    /// distance is 0 (the query is a centroid), the next positive distance is the basis.
+    /// distance is negligible (the query is a centroid), the next distance that is not is the
+    /// basis: negligible is below `negligibleShare` of the farthest candidate's distance, since
+    /// a query equal to a centroid is at 1 − ⟨c, c⟩ ≈ 1e-7 from it in cosine distance, not 0, and
+    /// a basis of rounding error would read that centroid's list alone.
     package static func select(
         _ candidates: [(node: Int, distance: Float)],
         maxPostings: Int,
@@ -68,7 +74,8 @@ package enum ListSelection {
         guard let first = candidates.first else { return }
         var limit = Float.infinity
         if let ratio = maxDistanceRatio {
-            let basis = candidates.lazy.map { $0.distance + distanceOffset }.first { $0 > 0 } ?? 0
+            let negligible = max(0, candidates[candidates.count - 1].distance + distanceOffset) * negligibleShare
+            let basis = candidates.lazy.map { $0.distance + distanceOffset }.first { $0 > negligible } ?? 0
             limit = basis * ratio
         }
         lists.append(first.node)

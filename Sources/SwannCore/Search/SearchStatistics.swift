@@ -6,6 +6,8 @@ public struct SearchStatistics: Sendable, Hashable, Codable {
     public var bytesRead = 0
     /// Distances computed (centroids and posting entries).
     public var distancesComputed = 0
+    /// Of those, the distances to centroids (the graph walk and the exact re-rank of its beam).
+    public var centroidDistances = 0
     /// Seconds in the centroid graph search.
     public var centroidSeconds = 0.0
     /// Seconds reading posting lists.
@@ -21,6 +23,7 @@ public struct SearchStatistics: Sendable, Hashable, Codable {
         postingsRead += other.postingsRead
         bytesRead += other.bytesRead
         distancesComputed += other.distancesComputed
+        centroidDistances += other.centroidDistances
         centroidSeconds += other.centroidSeconds
         ioSeconds += other.ioSeconds
         scanSeconds += other.scanSeconds

@@ -50,6 +50,7 @@ struct EvalCommand: AsyncParsableCommand {
         var postings_per_query: Double
         var bytes_per_query: Double
         var distances_per_query: Double
+        var centroid_distances_per_query: Double
         /// Mean time per query in the centroid search, in posting reads and in scanning.
         var centroid_ms: Double
         var io_ms: Double
@@ -71,7 +72,14 @@ struct EvalCommand: AsyncParsableCommand {
         let settings = try sweep.map { try Sweep($0).settings(from: base, index: opened) } ?? [(["default": ""], base)]
         let names = settings.map { Self.name(of: $0.0) }
         let width = max(24, (names.map(\.count).max() ?? 0) + 2)
-        if !json { print(Self.row(["setting", "recall@\(k)", "QPS", "mean ms", "p50 ms", "p99 ms", "postings/q", "KiB/q"], labelWidth: width)) }
+        if !json {
+            print(
+                Self.row(
+                    ["setting", "recall@\(k)", "QPS", "mean ms", "p50 ms", "p99 ms", "postings/q", "KiB/q", "centroid ms", "centroid d/q"],
+                    labelWidth: width
+                )
+            )
+        }
         for (label, parameters) in settings {
             let point = try measure(opened, queries: queryMatrix, truth: groundTruth, parameters: parameters, label: label)
             if json {
@@ -91,6 +99,8 @@ struct EvalCommand: AsyncParsableCommand {
                             String(format: "%.3f", point.p99_ms),
                             String(format: "%.1f", point.postings_per_query),
                             String(format: "%.1f", point.bytes_per_query / 1024),
+                            String(format: "%.3f", point.centroid_ms),
+                            String(format: "%.0f", point.centroid_distances_per_query),
                         ],
                         labelWidth: width
                     )
@@ -105,14 +115,14 @@ struct EvalCommand: AsyncParsableCommand {
     }
 
     /// One table line: the setting left-aligned in `labelWidth` columns, the figures
-    /// right-aligned in 11. (Foundation's `%-22@` does not pad on Linux, which once left the
+    /// right-aligned in 13. (Foundation's `%-22@` does not pad on Linux, which once left the
     /// columns ragged.)
     static func row(_ cells: [String], labelWidth: Int = 24) -> String {
         func pad(_ text: String, _ width: Int, left: Bool) -> String {
             let fill = String(repeating: " ", count: max(0, width - text.count))
             return left ? text + fill : fill + text
         }
-        return ([pad(cells[0], labelWidth, left: true)] + cells.dropFirst().map { pad($0, 11, left: false) }).joined()
+        return ([pad(cells[0], labelWidth, left: true)] + cells.dropFirst().map { pad($0, 13, left: false) }).joined()
     }
 
     private func measure(
@@ -157,6 +167,7 @@ struct EvalCommand: AsyncParsableCommand {
             postings_per_query: Double(statistics.postingsRead) / Double(n),
             bytes_per_query: Double(statistics.bytesRead) / Double(n),
             distances_per_query: Double(statistics.distancesComputed) / Double(n),
+            centroid_distances_per_query: Double(statistics.centroidDistances) / Double(n),
             centroid_ms: statistics.centroidSeconds * 1000 / Double(n),
             io_ms: statistics.ioSeconds * 1000 / Double(n),
             scan_ms: statistics.scanSeconds * 1000 / Double(n)
