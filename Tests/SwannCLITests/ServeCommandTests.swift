@@ -30,7 +30,7 @@ struct ServeCommandTests {
         let file = try JSONSerialization.jsonObject(with: Data(contentsOf: URL(fileURLWithPath: directory + "/r.json"))) as! [String: Any]
         let expected = (file["results"] as! [[[String: Any]]]).map { $0.map { $0["id"] as! Int } }
 
-        let server = try ServerProcess(["serve", BundledExample.index, "--port", "0", "--tcp-port", "0"])
+        let server = try ServerProcess(["serve", BundledExample.index, "--read-only", "--port", "0", "--tcp-port", "0"])
         let base = "http://127.0.0.1:\(server.httpPort)"
         #expect(try Self.curl([base + "/healthz"]).status == 200)
         #expect(try Self.curl([base + "/readyz"]).status == 200)
@@ -73,7 +73,7 @@ struct ServeCommandTests {
     @Test func aChunkedBodyOverTheLimitIs413WithTheJSONError() throws {
         // A chunked body announces no length: it is refused when collecting passes --max-body
         // (it once surfaced as a 500), and the server goes on serving.
-        let server = try ServerProcess(["serve", BundledExample.index, "--port", "0", "--no-tcp", "--max-body", "4KiB"])
+        let server = try ServerProcess(["serve", BundledExample.index, "--read-only", "--port", "0", "--no-tcp", "--max-body", "4KiB"])
         defer { _ = server.stop() }
         let base = "http://127.0.0.1:\(server.httpPort)"
         let directory = CLI.temporaryDirectory()
@@ -120,7 +120,7 @@ struct ServeCommandTests {
     }
 
     @Test func requestsTheHTTPParserRefusesGetTheJSONError() throws {
-        let server = try ServerProcess(["serve", BundledExample.index, "--port", "0", "--no-tcp"])
+        let server = try ServerProcess(["serve", BundledExample.index, "--read-only", "--port", "0", "--no-tcp"])
         defer { _ = server.stop() }
         let refused = [
             "GARBAGE\r\n\r\n",
@@ -160,7 +160,7 @@ struct ServeCommandTests {
 
     @Test func idleAndTricklingConnectionsCannotHoldEverySlot() throws {
         let server = try ServerProcess([
-            "serve", BundledExample.index, "--port", "0", "--no-tcp", "--max-connections", "16", "--read-timeout", "1",
+            "serve", BundledExample.index, "--read-only", "--port", "0", "--no-tcp", "--max-connections", "16", "--read-timeout", "1",
         ])
         defer { _ = server.stop() }
         let base = "http://127.0.0.1:\(server.httpPort)"
@@ -214,7 +214,7 @@ struct ServeCommandTests {
         let directory = CLI.temporaryDirectory()
         FileManager.default.createFile(atPath: directory + "/keys", contents: Data("# ops\nalpha\n".utf8))
         let server = try ServerProcess(
-            ["serve", "--port", "0", "--tcp-port", "0"],
+            ["serve", "--read-only", "--port", "0", "--tcp-port", "0"],
             environment: ["SWANN_INDEX": BundledExample.index, "SWANN_API_KEY_FILE": directory + "/keys", "SWANN_MAX_K": "5"]
         )
         let base = "http://127.0.0.1:\(server.httpPort)"
@@ -232,7 +232,9 @@ struct ServeCommandTests {
 
     @Test func httpsWithTheGeneratedCertificate() throws {
         let (certificate, key) = try TestCertificate.make()
-        let server = try ServerProcess(["serve", BundledExample.index, "--port", "0", "--tcp-port", "0", "--tls-cert", certificate, "--tls-key", key])
+        let server = try ServerProcess([
+            "serve", BundledExample.index, "--read-only", "--port", "0", "--tcp-port", "0", "--tls-cert", certificate, "--tls-key", key,
+        ])
         #expect(try Self.curl(["--cacert", certificate, "https://localhost:\(server.httpPort)/readyz"]).status == 200)
         #expect(try Self.curl(["http://127.0.0.1:\(server.httpPort)/readyz"]).status != 200)
         #expect(server.stop().0 == 0)

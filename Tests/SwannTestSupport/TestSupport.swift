@@ -41,7 +41,9 @@ public func disagreements(_ got: NeighborTable, _ truth: NeighborTable, queries:
 }
 
 extension BundledExample {
-    /// An index of the bundled example at default settings, built once per test process.
+    /// An index of the bundled example at default settings, built once per test process and
+    /// shared by every test: servers open it `--read-only` (a writable one creates its log in
+    /// it while other tests copy it); a test that writes works on a copy.
     public static let index: String = {
         let directory = TestDirectory.make("example")
         let path = directory + "/minilm-10k.swann"
