@@ -23,6 +23,9 @@ public struct ServerConfiguration: Sendable, Hashable {
     public var readOnly = false
     /// Bytes of vectors written since the last checkpoint that start the next one.
     public var checkpointBytes: Int = 256 << 20
+    /// A checkpoint's write budget in bytes per second (nil: unpaced);
+    /// `LiveIndex.WriteOptions.checkpointWriteBytesPerSecond`.
+    public var checkpointWriteBytesPerSecond: Int?
     /// Largest k a request may ask for.
     public var maxK: Int = 1_000
     /// Searches queued or running at once before new ones are refused (HTTP 503, TCP `overloaded`).
@@ -71,6 +74,7 @@ public struct ServerConfiguration: Sendable, Hashable {
     var writeOptions: LiveIndex.WriteOptions {
         var options = LiveIndex.WriteOptions()
         options.checkpointBytes = checkpointBytes
+        options.checkpointWriteBytesPerSecond = checkpointWriteBytesPerSecond
         return options
     }
 
@@ -98,7 +102,7 @@ public struct ServerConfiguration: Sendable, Hashable {
             ("max body", maxBodyBytes), ("max frame", maxFrameBytes), ("max batch", maxBatchQueries), ("max write batch", maxWriteBatch),
             ("checkpoint bytes", checkpointBytes), ("max k", maxK),
             ("max pending", maxPendingSearches), ("search threads", searchThreads), ("max connections", maxConnections),
-            ("max buffered frames", maxBufferedFrameBytes),
+            ("max buffered frames", maxBufferedFrameBytes), ("checkpoint write rate", checkpointWriteBytesPerSecond ?? 1),
         ]
         for (name, value) in limits where value < 1 {
             throw ServerConfigurationError(detail: "\(name) must be at least 1, got \(value)")

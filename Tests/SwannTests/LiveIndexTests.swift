@@ -343,6 +343,34 @@ struct LiveIndexTests {
         #expect((index.index.manifest.rebalanced?.splits ?? 0) > 0)
     }
 
+    /// A checkpoint under a write budget writes the new index no faster than the budget (the
+    /// pacer's arithmetic is tested on a fake clock in `WritePacerTests`; this checks the budget
+    /// reaches the writer) and gives the same index as one without.
+    @Test func aCheckpointKeepsToItsWriteBudget() async throws {
+        let path = try Self.initialIndex()
+        let copy = path + "-unpaced"
+        try FileManager.default.copyItem(atPath: path, toPath: copy)
+        let bytes = try IndexReader.open(path).manifest.files.reduce(0) { $0 + Int($1.bytes) }
+        let clock = ContinuousClock()
+        func checkpoint(_ path: String, budget: Int?) async throws -> (LiveIndex, Double) {
+            var options = Self.noAutomaticCheckpoint
+            options.checkpointWriteBytesPerSecond = budget
+            let index = try LiveIndex.open(at: path, writeOptions: options)
+            try await index.upsert([Point(id: 50_000, vector: Self.rows[9_500])])
+            let started = clock.now
+            try await index.checkpoint()
+            return (index, (clock.now - started) / .seconds(1))
+        }
+        // Unpaced first, then with a budget that needs 2 s more than that took: the paced one
+        // writes at least `bytes` (the index grew by a point), so it cannot finish sooner.
+        let (_, unpaced) = try await checkpoint(copy, budget: nil)
+        let least = unpaced + 2
+        let (index, paced) = try await checkpoint(path, budget: Int(Double(bytes) / least))
+        #expect(paced >= least * 0.99, "\(bytes) bytes: unpaced \(unpaced) s, paced \(paced) s, budget \(least) s")
+        #expect(try await index.vector(id: 50_000) == Self.rows[9_500])
+        #expect(try index.search(Self.rows[9_500], k: 1).first?.id == 50_000)
+    }
+
     @Test func badBatchesAreRefusedWholeAndChangeNothing() async throws {
         let path = try Self.initialIndex()
         let index = try LiveIndex.open(at: path)

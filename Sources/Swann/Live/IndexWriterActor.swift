@@ -191,10 +191,10 @@ actor IndexWriterActor {
     private static let checkpointQueue = DispatchQueue(label: "swann.checkpoint", qos: .utility)
 
     /// Computes the checkpoint of `source` and writes it beside the index, on `checkpointQueue`.
-    private static func stage(_ source: CheckpointSource, rebalance: RebalanceConfiguration, toTarget: Bool) async throws(WriteError) -> StagedIndex {
+    private static func stage(_ source: CheckpointSource, options: LiveIndex.WriteOptions, toTarget: Bool) async throws(WriteError) -> StagedIndex {
         let result = await withCheckedContinuation { (continuation: CheckedContinuation<Result<StagedIndex, WriteError>, Never>) in
             checkpointQueue.async {
-                continuation.resume(returning: Result { () throws(WriteError) in try stageNow(source, rebalance: rebalance, toTarget: toTarget) })
+                continuation.resume(returning: Result { () throws(WriteError) in try stageNow(source, options: options, toTarget: toTarget) })
             }
         }
         return try result.get()
@@ -203,10 +203,11 @@ actor IndexWriterActor {
     /// A function of its own so that the contents (the size of the index) are freed when it
     /// returns, before the new index is opened: the new index then reuses that memory instead of
     /// landing beside it, and `malloc_trim` afterwards finds the freed pages.
-    private static func stageNow(_ source: CheckpointSource, rebalance: RebalanceConfiguration, toTarget: Bool) throws(WriteError) -> StagedIndex {
-        let contents = try source.checkpointContents(rebalance: rebalance, toTarget: toTarget)
+    private static func stageNow(_ source: CheckpointSource, options: LiveIndex.WriteOptions, toTarget: Bool) throws(WriteError) -> StagedIndex {
+        let contents = try source.checkpointContents(rebalance: options.rebalance, toTarget: toTarget)
+        let pacer = options.checkpointWriteBytesPerSecond.map { WritePacer(bytesPerSecond: $0) }
         do {
-            return try IndexWriter.stage(contents, for: source.base.path, overwrite: true)
+            return try IndexWriter.stage(contents, for: source.base.path, overwrite: true, pacer: pacer)
         } catch {
             throw WriteError(.ioFailure, "the checkpoint could not be written (the index and its log are unchanged): \(error)")
         }
@@ -255,7 +256,7 @@ actor IndexWriterActor {
         defer { status.update { $0.isRunning = false } }
         let source = state.checkpointSource()
         tail = []
-        let staged = try await Self.stage(source, rebalance: activeOptions.rebalance, toTarget: toTarget)
+        let staged = try await Self.stage(source, options: activeOptions, toTarget: toTarget)
         // Back on the writer: nothing below suspends, so no write slips between the tail and
         // the swap. Every acknowledged write is in the old directory's log until the swap, and
         // in the new index or its log after it.

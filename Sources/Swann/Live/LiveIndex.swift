@@ -35,6 +35,12 @@ public final class LiveIndex: NearestNeighborSearch {
         public var checkpointBytes: Int = 256 << 20
         /// How checkpoints split, merge and reassign lists (docs/WRITES.md).
         public var rebalance = RebalanceConfiguration()
+        /// A checkpoint's write budget: it writes the new index at most this many bytes per
+        /// second on average, so that rewriting the index does not flood the disk the searches
+        /// read from (nil: as fast as the disk takes it). A checkpoint of an index of B bytes then
+        /// takes at least B / budget seconds, and writes that arrive meanwhile wait for it once
+        /// the overlay holds twice `checkpointBytes`.
+        public var checkpointWriteBytesPerSecond: Int?
         /// The defaults.
         public init() {}
     }

@@ -81,7 +81,13 @@ package enum IndexWriter {
     /// Writes `contents` into a hidden sibling of `path`, every file and the directory fsynced,
     /// without touching `path`: `publish(_:)` swaps it in. A live index stages its checkpoint
     /// while it goes on taking writes, and adds their log before the swap.
-    package static func stage(_ contents: IndexContents, for path: String, overwrite: Bool) throws(IndexError) -> StagedIndex {
+    /// - Parameter pacer: holds the writes to an I/O budget (a checkpoint's), when given.
+    package static func stage(
+        _ contents: IndexContents,
+        for path: String,
+        overwrite: Bool,
+        pacer: WritePacer? = nil
+    ) throws(IndexError) -> StagedIndex {
         let final = URL(fileURLWithPath: path).standardizedFileURL
         let parent = final.deletingLastPathComponent().path
         let name = final.lastPathComponent
@@ -99,15 +105,15 @@ package enum IndexWriter {
         do throws(IndexError) {
             var manifest = contents.manifest
             manifest.files = [
-                try writeCentroids(contents, to: IndexLayout.path(IndexLayout.centroids, in: temporary)),
-                try writeGraph(contents.graph, to: IndexLayout.path(IndexLayout.graph, in: temporary)),
+                try writeCentroids(contents, to: IndexLayout.path(IndexLayout.centroids, in: temporary), pacer: pacer),
+                try writeGraph(contents.graph, to: IndexLayout.path(IndexLayout.graph, in: temporary), pacer: pacer),
             ]
-            manifest.files += try writePostings(contents, directory: temporary)
+            manifest.files += try writePostings(contents, directory: temporary, pacer: pacer)
             if let ids = contents.idMap {
-                manifest.files.append(try writeIDMap(ids, to: IndexLayout.path(IndexLayout.idMap, in: temporary)))
+                manifest.files.append(try writeIDMap(ids, to: IndexLayout.path(IndexLayout.idMap, in: temporary), pacer: pacer))
             }
             if let rows = contents.exactRows {
-                manifest.files.append(try writeExactRows(rows, to: IndexLayout.path(IndexLayout.vectors, in: temporary)))
+                manifest.files.append(try writeExactRows(rows, to: IndexLayout.path(IndexLayout.vectors, in: temporary), pacer: pacer))
             }
             try writeManifest(&manifest, in: temporary)
             try syncDirectory(temporary)
@@ -292,7 +298,11 @@ package enum IndexWriter {
 
     /// Creates `path`, runs `body`, flushes and fsyncs, and returns its manifest entry.
     @discardableResult
-    static func writeFile(_ path: String, _ body: (OutputFile) throws(IndexError) -> Void) throws(IndexError) -> IndexManifest.FileEntry {
+    static func writeFile(
+        _ path: String,
+        pacer: WritePacer? = nil,
+        _ body: (OutputFile) throws(IndexError) -> Void
+    ) throws(IndexError) -> IndexManifest.FileEntry {
         let descriptor: FileDescriptor
         do {
             descriptor = try FileDescriptor.open(
@@ -305,7 +315,7 @@ package enum IndexWriter {
             throw IndexError(.ioFailure, path: path, detail: "cannot create: \(error)")
         }
         defer { try? descriptor.close() }
-        let file = OutputFile(path: path, descriptor: descriptor)
+        let file = OutputFile(path: path, descriptor: descriptor, pacer: pacer)
         try body(file)
         try io(path) { () throws(VectorFileError) in try file.flush() }
         guard fsync(descriptor.rawValue) == 0 else {
@@ -327,7 +337,7 @@ package enum IndexWriter {
         }
     }
 
-    static func writeCentroids(_ contents: IndexContents, to path: String) throws(IndexError) -> IndexManifest.FileEntry {
+    static func writeCentroids(_ contents: IndexContents, to path: String, pacer: WritePacer?) throws(IndexError) -> IndexManifest.FileEntry {
         let centroids = contents.centroids
         var header = SectionHeader(.centroids)
         header.elementType = centroids.elementType
@@ -336,7 +346,7 @@ package enum IndexWriter {
         header.rowBytes = UInt64(centroids.rowBytes)
         let rowsBytes = IndexLayout.align(centroids.count * 4, to: 64)
         header.payloadBytes = UInt64(rowsBytes + centroids.byteCount)
-        return try writeFile(path) { file throws(IndexError) in
+        return try writeFile(path, pacer: pacer) { file throws(IndexError) in
             try io(path) { () throws(VectorFileError) in
                 try file.write(header.encoded())
                 try file.write(contents.centroidRows.map(\.littleEndian))
@@ -346,13 +356,13 @@ package enum IndexWriter {
         }
     }
 
-    static func writeGraph(_ graph: CentroidGraph, to path: String) throws(IndexError) -> IndexManifest.FileEntry {
+    static func writeGraph(_ graph: CentroidGraph, to path: String, pacer: WritePacer?) throws(IndexError) -> IndexManifest.FileEntry {
         var header = SectionHeader(.graph)
         header.count = UInt64(graph.count)
         header.graphDegree = UInt64(graph.degree)
         header.entryPoint = UInt64(graph.entryPoint)
         header.payloadBytes = UInt64(graph.neighbors.count * 4)
-        return try writeFile(path) { file throws(IndexError) in
+        return try writeFile(path, pacer: pacer) { file throws(IndexError) in
             try io(path) { () throws(VectorFileError) in
                 try file.write(header.encoded())
                 try file.write(graph.neighbors.map(\.littleEndian))
@@ -362,7 +372,7 @@ package enum IndexWriter {
 
     /// `vectors.bin`: a page-sized header, then every row in row order, so that row i is at
     /// 4096 + i × rowBytes (one aligned O_DIRECT read covers it).
-    static func writeExactRows(_ rows: VectorMatrix, to path: String) throws(IndexError) -> IndexManifest.FileEntry {
+    static func writeExactRows(_ rows: VectorMatrix, to path: String, pacer: WritePacer?) throws(IndexError) -> IndexManifest.FileEntry {
         let page = IndexLayout.pageSize
         var header = SectionHeader(.vectors)
         header.headerSize = UInt32(page)
@@ -371,7 +381,7 @@ package enum IndexWriter {
         header.count = UInt64(rows.count)
         header.rowBytes = UInt64(rows.rowBytes)
         header.payloadBytes = UInt64(rows.byteCount)
-        return try writeFile(path) { file throws(IndexError) in
+        return try writeFile(path, pacer: pacer) { file throws(IndexError) in
             try io(path) { () throws(VectorFileError) in
                 try file.write(header.encoded() + [UInt8](repeating: 0, count: page - SectionHeader.size))
                 try file.write(rows.rawBytes)
@@ -379,11 +389,11 @@ package enum IndexWriter {
         }
     }
 
-    static func writeIDMap(_ ids: [UInt64], to path: String) throws(IndexError) -> IndexManifest.FileEntry {
+    static func writeIDMap(_ ids: [UInt64], to path: String, pacer: WritePacer?) throws(IndexError) -> IndexManifest.FileEntry {
         var header = SectionHeader(.idMap)
         header.count = UInt64(ids.count)
         header.payloadBytes = UInt64(ids.count * 8)
-        return try writeFile(path) { file throws(IndexError) in
+        return try writeFile(path, pacer: pacer) { file throws(IndexError) in
             try io(path) { () throws(VectorFileError) in
                 try file.write(header.encoded())
                 try file.write(ids.map(\.littleEndian))
@@ -392,14 +402,14 @@ package enum IndexWriter {
     }
 
     /// Writes `postings.bin` (lists on page boundaries) and `postings.dir` (where each list is).
-    static func writePostings(_ contents: IndexContents, directory: String) throws(IndexError) -> [IndexManifest.FileEntry] {
+    static func writePostings(_ contents: IndexContents, directory: String, pacer: WritePacer?) throws(IndexError) -> [IndexManifest.FileEntry] {
         let vectors = contents.vectors
         let page = IndexLayout.pageSize
         var locations: [PostingLocation] = []
         locations.reserveCapacity(contents.lists.count)
         let postingsPath = IndexLayout.path(IndexLayout.postings, in: directory)
         let totalEntries = contents.lists.reduce(0) { $0 + $1.count }
-        let postingsEntry = try writeFile(postingsPath) { file throws(IndexError) in
+        let postingsEntry = try writeFile(postingsPath, pacer: pacer) { file throws(IndexError) in
             var header = SectionHeader(.postings)
             header.headerSize = UInt32(page)
             header.elementType = vectors.elementType

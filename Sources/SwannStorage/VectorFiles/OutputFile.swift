@@ -6,10 +6,13 @@ final class OutputFile {
     private let descriptor: FileDescriptor
     private var buffer: [UInt8] = []
     private var written: Int64 = 0
+    /// Holds the writes to a budget, when one is set.
+    private let pacer: WritePacer?
 
-    init(path: String, descriptor: FileDescriptor) {
+    init(path: String, descriptor: FileDescriptor, pacer: WritePacer? = nil) {
         self.path = path
         self.descriptor = descriptor
+        self.pacer = pacer
         buffer.reserveCapacity(1 << 20)
     }
 
@@ -40,5 +43,6 @@ final class OutputFile {
             throw VectorFileError(.ioFailure, path: path, offset: written, found: "write failed: \(error)")
         }
         written += Int64(bytes.count)
+        pacer?.wrote(bytes.count)
     }
 }

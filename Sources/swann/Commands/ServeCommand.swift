@@ -35,12 +35,18 @@ struct ServeCommand: AsyncParsableCommand {
     var maxWriteBatch = 10_000
     @Option(help: "Vectors written since the last checkpoint that start the next one (bytes; KiB/MiB/GiB suffixes allowed).")
     var checkpointBytes = ByteCount(256 << 20)
+    @Option(
+        help:
+            "Bytes per second a checkpoint may write on average (KiB/MiB/GiB suffixes allowed), so that rewriting the index leaves the disk to the searches; unpaced if not given."
+    )
+    var checkpointWriteRate: ByteCount?
 
     func run() async throws {
         var configuration = try server.configuration()
         configuration.readOnly = readOnly
         configuration.maxWriteBatch = maxWriteBatch
         configuration.checkpointBytes = checkpointBytes.bytes
+        configuration.checkpointWriteBytesPerSecond = checkpointWriteRate?.bytes
         try configuration.validate()
         guard FileManager.default.fileExists(atPath: index) else { throw ValidationError("\(index): no such index directory") }
         let backend = SwannServer.Backend.index(path: index, options: Index.OpenOptions(io: directIO ? .direct : io))
