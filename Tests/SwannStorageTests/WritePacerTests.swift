@@ -7,19 +7,24 @@ struct WritePacerTests {
     final class FakeClock {
         var now = ContinuousClock.now
         var sleeps: [Duration] = []
+
+        /// A pacer that reads this clock and, asleep, moves it on.
+        func pacer(bytesPerSecond: Int) -> WritePacer {
+            WritePacer(
+                bytesPerSecond: bytesPerSecond,
+                now: { self.now },
+                sleep: {
+                    self.sleeps.append($0)
+                    self.now += $0
+                }
+            )
+        }
     }
 
     @Test func writesAheadOfTheBudgetSleepUntilTheyAreDue() {
         let clock = FakeClock()
         let start = clock.now
-        let pacer = WritePacer(
-            bytesPerSecond: 4 << 20,
-            now: { clock.now },
-            sleep: {
-                clock.sleeps.append($0)
-                clock.now += $0
-            }
-        )
+        let pacer = clock.pacer(bytesPerSecond: 4 << 20)
         // Ten 1 MiB writes that take no time: each is due a quarter of a second after the last.
         for _ in 0..<10 { pacer.wrote(1 << 20) }
         #expect(clock.now - start == .milliseconds(2_500))
@@ -29,14 +34,7 @@ struct WritePacerTests {
 
     @Test func writesSlowerThanTheBudgetNeverSleep() {
         let clock = FakeClock()
-        let pacer = WritePacer(
-            bytesPerSecond: 4 << 20,
-            now: { clock.now },
-            sleep: {
-                clock.sleeps.append($0)
-                clock.now += $0
-            }
-        )
+        let pacer = clock.pacer(bytesPerSecond: 4 << 20)
         pacer.wrote(1 << 20)  // the first write starts the clock: due 0.25 s later
         clock.sleeps.removeAll()
         for _ in 0..<8 {
@@ -49,14 +47,7 @@ struct WritePacerTests {
     @Test func aBurstAfterAPauseIsHeldToTheAverage() {
         let clock = FakeClock()
         let start = clock.now
-        let pacer = WritePacer(
-            bytesPerSecond: 1 << 20,
-            now: { clock.now },
-            sleep: {
-                clock.sleeps.append($0)
-                clock.now += $0
-            }
-        )
+        let pacer = clock.pacer(bytesPerSecond: 1 << 20)
         pacer.wrote(1)
         clock.now += .seconds(2)  // idle: 2 MiB of budget unused
         for _ in 0..<4 { pacer.wrote(1 << 20) }
