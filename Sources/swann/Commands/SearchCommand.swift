@@ -79,6 +79,9 @@ struct SearchCommand: AsyncParsableCommand {
                 table.ids[q * table.k + j] < 0 ? nil : Hit(id: table.ids[q * table.k + j], distance: table.distances[q * table.k + j])
             }
         }
-        try JSONEncoder().encode(["results": rows]).write(to: URL(fileURLWithPath: path), options: .atomic)
+        // Sorted keys: the same answers give the same bytes, so two runs can be compared with cmp.
+        let encoder = JSONEncoder()
+        encoder.outputFormatting = [.sortedKeys]
+        try encoder.encode(["results": rows]).write(to: URL(fileURLWithPath: path), options: .atomic)
     }
 }
