@@ -224,7 +224,7 @@ struct ServeCommandTests {
         #expect(try Self.curl(authorized + ["-d", body, base + "/v1/search"]).status == 200)
         let tooMany = body.replacingOccurrences(of: #""k":5"#, with: #""k":6"#)
         #expect(try Self.curl(authorized + ["-d", tooMany, base + "/v1/search"]).status == 400)
-        let client = SwannClient(ClientConfiguration(port: server.tcpPort, apiKey: "alpha"))
+        let client = SwannClient(ClientConfiguration(port: server.tcpPort, timeout: .seconds(30), connectTimeout: .seconds(30), apiKey: "alpha"))
         #expect(try await client.search(BundledExample.queryRows[0], k: 5).neighbors.count == 5)
         await client.close()
         #expect(server.stop().0 == 0)

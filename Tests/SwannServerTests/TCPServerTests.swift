@@ -321,7 +321,7 @@ struct TCPServerTests {
             } catch {
                 #expect(error.code == .server(.unauthorized))
             }
-            let client = SwannClient(ClientConfiguration(port: port, apiKey: "k1"))
+            let client = SwannClient(ClientConfiguration(port: port, timeout: .seconds(30), connectTimeout: .seconds(30), apiKey: "k1"))
             #expect(try await client.search(Self.query, k: 2).neighbors.count == 2)
         }
     }

@@ -50,7 +50,7 @@ struct TCPWriteTests {
     @Test func readKeysAndReadOnlyServersCannotWriteOverTCP() async throws {
         let keyed = try ServerFixture.writableService { $0.apiKeys = ["r": .read, "w": .write] }
         try await withTCPServer(keyed) { (port: Int) async throws -> Void in
-            let reader = SwannClient(ClientConfiguration(port: port, timeout: .seconds(30), apiKey: "r"))
+            let reader = SwannClient(ClientConfiguration(port: port, timeout: .seconds(30), connectTimeout: .seconds(30), apiKey: "r"))
             #expect(try await reader.search(Self.vector, k: 1).neighbors.count == 1)
             #expect(try await reader.point(id: 3) != nil)
             do throws(SwannClientError) {
@@ -67,7 +67,7 @@ struct TCPWriteTests {
                 #expect(error.code == .server(.forbidden))
             }
             #expect(try await reader.point(id: 1) != nil, "nothing was deleted")
-            let writer = SwannClient(ClientConfiguration(port: port, timeout: .seconds(30), apiKey: "w"))
+            let writer = SwannClient(ClientConfiguration(port: port, timeout: .seconds(30), connectTimeout: .seconds(30), apiKey: "w"))
             #expect(try await writer.delete(ids: [1]) == 1)
             await reader.close()
             await writer.close()
