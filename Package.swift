@@ -140,6 +140,8 @@ let package = Package(
             dependencies: [
                 "SwannServer", "SwannClient", "SwannProtocol", "SwannTestSupport",
                 .product(name: "HummingbirdTesting", package: "hummingbird"),
+                .product(name: "NIOConcurrencyHelpers", package: "swift-nio"),
+                .product(name: "NIOPosix", package: "swift-nio"),
                 .product(name: "NIOTestUtils", package: "swift-nio"),
                 .product(name: "Yams", package: "Yams"),
             ],

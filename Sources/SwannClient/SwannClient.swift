@@ -162,7 +162,7 @@ public final class SwannClient: Sendable {
         let id = nextRequestID.wrappingAdd(1, ordering: .relaxed).oldValue
         let promise = channel.eventLoop.makePromise(of: Frame.self)
         let request = PendingRequest(frame: Frame(type: type, requestID: id, body: body), promise: promise, timeout: timeout)
-        channel.writeAndFlush(request, promise: nil)
+        request.send(on: channel)
         let frame: Frame
         do { frame = try await promise.futureResult.get() } catch {
             throw error as? SwannClientError ?? SwannClientError(.connectionClosed, "\(error)")
@@ -240,7 +240,7 @@ public final class SwannClient: Sendable {
         return connected.flatMap { channel in
             let promise = channel.eventLoop.makePromise(of: Frame.self)
             let hello = Frame(type: .hello, requestID: 0, body: ByteBuffer(string: apiKey))
-            channel.writeAndFlush(PendingRequest(frame: hello, promise: promise, timeout: configuration.connectTimeout), promise: nil)
+            PendingRequest(frame: hello, promise: promise, timeout: configuration.connectTimeout).send(on: channel)
             return promise.futureResult.flatMapThrowing { reply in
                 guard reply.header.status == 0 else {
                     channel.close(promise: nil)
@@ -257,6 +257,20 @@ struct PendingRequest {
     var frame: Frame
     var promise: EventLoopPromise<Frame>
     var timeout: Duration
+
+    /// Writes the request; a write that fails fails the answer too. A channel closed between
+    /// `openChannel` and the write (a server killed a moment before) no longer has its handlers,
+    /// so `ResponseRouter` never sees the request, never schedules its timeout, and the answer's
+    /// promise used to wait for ever: a router blocked on it could not even shut down.
+    func send(on channel: any Channel) {
+        let written = channel.eventLoop.makePromise(of: Void.self)
+        let promise = promise
+        written.futureResult.whenFailure { error in
+            // Ignored when the answer already came (or failed with the connection).
+            promise.fail(SwannClientError(.connectionClosed, "the request could not be sent: \(error)"))
+        }
+        channel.writeAndFlush(self, promise: written)
+    }
 }
 
 /// Matches answers to requests by id; lives on the channel's event loop, so its table needs no lock.

@@ -1,5 +1,6 @@
 import Foundation
 import SwannTestSupport
+import Testing
 
 /// Runs the `swann` executable built alongside the tests.
 enum CLI {
@@ -96,9 +97,17 @@ final class ServerProcess {
         }.first ?? 0
     }
 
-    /// Sends SIGTERM and returns the exit status and the rest of stdout.
-    func stop() -> (Int32, String) {
+    /// Sends SIGTERM and returns the exit status and the rest of stdout. A process still
+    /// running `grace` later is an issue and gets SIGKILL, so a server that hangs on shutdown
+    /// fails its test instead of hanging the run (a router once did, in a debug run).
+    func stop(grace: Duration = .seconds(120)) -> (Int32, String) {
         process.terminate()
+        let deadline = ContinuousClock.now + grace
+        while process.isRunning, ContinuousClock.now < deadline { usleep(20_000) }
+        if process.isRunning {
+            Issue.record("swann \(arguments.prefix(2).joined(separator: " ")) did not exit within \(grace) of SIGTERM; killed")
+            kill(process.processIdentifier, SIGKILL)
+        }
         let rest = String(decoding: output.fileHandleForReading.readDataToEndOfFile(), as: UTF8.self)
         process.waitUntilExit()
         return (process.terminationStatus, rest)
