@@ -6,8 +6,11 @@ Two phases, each in its own process so that memory is measured honestly:
           prints one JSON line: build seconds, peak RSS of the build, index bytes on disk.
   search  loads the saved index and sweeps a parameter grid with one search thread; prints one
           JSON line per setting with recall@10, QPS, latency, the process's peak RSS while
-          serving, and bytes read from the device per query (from /proc/self/io; DiskANN reads
-          with O_DIRECT, so this is its I/O).
+          serving, the index's own memory (index_rss_mb: resident memory after the setting's
+          searches less what the process held just before it loaded the index, with the library
+          imported and the queries and truth loaded: the harness is not counted, for any engine),
+          and bytes read from the device per query (from /proc/self/io; DiskANN reads with
+          O_DIRECT, so this is its I/O).
 
 Timing: QPS and mean_ms come from the engine's own loop over the whole query batch on one
 thread (one batch call: faiss with one OpenMP thread, hnswlib and usearch with threads=1), as
@@ -44,6 +47,12 @@ def recall(found, truth, k=10):
 
 def peak_rss_mb():
     return resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
+
+
+def rss_mb():
+    """Resident memory now (VmRSS), not the peak: the baseline an index's memory is measured from."""
+    with open("/proc/self/statm") as f:
+        return int(f.read().split()[1]) * os.sysconf("SC_PAGE_SIZE") / 2**20
 
 
 def device_read_bytes():
@@ -133,6 +142,7 @@ def search(a):
         import faiss
         faiss.omp_set_num_threads(1)
         name = "ivf.faiss" if a.engine == "faiss-ivf" else "ivf-rabitq.faiss"
+        baseline = rss_mb()
         index = faiss.read_index(os.path.join(a.index_dir, name))
         if a.engine == "faiss-rabitq":
             index.k_factor = RABITQ_REFINE
@@ -147,6 +157,7 @@ def search(a):
         param = "nprobe"
     elif a.engine.startswith("usearch"):
         from usearch.index import Index
+        baseline = rss_mb()
         index = Index.restore(os.path.join(a.index_dir, "usearch.bin"))
         queries = np.ascontiguousarray(queries, dtype=np.float32)
         def batch(ef, q):
@@ -158,6 +169,7 @@ def search(a):
         param = "ef"
     elif a.engine == "hnswlib":
         import hnswlib
+        baseline = rss_mb()
         index = hnswlib.Index(space="l2", dim=d)
         index.load_index(os.path.join(a.index_dir, "hnsw.bin"))
         index.set_num_threads(1)
@@ -174,6 +186,7 @@ def search(a):
         # num_threads=1 deadlocks diskannpy 0.7.0 while loading (use_medoids_data_as_centroids waits
         # forever for a scratch context); with 2 it loads, and each single-query search still runs
         # on the calling thread alone.
+        baseline = rss_mb()
         index = diskannpy.StaticDiskIndex(a.index_dir, num_threads=2, num_nodes_to_cache=a.cache_nodes)
         queries = np.ascontiguousarray(queries)
         def run(complexity, q):
@@ -207,7 +220,7 @@ def search(a):
             "timing": "native batch loop" if batch is not None else "per call",
             "p50_ms": float(np.percentile(lat, 50)), "p99_ms": float(np.percentile(lat, 99)),
             "per_call_p50_ms": float(np.percentile(lat, 50)), "per_call_p99_ms": float(np.percentile(lat, 99)),
-            "rss_mb": peak_rss_mb(), "device_bytes_per_query": read / len(queries),
+            "rss_mb": peak_rss_mb(), "index_rss_mb": rss_mb() - baseline, "device_bytes_per_query": read / len(queries),
         }), flush=True)
 
 

@@ -60,7 +60,7 @@ def main(run, docs):
             engines[key] = {"name": name, "points": points, "build": build}
             for p in points:
                 rows.append({"dataset": dataset, "engine": name, "mode": key, **{k: p.get(k) for k in
-                             ("params", "recall", "qps", "mean_ms", "p50_ms", "p99_ms", "rss_mb", "bytes_per_query",
+                             ("params", "recall", "qps", "mean_ms", "p50_ms", "p99_ms", "rss_mb", "index_rss_mb", "bytes_per_query",
                               "device_bytes_per_query")},
                              "build_seconds": build.get("build_seconds"), "index_bytes": build.get("index_bytes")})
         summary[dataset] = engines
@@ -75,6 +75,13 @@ def main(run, docs):
 
 def serving_mb(engine):
     return max(p.get("rss_mb") or 0 for p in engine["points"])
+
+
+def index_mb(engine):
+    """The index's own memory: resident after searching less the process before it loaded the
+    index (None for results from before the bench measured it)."""
+    values = [p["index_rss_mb"] for p in engine["points"] if p.get("index_rss_mb") is not None]
+    return max(values) if values else None
 
 
 def chart(dataset, engines, path):
@@ -108,20 +115,23 @@ def write_markdown(meta, summary, path):
              f"- queries per sweep point: {meta['queries']}; one search thread per engine, each engine's own loop over the "
              "queries (Swann: `swann eval`; faiss, hnswlib, usearch: one batch call with one thread; DiskANN: one call "
              "per query, its binding has no single-thread batch call); p50/p99 of the peers are per Python call",
-             "- every engine builds and searches in its own processes; memory is the peak RSS of the search process "
-             "(index + queries + truth), build memory is the build process's peak", "",
+             "- every engine builds and searches in its own processes; serving MB is the peak RSS of the search process "
+             "(index + queries + truth + the harness: a Python interpreter and its libraries for the peers); index MB is "
+             "the resident memory after searching less the same process's just before it loaded the index (queries, "
+             "truth and the library already loaded), measured the same way for every engine; build memory is the "
+             "build process's peak", "",
              "Throughput on this shared 2-core virtual machine varies by ±20% between runs; compare engines within a "
              "run, as ratios.", ""]
     for dataset, engines in summary.items():
         lines += [f"## {dataset}", "", f"![recall vs QPS on {dataset}](benchmarks/{dataset}.png)", ""]
-        lines += ["| engine | build s | build MB | index on disk MB | serving MB | QPS @0.90 | QPS @0.95 | QPS @0.99 | best recall |",
-                  "|---|---:|---:|---:|---:|---:|---:|---:|---:|"]
+        lines += ["| engine | build s | build MB | index on disk MB | serving MB | index MB | QPS @0.90 | QPS @0.95 | QPS @0.99 | best recall |",
+                  "|---|---:|---:|---:|---:|---:|---:|---:|---:|---:|"]
         for key, engine in engines.items():
             if key.endswith("-direct"):
                 continue
             b, pts = engine["build"], engine["points"]
             lines.append(f"| {engine['name']} | {fmt(b.get('build_seconds'), '.0f')} | {fmt(b.get('build_rss_mb'), '.0f')} | "
-                         f"{fmt((b.get('index_bytes') or 0) / 1e6 or None, '.0f')} | {serving_mb(engine):.0f} | "
+                         f"{fmt((b.get('index_bytes') or 0) / 1e6 or None, '.0f')} | {serving_mb(engine):.0f} | {fmt(index_mb(engine), '.0f')} | "
                          f"{fmt(qps_at(pts, 0.90), '.0f')} | {fmt(qps_at(pts, 0.95), '.0f')} | {fmt(qps_at(pts, 0.99), '.0f')} | "
                          f"{max(p['recall'] for p in pts):.3f} |")
         ratios = []
@@ -136,6 +146,9 @@ def write_markdown(meta, summary, path):
                     a, b = qps_at(swann["points"], target), qps_at(engine["points"], target)
                     if a and b:
                         ratios.append(f"at recall {target:.2f} {swann['name']} has {a / b:.2f}× the QPS of {engine['name']}")
+                own_mb, peer_mb = index_mb(swann), index_mb(engine)
+                if own_mb and peer_mb:
+                    ratios.append(f"{swann['name']}'s index holds {own_mb / peer_mb:.0%} of {engine['name']}'s memory")
         if ratios:
             lines += ["", "Ratios from this run: " + "; ".join(ratios) + "."]
         direct = {k: e for k, e in engines.items() if k.endswith("-direct") or e["name"] == "DiskANN"}

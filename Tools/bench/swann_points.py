@@ -20,7 +20,7 @@ def convert(source, target, time_file):
             p = json.loads(line)
             params = ",".join(f"{k.replace('_', '-')}={v}" for k, v in sorted(p["params"].items())) or "defaults"
             out.write(json.dumps({"engine": engine, "params": params, "recall": p["recall"], "qps": p["qps"],
-                                  "mean_ms": p["mean_ms"], "p50_ms": p["p50_ms"], "p99_ms": p["p99_ms"], "rss_mb": rss,
+                                  "mean_ms": p["mean_ms"], "p50_ms": p["p50_ms"], "p99_ms": p["p99_ms"], "rss_mb": rss, "index_rss_mb": p.get("index_rss_mb"),
                                   "bytes_per_query": p["bytes_per_query"], "postings_per_query": p["postings_per_query"]}) + "\n")
 
 

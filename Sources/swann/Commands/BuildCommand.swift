@@ -193,8 +193,16 @@ final class ProgressReporter: Sendable {
     }
 }
 
-/// Peak memory of this process, from /proc (Linux) or getrusage.
+/// Memory of this process: its peak (getrusage) and its resident set now (/proc on Linux).
 enum ResourceUsage {
+    /// Resident memory now (VmRSS, from /proc/self/statm); 0 where /proc is missing.
+    static var residentBytes: Int {
+        guard let statm = try? String(contentsOfFile: "/proc/self/statm", encoding: .utf8),
+            let pages = statm.split(separator: " ").dropFirst().first.flatMap({ Int($0) })
+        else { return 0 }
+        return pages * Int(sysconf(Int32(_SC_PAGESIZE)))
+    }
+
     static var peakResidentBytes: Int {
         var usage = rusage()
         #if os(Linux)

@@ -51,6 +51,10 @@ struct EvalCommand: AsyncParsableCommand {
         var bytes_per_query: Double
         var distances_per_query: Double
         var centroid_distances_per_query: Double
+        /// Resident memory after the setting's searches less the process's before the index
+        /// opened (queries and truth loaded): the index's own memory, measured as Tools/bench
+        /// measures every peer's.
+        var index_rss_mb = 0.0
         /// Mean time per query in the centroid search, in posting reads and in scanning.
         var centroid_ms: Double
         var io_ms: Double
@@ -58,16 +62,21 @@ struct EvalCommand: AsyncParsableCommand {
     }
 
     func run() async throws {
-        let opened = try Index.open(at: index, options: search.openOptions)
-        var queryMatrix = try loadQueries(queries, format: nil, index: opened)
+        // Queries and truth are loaded (and the query rows made) before the index opens, so the
+        // resident memory the index adds can be told apart from the harness's (`index_rss_mb`).
+        let queryFile = try VectorFile(path: queries)
+        let count = min(limit ?? queryFile.count, queryFile.count)
         var groundTruth = try VectorFile(path: truth).readNeighbors()
-        let count = min(limit ?? queryMatrix.count, queryMatrix.count)
         guard groundTruth.queryCount >= count else {
             throw ValidationError("\(truth) has \(groundTruth.queryCount) rows, fewer than the \(count) queries")
         }
         guard groundTruth.k >= k else { throw ValidationError("\(truth) has \(groundTruth.k) neighbours per query, fewer than k = \(k)") }
-        if count < queryMatrix.count { queryMatrix = try VectorFile(path: queries).readVectors(rows: 0..<count) }
         groundTruth = NeighborTable(queryCount: count, k: groundTruth.k, ids: Array(groundTruth.ids.prefix(count * groundTruth.k)), distances: [])
+        let queryMatrix = try queryFile.readVectors(rows: 0..<count)
+        let rows = (0..<count).map { queryMatrix.floats(at: $0) }
+        let harnessBytes = ResourceUsage.residentBytes
+        let opened = try Index.open(at: index, options: search.openOptions)
+        try checkQueryDimension(queryFile, path: queries, index: opened)
         let base = try search.parameters(for: opened)
         let settings = try sweep.map { try Sweep($0).settings(from: base, index: opened) } ?? [(["default": ""], base)]
         let names = settings.map { Self.name(of: $0.0) }
@@ -81,7 +90,8 @@ struct EvalCommand: AsyncParsableCommand {
             )
         }
         for (label, parameters) in settings {
-            let point = try measure(opened, queries: queryMatrix, truth: groundTruth, parameters: parameters, label: label)
+            var point = try measure(opened, queries: rows, truth: groundTruth, parameters: parameters, label: label)
+            point.index_rss_mb = Double(ResourceUsage.residentBytes - harnessBytes) / 1_048_576
             if json {
                 let encoder = JSONEncoder()
                 encoder.outputFormatting = [.sortedKeys]
@@ -107,6 +117,10 @@ struct EvalCommand: AsyncParsableCommand {
                 )
             }
         }
+        if !json {
+            let megabytes = Double(ResourceUsage.residentBytes - harnessBytes) / 1_048_576
+            print(String(format: "index memory: %.1f MiB resident (the process's, less its queries and truth)", megabytes))
+        }
     }
 
     /// A setting's label as the table shows it: `target-recall=0.95 max-postings=23`.
@@ -127,17 +141,16 @@ struct EvalCommand: AsyncParsableCommand {
 
     private func measure(
         _ index: Index,
-        queries: VectorMatrix,
+        queries rows: [[Float]],
         truth: NeighborTable,
         parameters: SearchParameters,
         label: [String: String]
     ) throws -> Point {
-        let n = queries.count
+        let n = rows.count
         let clock = ContinuousClock()
         var latencies = [Double](repeating: 0, count: n)
         var ids = [Int64](repeating: -1, count: n * k)
         var statistics = SearchStatistics()
-        let rows = (0..<n).map { queries.floats(at: $0) }
         // Warm-up: touch the postings once so a warm-cache figure is warm.
         for q in 0..<min(n, 200) { _ = try index.search(rows[q], k: k, parameters: parameters) }
         let start = clock.now

@@ -52,8 +52,13 @@ struct SearchOptions: ParsableArguments {
 /// Reads a query file and checks it against the index.
 func loadQueries(_ path: String, format: VectorFileFormat?, index: Index) throws -> VectorMatrix {
     let file = try VectorFile(path: path, format: format)
+    try checkQueryDimension(file, path: path, index: index)
+    return try file.readVectors()
+}
+
+/// Refuses a query file whose dimension is not the index's.
+func checkQueryDimension(_ file: VectorFile, path: String, index: Index) throws {
     guard file.dimension == index.dimension else {
         throw ValidationError("\(path): queries have dimension \(file.dimension), the index has \(index.dimension)")
     }
-    return try file.readVectors()
 }
