@@ -110,7 +110,7 @@ public struct TCPServer: Service {
                         var inFlight = 0
                         do {
                             for try await frame in inbound {
-                                progress.noteActivity()
+                                progress.frameTaken()
                                 let request: TCPRequest
                                 if progress.isRefusingNewRequests {
                                     let refusal = Frame.error(
