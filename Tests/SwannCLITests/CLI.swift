@@ -50,6 +50,16 @@ enum CLI {
 
 /// A running `swann serve` or `swann route` and the ports it announced.
 final class ServerProcess {
+    /// A server that did not come up: what it was, why, and what it printed (the error used to
+    /// be a bare `CocoaError(.executableLoad)`, code 3587, which hid both).
+    struct StartFailed: Error, CustomStringConvertible {
+        var arguments: [String]
+        var reason: String
+        var output: [String]
+
+        var description: String { "swann \(arguments.joined(separator: " ")) \(reason); its output: \(output)" }
+    }
+
     let process = Process()
     var httpPort = 0
     var tcpPort = 0
@@ -77,7 +87,11 @@ final class ServerProcess {
         // "ready:" can come before a listener's line (a router is ready at once): wait for all.
         let expected = ["ready:", "HTTP listening on "] + (arguments.contains("--no-tcp") ? [] : ["TCP listening on "])
         while !expected.allSatisfy({ marker in lines.contains { $0.contains(marker) } }) {
-            guard Date() < deadline, process.isRunning else { throw CocoaError(.executableLoad) }
+            guard process.isRunning else {
+                process.waitUntilExit()
+                throw StartFailed(arguments: arguments, reason: "exited (status \(process.terminationStatus)) before it was ready", output: lines)
+            }
+            guard Date() < deadline else { throw StartFailed(arguments: arguments, reason: "was not ready within 60 s", output: lines) }
             let data = output.fileHandleForReading.availableData
             if data.isEmpty { continue }
             pending += String(decoding: data, as: UTF8.self)
