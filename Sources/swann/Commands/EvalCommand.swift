@@ -75,6 +75,7 @@ struct EvalCommand: AsyncParsableCommand {
         let queryMatrix = try queryFile.readVectors(rows: 0..<count)
         let rows = (0..<count).map { queryMatrix.floats(at: $0) }
         let harnessBytes = ResourceUsage.residentBytes
+        let indexMegabytes = { Double(ResourceUsage.residentBytes - harnessBytes) / 1_048_576 }
         let opened = try Index.open(at: index, options: search.openOptions)
         try checkQueryDimension(queryFile, path: queries, index: opened)
         let base = try search.parameters(for: opened)
@@ -91,7 +92,7 @@ struct EvalCommand: AsyncParsableCommand {
         }
         for (label, parameters) in settings {
             var point = try measure(opened, queries: rows, truth: groundTruth, parameters: parameters, label: label)
-            point.index_rss_mb = Double(ResourceUsage.residentBytes - harnessBytes) / 1_048_576
+            point.index_rss_mb = indexMegabytes()
             if json {
                 let encoder = JSONEncoder()
                 encoder.outputFormatting = [.sortedKeys]
@@ -118,8 +119,7 @@ struct EvalCommand: AsyncParsableCommand {
             }
         }
         if !json {
-            let megabytes = Double(ResourceUsage.residentBytes - harnessBytes) / 1_048_576
-            print(String(format: "index memory: %.1f MiB resident (the process's, less its queries and truth)", megabytes))
+            print(String(format: "index memory: %.1f MiB resident (the process's, less its queries and truth)", indexMegabytes()))
         }
     }
 
