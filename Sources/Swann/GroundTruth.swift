@@ -1,4 +1,4 @@
-public import SwannCore
+@_spi(Engine) public import SwannCore
 public import SwannStorage
 
 /// Exact k-nearest neighbours of a query file against a base file: the ground truth that

@@ -1,4 +1,4 @@
-public import SwannCore
+@_spi(Engine) public import SwannCore
 import SwannStorage
 
 extension Index {

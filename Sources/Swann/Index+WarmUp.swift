@@ -1,3 +1,5 @@
+@_spi(Engine) import SwannCore
+
 extension Index {
     /// Runs a few searches through every layer (centroid graph, posting reads, checksums, scan)
     /// so the first user query does not pay for cold code and the server can report ready only

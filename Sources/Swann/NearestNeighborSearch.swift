@@ -1,4 +1,4 @@
-public import SwannCore
+@_spi(Engine) public import SwannCore
 
 /// What `Index` and `LiveIndex` share: a search into a caller's buffer, and the conveniences
 /// built on it, so code that only searches can take either.

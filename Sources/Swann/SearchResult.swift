@@ -1,4 +1,4 @@
-public import SwannCore
+@_spi(Engine) public import SwannCore
 
 /// The answer to one query.
 public struct SearchResult: Sendable, Hashable {

@@ -1,5 +1,5 @@
 import Foundation
-import SwannCore
+@_spi(Engine) import SwannCore
 import Testing
 
 /// The RaBitQ codec on its own: the rotation, and the estimator's bias and error bound.

@@ -1,4 +1,4 @@
-import SwannCore
+@_spi(Engine) import SwannCore
 import Testing
 
 /// The rebalancer's invariants on synthetic clustered data: no vector is lost or left in a dead

@@ -1,4 +1,4 @@
-import SwannCore
+@_spi(Engine) import SwannCore
 
 /// Seeded random rows of `elementType`, as both the stored matrix and exact Double values.
 func randomMatrix(

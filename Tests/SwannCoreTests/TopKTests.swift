@@ -1,4 +1,4 @@
-import SwannCore
+@_spi(Engine) import SwannCore
 import Testing
 
 struct TopKTests {

@@ -1,6 +1,6 @@
 import NIOCore
 import NIOTestUtils
-import SwannCore
+@_spi(Engine) import SwannCore
 import SwannProtocol
 import Testing
 

@@ -1,5 +1,5 @@
 import Foundation
-import SwannCore
+@_spi(Engine) import SwannCore
 import SwannStorage
 import Testing
 

@@ -1,5 +1,6 @@
 import Foundation
 import Swann
+@_spi(Engine) import SwannCore
 import SwannTestSupport
 import Testing
 

@@ -1,6 +1,7 @@
 import ArgumentParser
 import Foundation
 import Swann
+@_spi(Engine) import SwannCore
 
 /// Exact search speed on a real dataset: single-query scans on one thread (the latency a
 /// brute-force service would have) and a batched, all-core ground-truth run.

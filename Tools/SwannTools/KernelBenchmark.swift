@@ -1,6 +1,7 @@
 import ArgumentParser
 import Foundation
 import Swann
+@_spi(Engine) import SwannCore
 
 /// Distance-kernel throughput: ns per distance and GB/s of vector data, per element type and
 /// dimension, with the rows resident in cache (the kernel's own speed, not memory bandwidth).

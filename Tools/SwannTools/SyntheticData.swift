@@ -1,5 +1,6 @@
 import ArgumentParser
 import Swann
+@_spi(Engine) import SwannCore
 
 /// Seeded synthetic vectors for scale tests: gaussian clusters (float32, like embeddings) or
 /// SIFT-like non-negative uint8 vectors.

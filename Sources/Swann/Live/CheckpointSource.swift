@@ -1,4 +1,4 @@
-import SwannCore
+@_spi(Engine) import SwannCore
 import SwannStorage
 
 /// What a checkpoint folds: a base index and one published overlay over it, frozen. The writer

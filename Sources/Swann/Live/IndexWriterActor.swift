@@ -1,7 +1,7 @@
 import CSwannKernels
 import Dispatch
 import Foundation
-import SwannCore
+@_spi(Engine) import SwannCore
 import SwannStorage
 
 /// Serialises the writes of one `LiveIndex`: log, apply, publish. An actor, so a long

@@ -1,5 +1,5 @@
 import Foundation
-public import SwannCore
+@_spi(Engine) public import SwannCore
 import SwannStorage
 
 import struct NIOConcurrencyHelpers.NIOLockedValueBox

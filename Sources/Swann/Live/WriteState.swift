@@ -1,4 +1,4 @@
-import SwannCore
+@_spi(Engine) import SwannCore
 import SwannStorage
 
 /// The writable state over one base index: the overlay rows, the lists they were appended to,

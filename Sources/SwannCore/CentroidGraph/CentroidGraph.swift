@@ -8,21 +8,22 @@
 /// uses a BKT/RNG graph for the same purpose).
 ///
 /// Storage is one flat `[UInt32]` of `count × degree` neighbour slots, `UInt32.max` = empty.
-package struct CentroidGraph: Sendable, Equatable {
+@_spi(Engine) public struct CentroidGraph: Sendable, Equatable {
     /// Maximum out-degree (HNSW's `M`, Vamana's `R`).
-    package let degree: Int
+    public let degree: Int
     /// Number of nodes.
-    package let count: Int
+    public let count: Int
     /// Where every search starts.
-    package let entryPoint: Int
+    public let entryPoint: Int
     /// `count × degree` neighbour slots; `UInt32.max` marks an empty slot.
-    package let neighbors: [UInt32]
+    public let neighbors: [UInt32]
 
-    package static let emptySlot = UInt32.max
+    /// Marks an empty neighbour slot.
+    public static let emptySlot = UInt32.max
 
     /// Wraps existing adjacency (as read from disk).
     /// - Throws: `GraphError` when a size is inconsistent or a neighbour id is out of range.
-    package init(degree: Int, count: Int, entryPoint: Int, neighbors: [UInt32]) throws(GraphError) {
+    public init(degree: Int, count: Int, entryPoint: Int, neighbors: [UInt32]) throws(GraphError) {
         guard degree >= 1, count >= 1, neighbors.count == degree * count else {
             throw GraphError(detail: "adjacency of \(neighbors.count) slots does not match \(count) nodes × degree \(degree)")
         }
@@ -46,31 +47,34 @@ package struct CentroidGraph: Sendable, Equatable {
     }
 
     /// The neighbours of `node` (without empty slots).
-    package func neighbors(of node: Int) -> [Int] {
+    public func neighbors(of node: Int) -> [Int] {
         neighbors[node * degree..<(node + 1) * degree].prefix { $0 != Self.emptySlot }.map(Int.init)
     }
 
     /// Mean out-degree.
-    package var averageDegree: Double {
+    public var averageDegree: Double {
         Double(neighbors.lazy.filter { $0 != Self.emptySlot }.count) / Double(count)
     }
 }
 
 /// The centroid graph's data is inconsistent.
-package struct GraphError: Error, Hashable, CustomStringConvertible {
-    package var detail: String
-    package var description: String { "invalid centroid graph: \(detail)" }
+@_spi(Engine) public struct GraphError: Error, Hashable, CustomStringConvertible {
+    /// What is inconsistent.
+    public var detail: String
+    /// The error as one line.
+    public var description: String { "invalid centroid graph: \(detail)" }
 }
 
 /// Reusable memory for graph searches; one per thread (never shared concurrently).
-package struct GraphSearchScratch: Sendable {
+@_spi(Engine) public struct GraphSearchScratch: Sendable {
     @usableFromInline var visited: VisitedSet
     /// The beam, sorted by distance; `node < 0` marks an expanded entry (`~node` is the node).
     @usableFromInline var beam: [BeamEntry] = []
     /// The unvisited neighbours of the node being expanded.
     @usableFromInline var pending: [Int32] = []
 
-    package init(nodeCount: Int) {
+    /// Scratch for searches over a graph of `nodeCount` nodes.
+    public init(nodeCount: Int) {
         visited = VisitedSet(capacity: nodeCount)
     }
 }
@@ -95,7 +99,7 @@ extension CentroidGraph {
     ///   - distanceCount: incremented by the number of distances computed.
     /// - Returns: up to `beamWidth` (node, distance) pairs, ascending by distance.
     @inlinable
-    package func search<Kernel: DistanceKernel>(
+    public func search<Kernel: DistanceKernel>(
         _ query: UnsafeRawPointer,
         centroids: VectorMatrix,
         beamWidth: Int,
@@ -113,7 +117,7 @@ extension CentroidGraph {
 
     /// Greedy beam search measuring with `measure` (exact or quantised rows).
     @inlinable
-    package func search<Measure: NodeDistance>(
+    public func search<Measure: NodeDistance>(
         _ measure: Measure,
         beamWidth: Int,
         scratch: inout GraphSearchScratch,
@@ -127,7 +131,7 @@ extension CentroidGraph {
     /// Greedy beam search measuring with `measure`, writing the candidates into `candidates`
     /// (its contents replaced, its storage reused: the query path allocates nothing here).
     @inlinable
-    package func search<Measure: NodeDistance>(
+    public func search<Measure: NodeDistance>(
         _ measure: Measure,
         beamWidth: Int,
         scratch: inout GraphSearchScratch,

@@ -5,26 +5,27 @@
 /// 4× smaller (16k centroids fit in the L3 cache), and the walk only has to find the right
 /// neighbourhood: the candidates it returns are re-ranked with exact float32 distances before
 /// any posting list is chosen.
-package struct QuantizedRows: Sendable {
+@_spi(Engine) public struct QuantizedRows: Sendable {
     /// The codes, `rows.count × dimension` int8.
-    package let codes: VectorMatrix
-    package let quantizer: SymmetricQuantizer
+    public let codes: VectorMatrix
+    /// Maps float32 components to the codes.
+    public let quantizer: SymmetricQuantizer
 
     /// Quantises float32 `rows`.
-    package init(_ rows: VectorMatrix) {
+    public init(_ rows: VectorMatrix) {
         quantizer = SymmetricQuantizer(fittedTo: rows)
         codes = quantizer.encode(rows)
     }
 
     /// The value of one code unit.
-    package var step: Float { quantizer.step }
+    public var step: Float { quantizer.step }
 
     /// Writes the codes of a `dimension`-component float32 query to `output`.
     @inlinable
-    package func encode(_ query: UnsafePointer<Float>, into output: UnsafeMutableRawPointer) {
+    public func encode(_ query: UnsafePointer<Float>, into output: UnsafeMutableRawPointer) {
         quantizer.encode(query, count: codes.dimension, into: output)
     }
 
     /// Bytes held.
-    package var byteCount: Int { codes.byteCount }
+    public var byteCount: Int { codes.byteCount }
 }

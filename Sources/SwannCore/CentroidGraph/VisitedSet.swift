@@ -1,22 +1,22 @@
 /// A set of small integer ids that is cleared in O(1) by bumping a generation tag
 /// (hnswlib's `VisitedList`): a slot is "visited" when it holds the current tag.
 /// Memory is only swept when the 32-bit tag wraps around.
-package struct VisitedSet: Sendable {
+@_spi(Engine) public struct VisitedSet: Sendable {
     @usableFromInline var tags: [UInt32]
     @usableFromInline var current: UInt32 = 1
 
     /// A set for ids in `0..<capacity`.
-    package init(capacity: Int) {
+    public init(capacity: Int) {
         tags = [UInt32](repeating: 0, count: capacity)
     }
 
     /// Number of ids the set can hold.
-    package var capacity: Int { tags.count }
+    public var capacity: Int { tags.count }
 
     /// Forgets every id.
     /// - Complexity: O(1), except once every 2³² − 1 calls.
     @inlinable
-    package mutating func removeAll() {
+    public mutating func removeAll() {
         current &+= 1
         if current == 0 {
             for i in tags.indices { tags[i] = 0 }
@@ -26,7 +26,7 @@ package struct VisitedSet: Sendable {
 
     /// Inserts `id`; returns false if it was already present.
     @inlinable @inline(__always)
-    package mutating func insert(_ id: Int) -> Bool {
+    public mutating func insert(_ id: Int) -> Bool {
         tags.withUnsafeMutableBufferPointer { t in
             if t[id] == current { return false }
             t[id] = current
@@ -36,5 +36,5 @@ package struct VisitedSet: Sendable {
 
     /// Whether `id` is present.
     @inlinable @inline(__always)
-    package func contains(_ id: Int) -> Bool { tags[id] == current }
+    public func contains(_ id: Int) -> Bool { tags[id] == current }
 }

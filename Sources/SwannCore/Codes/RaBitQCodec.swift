@@ -1,4 +1,4 @@
-package import CSwannKernels
+public import CSwannKernels
 
 /// RaBitQ codes of posting entries (Gao & Long, SIGMOD 2024: "RaBitQ: Quantizing
 /// High-Dimensional Vectors with a Theoretical Error Bound for Approximate Nearest Neighbor
@@ -17,23 +17,23 @@ package import CSwannKernels
 /// The rotation is three rounds of random signs and a normalised Walsh–Hadamard transform over
 /// the dimension padded to a power of two (O(D log D) per vector, no D × D matrix to store or
 /// multiply); the padding adds code bits, which only makes the estimate tighter.
-package struct RaBitQCodec: Sendable, Hashable, Codable {
+@_spi(Engine) public struct RaBitQCodec: Sendable, Hashable, Codable {
     /// Components per vector.
-    package let dimension: Int
+    public let dimension: Int
     /// Components of the rotated space: the next power of two ≥ `dimension`, at least 64.
-    package let paddedDimension: Int
+    public let paddedDimension: Int
     /// Seed of the rotation's random signs.
-    package let seed: UInt64
+    public let seed: UInt64
     /// Bits each query component is quantised to for the scan (the estimate's error from it is
     /// far below the code's own at 4; see docs/FORMAT.md).
-    package let queryBits: Int
+    public let queryBits: Int
 
     /// Rounds of signs and transform in the rotation.
     static let rounds = 3
     /// ε₀ of the error bound (the paper's 1.9). On minilm-100k at 64 lists, with up to 200
     /// candidates re-ranked, recall@10 was 0.9498 at 1.9 and 0.9506 at 3 (float32 rows:
     /// 0.9526) while 3 read 37% more rows: wider bounds keep more candidates alive.
-    package static let confidence: Float = 1.9
+    public static let confidence: Float = 1.9
 
     /// `rounds × paddedDimension` random ±1, derived from `seed`.
     private let signs: [Float]
@@ -42,7 +42,7 @@ package struct RaBitQCodec: Sendable, Hashable, Codable {
 
     /// A codec for `dimension`-component vectors with the rotation drawn from `seed`.
     /// - Precondition: `1 ≤ dimension ≤ 65,536`.
-    package init(dimension: Int, seed: UInt64 = 0x5241_4269_7451, queryBits: Int = 4) {
+    public init(dimension: Int, seed: UInt64 = 0x5241_4269_7451, queryBits: Int = 4) {
         precondition((1...65_536).contains(dimension), "dimension \(dimension) out of range")
         self.dimension = dimension
         self.paddedDimension = Self.paddedDimension(for: dimension)
@@ -53,7 +53,7 @@ package struct RaBitQCodec: Sendable, Hashable, Codable {
 
     /// Decodes a codec from the manifest, refusing a padded dimension or query bits that do not
     /// fit its dimension (the rotation is rebuilt from the seed).
-    package init(from decoder: any Decoder) throws {
+    public init(from decoder: any Decoder) throws {
         let container = try decoder.container(keyedBy: CodingKeys.self)
         let dimension = try container.decode(Int.self, forKey: .dimension)
         let padded = try container.decode(Int.self, forKey: .paddedDimension)
@@ -72,7 +72,7 @@ package struct RaBitQCodec: Sendable, Hashable, Codable {
     }
 
     /// Encodes the fields the rotation is rebuilt from.
-    package func encode(to encoder: any Encoder) throws {
+    public func encode(to encoder: any Encoder) throws {
         var container = encoder.container(keyedBy: CodingKeys.self)
         try container.encode(dimension, forKey: .dimension)
         try container.encode(paddedDimension, forKey: .paddedDimension)
@@ -81,12 +81,12 @@ package struct RaBitQCodec: Sendable, Hashable, Codable {
     }
 
     /// Whether two codecs make the same codes (the signs follow from the seed).
-    package static func == (a: Self, b: Self) -> Bool {
+    public static func == (a: Self, b: Self) -> Bool {
         a.dimension == b.dimension && a.seed == b.seed && a.queryBits == b.queryBits
     }
 
     /// Hashes what `==` compares.
-    package func hash(into hasher: inout Hasher) {
+    public func hash(into hasher: inout Hasher) {
         hasher.combine(dimension)
         hasher.combine(seed)
         hasher.combine(queryBits)
@@ -110,13 +110,13 @@ package struct RaBitQCodec: Sendable, Hashable, Codable {
     }
 
     /// u64 words of one code.
-    @inlinable package var codeWords: Int { paddedDimension / 64 }
+    @inlinable public var codeWords: Int { paddedDimension / 64 }
     /// Bytes of one posting entry's row: the code, then float32 A, B and E.
-    @inlinable package var entryBytes: Int { codeWords * 8 + 12 }
+    @inlinable public var entryBytes: Int { codeWords * 8 + 12 }
 
     /// Rotates `dimension` components at `input` into `output` (`paddedDimension` floats; may
     /// be `input` when it has room). An orthogonal map: distances and dot products are kept.
-    package func rotate(_ input: UnsafePointer<Float>, into output: UnsafeMutablePointer<Float>) {
+    public func rotate(_ input: UnsafePointer<Float>, into output: UnsafeMutablePointer<Float>) {
         let n = paddedDimension
         if UnsafePointer(output) != input { output.update(from: input, count: dimension) }
         (output + dimension).update(repeating: 0, count: n - dimension)
@@ -157,7 +157,7 @@ package struct RaBitQCodec: Sendable, Hashable, Codable {
     ///   - metric: the kernel metric the scan estimates (`.l2`: squared distance;
     ///     `.innerProduct`: −dot, also standing in for cosine on unit vectors).
     ///   - scratch: at least `paddedDimension` floats.
-    package func encode(
+    public func encode(
         vector: UnsafePointer<Float>,
         centroid: UnsafePointer<Float>,
         rotatedCentroid: UnsafePointer<Float>,
@@ -217,7 +217,7 @@ package struct RaBitQCodec: Sendable, Hashable, Codable {
     }
 
     /// Rotates and quantises `query` (`dimension` floats) for a scan, into `prepared`.
-    package func prepare(_ query: UnsafePointer<Float>, into prepared: inout RaBitQQuery) {
+    public func prepare(_ query: UnsafePointer<Float>, into prepared: inout RaBitQQuery) {
         let n = paddedDimension
         let words = codeWords
         prepared.reserve(paddedDimension: n, words: words, bits: queryBits)
@@ -256,15 +256,20 @@ package struct RaBitQCodec: Sendable, Hashable, Codable {
 
 /// A query rotated and quantised for a RaBitQ scan (`RaBitQCodec.prepare`); its storage is
 /// reused across queries.
-package struct RaBitQQuery {
-    package var rotated: [Float] = []
+@_spi(Engine) public struct RaBitQQuery {
+    /// The query rotated by the codec's transform (padded dimension).
+    public var rotated: [Float] = []
     /// `bits` planes of `words` words: plane j holds bit j of every quantised component.
-    package var planes: [UInt64] = []
-    package var bits = 0
-    package var words = 0
-    package var parameters = swann_rabitq_query(delta: 0, low: 0, sum: 0, scale: 0)
+    public var planes: [UInt64] = []
+    /// Bits per quantised query component.
+    public var bits = 0
+    /// 64-bit words per bit plane.
+    public var words = 0
+    /// The scalars the estimator needs, laid out for the C kernel.
+    public var parameters = swann_rabitq_query(delta: 0, low: 0, sum: 0, scale: 0)
 
-    package init() {}
+    /// Empty storage, sized by the first `RaBitQCodec.prepare`.
+    public init() {}
 
     mutating func reserve(paddedDimension n: Int, words: Int, bits: Int) {
         if rotated.count != n { rotated = [Float](repeating: 0, count: n) }
@@ -275,7 +280,7 @@ package struct RaBitQQuery {
     /// `entryBytes`) into `lower` and `upper`. `base` is the list's term (squared distance from
     /// the query to the centroid for l2, −⟨q, c⟩ for inner product) and `margin` ε₀‖q − c‖.
     @inlinable
-    package func bounds(
+    public func bounds(
         rows: UnsafeRawPointer,
         entryBytes: Int,
         count: Int,
@@ -293,7 +298,7 @@ package struct RaBitQQuery {
 extension RaBitQCodec {
     /// The posting entries of one list: `members`' rows of `vectors` (float32), each encoded
     /// against `centroid`, `entryBytes` apiece in member order.
-    package func encodeList(
+    public func encodeList(
         members: UnsafeBufferPointer<UInt32>,
         vectors: VectorMatrix,
         centroid: UnsafePointer<Float>,

@@ -6,7 +6,7 @@
 ///
 /// Every kernel returns a distance (smaller is closer); see `Metric`. 8-bit kernels accumulate
 /// exactly in 32-bit integer lanes and convert to `Float` once at the end.
-package protocol DistanceKernel {
+@_spi(Engine) public protocol DistanceKernel {
     /// The element type both rows are stored in.
     static var elementType: ElementType { get }
     /// The metric this kernel computes.
@@ -17,16 +17,16 @@ package protocol DistanceKernel {
 
 /// Receives a kernel type picked at run time; `Distance.dispatch` calls `run` once with the
 /// concrete kernel so that the body is specialised for it.
-package protocol KernelConsumer {
+@_spi(Engine) public protocol KernelConsumer {
     associatedtype Output
     func run<Kernel: DistanceKernel>(_ kernel: Kernel.Type) -> Output
 }
 
 /// Entry points that pick a kernel from a `(Metric, ElementType)` pair.
-package enum Distance {
+@_spi(Engine) public enum Distance {
     /// Calls `consumer.run` with the kernel for `metric` over `elementType`.
     @inlinable
-    package static func dispatch<C: KernelConsumer>(
+    public static func dispatch<C: KernelConsumer>(
         metric: Metric,
         elementType: ElementType,
         to consumer: C
@@ -48,7 +48,7 @@ package enum Distance {
     }
 
     /// The distance between two rows, dispatching on every call. Convenient outside hot loops.
-    package static func between(
+    public static func between(
         _ a: UnsafeRawPointer,
         _ b: UnsafeRawPointer,
         dimension: Int,
@@ -59,7 +59,7 @@ package enum Distance {
     }
 
     /// The distance between two `Float` arrays of equal length.
-    package static func between(_ a: [Float], _ b: [Float], metric: Metric) -> Float {
+    public static func between(_ a: [Float], _ b: [Float], metric: Metric) -> Float {
         precondition(a.count == b.count, "dimension mismatch: \(a.count) vs \(b.count)")
         return a.withUnsafeBytes { pa in
             b.withUnsafeBytes { pb in
@@ -70,7 +70,7 @@ package enum Distance {
 
     /// Turns `(dot, ‖a‖², ‖b‖²)` into a cosine distance; a zero vector is at distance 1 from everything.
     @inlinable @inline(__always)
-    package static func cosineDistance(dot: Float, normA: Float, normB: Float) -> Float {
+    public static func cosineDistance(dot: Float, normA: Float, normB: Float) -> Float {
         let denominator = normA.squareRoot() * normB.squareRoot()
         return denominator > 0 ? 1 - dot / denominator : 1
     }

@@ -5,13 +5,13 @@
 // than `addProduct`: on baseline x86-64 (no FMA) `addProduct` lowers to `fmaf` library calls
 // (docs/KERNELS.md).
 
-package import CSwannKernels
+public import CSwannKernels
 
 /// The portable float32 kernels: baseline SIMD (SSE2 on x86-64, NEON on arm64).
-package enum FloatAccumulation {
+@_spi(Engine) public enum FloatAccumulation {
     /// Σ (aᵢ − bᵢ)².
     @inlinable
-    package static func squaredL2(_ a: UnsafeRawPointer, _ b: UnsafeRawPointer, dimension: Int) -> Float {
+    public static func squaredL2(_ a: UnsafeRawPointer, _ b: UnsafeRawPointer, dimension: Int) -> Float {
         var s0 = SIMD8<Float>()
         var s1 = SIMD8<Float>()
         var i = 0
@@ -45,7 +45,7 @@ package enum FloatAccumulation {
 
     /// Σ aᵢbᵢ.
     @inlinable
-    package static func dot(_ a: UnsafeRawPointer, _ b: UnsafeRawPointer, dimension: Int) -> Float {
+    public static func dot(_ a: UnsafeRawPointer, _ b: UnsafeRawPointer, dimension: Int) -> Float {
         var s0 = SIMD8<Float>()
         var s1 = SIMD8<Float>()
         var i = 0
@@ -75,7 +75,7 @@ package enum FloatAccumulation {
 
     /// (Σ aᵢbᵢ, Σ aᵢ², Σ bᵢ²) in one pass.
     @inlinable
-    package static func dotAndNorms(
+    public static func dotAndNorms(
         _ a: UnsafeRawPointer,
         _ b: UnsafeRawPointer,
         dimension: Int
@@ -106,29 +106,32 @@ package enum FloatAccumulation {
 }
 
 /// Squared Euclidean distance over float32 rows.
-package enum L2Float32: DistanceKernel {
-    package static var elementType: ElementType { .float32 }
-    package static var metric: Metric { .l2 }
+@_spi(Engine) public enum L2Float32: DistanceKernel {
+    /// The element type both rows are stored in.
+    public static var elementType: ElementType { .float32 }
+    /// The metric this kernel computes.
+    public static var metric: Metric { .l2 }
 
+    /// The distance between the `dimension`-component rows at `a` and `b`.
     @inlinable
-    package static func distance(_ a: UnsafeRawPointer, _ b: UnsafeRawPointer, dimension: Int) -> Float {
+    public static func distance(_ a: UnsafeRawPointer, _ b: UnsafeRawPointer, dimension: Int) -> Float {
         if swann_cpu_has_fma() != 0 { return swann_l2_f32_fma(a, b, dimension) }
         return FloatAccumulation.squaredL2(a, b, dimension: dimension)
     }
 }
 
 /// Dot product of float32 rows (the building block of inner product and cosine).
-package enum DotFloat32 {
+@_spi(Engine) public enum DotFloat32 {
     /// Σ aᵢbᵢ.
     @inlinable
-    package static func dot(_ a: UnsafeRawPointer, _ b: UnsafeRawPointer, dimension: Int) -> Float {
+    public static func dot(_ a: UnsafeRawPointer, _ b: UnsafeRawPointer, dimension: Int) -> Float {
         if swann_cpu_has_fma() != 0 { return swann_dot_f32_fma(a, b, dimension) }
         return FloatAccumulation.dot(a, b, dimension: dimension)
     }
 
     /// (Σ aᵢbᵢ, Σ aᵢ², Σ bᵢ²) in one pass.
     @inlinable
-    package static func dotAndNorms(
+    public static func dotAndNorms(
         _ a: UnsafeRawPointer,
         _ b: UnsafeRawPointer,
         dimension: Int
@@ -142,21 +145,27 @@ package enum DotFloat32 {
 }
 
 /// Negated dot product over float32 rows.
-package enum InnerProductFloat32: DistanceKernel {
-    package static var elementType: ElementType { .float32 }
-    package static var metric: Metric { .innerProduct }
+@_spi(Engine) public enum InnerProductFloat32: DistanceKernel {
+    /// The element type both rows are stored in.
+    public static var elementType: ElementType { .float32 }
+    /// The metric this kernel computes.
+    public static var metric: Metric { .innerProduct }
+    /// The distance between the `dimension`-component rows at `a` and `b`.
     @inlinable
-    package static func distance(_ a: UnsafeRawPointer, _ b: UnsafeRawPointer, dimension: Int) -> Float {
+    public static func distance(_ a: UnsafeRawPointer, _ b: UnsafeRawPointer, dimension: Int) -> Float {
         -DotFloat32.dot(a, b, dimension: dimension)
     }
 }
 
 /// 1 − cos(a, b) over float32 rows.
-package enum CosineFloat32: DistanceKernel {
-    package static var elementType: ElementType { .float32 }
-    package static var metric: Metric { .cosine }
+@_spi(Engine) public enum CosineFloat32: DistanceKernel {
+    /// The element type both rows are stored in.
+    public static var elementType: ElementType { .float32 }
+    /// The metric this kernel computes.
+    public static var metric: Metric { .cosine }
+    /// The distance between the `dimension`-component rows at `a` and `b`.
     @inlinable
-    package static func distance(_ a: UnsafeRawPointer, _ b: UnsafeRawPointer, dimension: Int) -> Float {
+    public static func distance(_ a: UnsafeRawPointer, _ b: UnsafeRawPointer, dimension: Int) -> Float {
         let r = DotFloat32.dotAndNorms(a, b, dimension: dimension)
         return Distance.cosineDistance(dot: r.dot, normA: r.normA, normB: r.normB)
     }
@@ -164,10 +173,10 @@ package enum CosineFloat32: DistanceKernel {
 
 /// The portable float16 kernels, accumulated in float32: baseline SIMD with the half → float
 /// conversion done in integer arithmetic (`HalfFloat.widenPairs`).
-package enum HalfAccumulation {
+@_spi(Engine) public enum HalfAccumulation {
     /// Σ (aᵢ − bᵢ)².
     @inlinable
-    package static func squaredL2(_ a: UnsafeRawPointer, _ b: UnsafeRawPointer, dimension: Int) -> Float {
+    public static func squaredL2(_ a: UnsafeRawPointer, _ b: UnsafeRawPointer, dimension: Int) -> Float {
         var s0 = SIMD8<Float>()
         var s1 = SIMD8<Float>()
         var i = 0
@@ -193,7 +202,7 @@ package enum HalfAccumulation {
 
     /// (Σ aᵢbᵢ, Σ aᵢ², Σ bᵢ²); the norms only when `withNorms`.
     @inlinable @inline(__always)
-    package static func dotAndNorms(
+    public static func dotAndNorms(
         _ a: UnsafeRawPointer,
         _ b: UnsafeRawPointer,
         dimension: Int,
@@ -227,21 +236,24 @@ package enum HalfAccumulation {
 }
 
 /// Squared Euclidean distance over float16 rows, accumulated in float32.
-package enum L2Float16: DistanceKernel {
-    package static var elementType: ElementType { .float16 }
-    package static var metric: Metric { .l2 }
+@_spi(Engine) public enum L2Float16: DistanceKernel {
+    /// The element type both rows are stored in.
+    public static var elementType: ElementType { .float16 }
+    /// The metric this kernel computes.
+    public static var metric: Metric { .l2 }
+    /// The distance between the `dimension`-component rows at `a` and `b`.
     @inlinable
-    package static func distance(_ a: UnsafeRawPointer, _ b: UnsafeRawPointer, dimension: Int) -> Float {
+    public static func distance(_ a: UnsafeRawPointer, _ b: UnsafeRawPointer, dimension: Int) -> Float {
         if swann_cpu_has_fma() != 0 { return swann_l2_f16_fma(a, b, dimension) }
         return HalfAccumulation.squaredL2(a, b, dimension: dimension)
     }
 }
 
 /// Dot products over float16 rows, accumulated in float32.
-package enum DotFloat16 {
+@_spi(Engine) public enum DotFloat16 {
     /// (Σ aᵢbᵢ, Σ aᵢ², Σ bᵢ²); the norms only when `withNorms`.
     @inlinable @inline(__always)
-    package static func dotAndNorms(
+    public static func dotAndNorms(
         _ a: UnsafeRawPointer,
         _ b: UnsafeRawPointer,
         dimension: Int,
@@ -259,21 +271,27 @@ package enum DotFloat16 {
 }
 
 /// Negated dot product over float16 rows.
-package enum InnerProductFloat16: DistanceKernel {
-    package static var elementType: ElementType { .float16 }
-    package static var metric: Metric { .innerProduct }
+@_spi(Engine) public enum InnerProductFloat16: DistanceKernel {
+    /// The element type both rows are stored in.
+    public static var elementType: ElementType { .float16 }
+    /// The metric this kernel computes.
+    public static var metric: Metric { .innerProduct }
+    /// The distance between the `dimension`-component rows at `a` and `b`.
     @inlinable
-    package static func distance(_ a: UnsafeRawPointer, _ b: UnsafeRawPointer, dimension: Int) -> Float {
+    public static func distance(_ a: UnsafeRawPointer, _ b: UnsafeRawPointer, dimension: Int) -> Float {
         -DotFloat16.dotAndNorms(a, b, dimension: dimension, withNorms: false).dot
     }
 }
 
 /// 1 − cos(a, b) over float16 rows.
-package enum CosineFloat16: DistanceKernel {
-    package static var elementType: ElementType { .float16 }
-    package static var metric: Metric { .cosine }
+@_spi(Engine) public enum CosineFloat16: DistanceKernel {
+    /// The element type both rows are stored in.
+    public static var elementType: ElementType { .float16 }
+    /// The metric this kernel computes.
+    public static var metric: Metric { .cosine }
+    /// The distance between the `dimension`-component rows at `a` and `b`.
     @inlinable
-    package static func distance(_ a: UnsafeRawPointer, _ b: UnsafeRawPointer, dimension: Int) -> Float {
+    public static func distance(_ a: UnsafeRawPointer, _ b: UnsafeRawPointer, dimension: Int) -> Float {
         let r = DotFloat16.dotAndNorms(a, b, dimension: dimension, withNorms: true)
         return Distance.cosineDistance(dot: r.dot, normA: r.normA, normB: r.normB)
     }

@@ -8,10 +8,10 @@
 // products is non-negative and below 65,536 × 255² < 2³², so its bit pattern read as UInt32 is
 // the sum; an int8 dot product is within ±65,536 × 128² < 2³¹.
 
-package import CSwannKernels
+public import CSwannKernels
 
 /// Shared 8-bit accumulation, specialised for `Int8` and `UInt8` through `Scalar`.
-package enum ByteAccumulation {
+@_spi(Engine) public enum ByteAccumulation {
     /// The exact sum of the lanes of a non-negative accumulation (see the bounds above).
     @inlinable @inline(__always)
     static func nonNegativeSum(_ v: SIMD8<Int32>) -> Int64 {
@@ -79,7 +79,7 @@ package enum ByteAccumulation {
 
     /// Σ (aᵢ − bᵢ)², exactly.
     @inlinable @inline(__always)
-    package static func squaredL2<Scalar: FixedWidthInteger & SIMDScalar>(
+    public static func squaredL2<Scalar: FixedWidthInteger & SIMDScalar>(
         _ a: UnsafeRawPointer,
         _ b: UnsafeRawPointer,
         dimension: Int,
@@ -105,7 +105,7 @@ package enum ByteAccumulation {
 
     /// (Σ aᵢbᵢ, Σ aᵢ², Σ bᵢ²), exactly; the norms only when `withNorms`.
     @inlinable @inline(__always)
-    package static func dotAndNorms<Scalar: FixedWidthInteger & SIMDScalar>(
+    public static func dotAndNorms<Scalar: FixedWidthInteger & SIMDScalar>(
         _ a: UnsafeRawPointer,
         _ b: UnsafeRawPointer,
         dimension: Int,
@@ -140,65 +140,83 @@ package enum ByteAccumulation {
 }
 
 /// Squared Euclidean distance over int8 rows.
-package enum L2Int8: DistanceKernel {
-    package static var elementType: ElementType { .int8 }
-    package static var metric: Metric { .l2 }
+@_spi(Engine) public enum L2Int8: DistanceKernel {
+    /// The element type both rows are stored in.
+    public static var elementType: ElementType { .int8 }
+    /// The metric this kernel computes.
+    public static var metric: Metric { .l2 }
+    /// The distance between the `dimension`-component rows at `a` and `b`.
     @inlinable
-    package static func distance(_ a: UnsafeRawPointer, _ b: UnsafeRawPointer, dimension: Int) -> Float {
+    public static func distance(_ a: UnsafeRawPointer, _ b: UnsafeRawPointer, dimension: Int) -> Float {
         if swann_cpu_has_avx2() != 0 { return Float(swann_l2_int8_avx2(a, b, dimension)) }
         return Float(ByteAccumulation.squaredL2(a, b, dimension: dimension, as: Int8.self))
     }
 }
 
 /// Squared Euclidean distance over uint8 rows.
-package enum L2UInt8: DistanceKernel {
-    package static var elementType: ElementType { .uint8 }
-    package static var metric: Metric { .l2 }
+@_spi(Engine) public enum L2UInt8: DistanceKernel {
+    /// The element type both rows are stored in.
+    public static var elementType: ElementType { .uint8 }
+    /// The metric this kernel computes.
+    public static var metric: Metric { .l2 }
+    /// The distance between the `dimension`-component rows at `a` and `b`.
     @inlinable
-    package static func distance(_ a: UnsafeRawPointer, _ b: UnsafeRawPointer, dimension: Int) -> Float {
+    public static func distance(_ a: UnsafeRawPointer, _ b: UnsafeRawPointer, dimension: Int) -> Float {
         if swann_cpu_has_avx2() != 0 { return Float(swann_l2_uint8_avx2(a, b, dimension)) }
         return Float(ByteAccumulation.squaredL2(a, b, dimension: dimension, as: UInt8.self))
     }
 }
 
 /// Negated dot product over int8 rows.
-package enum InnerProductInt8: DistanceKernel {
-    package static var elementType: ElementType { .int8 }
-    package static var metric: Metric { .innerProduct }
+@_spi(Engine) public enum InnerProductInt8: DistanceKernel {
+    /// The element type both rows are stored in.
+    public static var elementType: ElementType { .int8 }
+    /// The metric this kernel computes.
+    public static var metric: Metric { .innerProduct }
+    /// The distance between the `dimension`-component rows at `a` and `b`.
     @inlinable
-    package static func distance(_ a: UnsafeRawPointer, _ b: UnsafeRawPointer, dimension: Int) -> Float {
+    public static func distance(_ a: UnsafeRawPointer, _ b: UnsafeRawPointer, dimension: Int) -> Float {
         if swann_cpu_has_avx2() != 0 { return -Float(swann_dot_int8_avx2(a, b, dimension)) }
         return -Float(ByteAccumulation.dotAndNorms(a, b, dimension: dimension, as: Int8.self, withNorms: false).dot)
     }
 }
 
 /// Negated dot product over uint8 rows.
-package enum InnerProductUInt8: DistanceKernel {
-    package static var elementType: ElementType { .uint8 }
-    package static var metric: Metric { .innerProduct }
+@_spi(Engine) public enum InnerProductUInt8: DistanceKernel {
+    /// The element type both rows are stored in.
+    public static var elementType: ElementType { .uint8 }
+    /// The metric this kernel computes.
+    public static var metric: Metric { .innerProduct }
+    /// The distance between the `dimension`-component rows at `a` and `b`.
     @inlinable
-    package static func distance(_ a: UnsafeRawPointer, _ b: UnsafeRawPointer, dimension: Int) -> Float {
+    public static func distance(_ a: UnsafeRawPointer, _ b: UnsafeRawPointer, dimension: Int) -> Float {
         -Float(ByteAccumulation.dotAndNorms(a, b, dimension: dimension, as: UInt8.self, withNorms: false).dot)
     }
 }
 
 /// 1 − cos(a, b) over int8 rows.
-package enum CosineInt8: DistanceKernel {
-    package static var elementType: ElementType { .int8 }
-    package static var metric: Metric { .cosine }
+@_spi(Engine) public enum CosineInt8: DistanceKernel {
+    /// The element type both rows are stored in.
+    public static var elementType: ElementType { .int8 }
+    /// The metric this kernel computes.
+    public static var metric: Metric { .cosine }
+    /// The distance between the `dimension`-component rows at `a` and `b`.
     @inlinable
-    package static func distance(_ a: UnsafeRawPointer, _ b: UnsafeRawPointer, dimension: Int) -> Float {
+    public static func distance(_ a: UnsafeRawPointer, _ b: UnsafeRawPointer, dimension: Int) -> Float {
         let r = ByteAccumulation.dotAndNorms(a, b, dimension: dimension, as: Int8.self, withNorms: true)
         return Distance.cosineDistance(dot: Float(r.dot), normA: Float(r.normA), normB: Float(r.normB))
     }
 }
 
 /// 1 − cos(a, b) over uint8 rows.
-package enum CosineUInt8: DistanceKernel {
-    package static var elementType: ElementType { .uint8 }
-    package static var metric: Metric { .cosine }
+@_spi(Engine) public enum CosineUInt8: DistanceKernel {
+    /// The element type both rows are stored in.
+    public static var elementType: ElementType { .uint8 }
+    /// The metric this kernel computes.
+    public static var metric: Metric { .cosine }
+    /// The distance between the `dimension`-component rows at `a` and `b`.
     @inlinable
-    package static func distance(_ a: UnsafeRawPointer, _ b: UnsafeRawPointer, dimension: Int) -> Float {
+    public static func distance(_ a: UnsafeRawPointer, _ b: UnsafeRawPointer, dimension: Int) -> Float {
         let r = ByteAccumulation.dotAndNorms(a, b, dimension: dimension, as: UInt8.self, withNorms: true)
         return Distance.cosineDistance(dot: Float(r.dot), normA: Float(r.normA), normB: Float(r.normB))
     }

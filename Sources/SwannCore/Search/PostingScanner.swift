@@ -3,18 +3,19 @@
 ///
 /// Replicas make the same vector appear in several lists; `seen` skips every id after its first
 /// occurrence in a query, so each vector costs one distance however many lists hold it.
-package struct PostingScanner<Kernel: DistanceKernel> {
+@_spi(Engine) public struct PostingScanner<Kernel: DistanceKernel> {
     /// The query in the postings' stored type.
-    package let query: UnsafeRawPointer
-    package let dimension: Int
+    public let query: UnsafeRawPointer
+    /// Components per row.
+    public let dimension: Int
     /// Bytes per stored row.
-    package let rowBytes: Int
+    public let rowBytes: Int
     /// Ids at or above this mark a corrupt list.
-    package let vectorCount: Int
+    public let vectorCount: Int
 
     /// A scanner for `query` (a row of the postings' element type).
     @inlinable
-    package init(query: UnsafeRawPointer, dimension: Int, rowBytes: Int, vectorCount: Int) {
+    public init(query: UnsafeRawPointer, dimension: Int, rowBytes: Int, vectorCount: Int) {
         self.query = query
         self.dimension = dimension
         self.rowBytes = rowBytes
@@ -26,7 +27,7 @@ package struct PostingScanner<Kernel: DistanceKernel> {
     /// - Returns: the number of distances computed, or nil if an id is ≥ `vectorCount`
     ///   (a corrupt list: the caller reports it instead of answering).
     @inlinable
-    package func scan(
+    public func scan(
         ids: UnsafePointer<UInt32>,
         vectors: UnsafeRawPointer,
         count: Int,
@@ -49,9 +50,9 @@ package struct PostingScanner<Kernel: DistanceKernel> {
 }
 
 /// Which posting lists a query reads (SPANN's query-aware dynamic pruning).
-package enum ListSelection {
+@_spi(Engine) public enum ListSelection {
     /// A distance below this share of the farthest candidate's is treated as 0 by the ratio test.
-    package static let negligibleShare: Float = 1e-3
+    public static let negligibleShare: Float = 1e-3
 
     /// Which lists to read: the nearest centroid's always, then others in ascending distance
     /// while within `maxDistanceRatio ×` the nearest distance, at most `maxPostings`; written
@@ -63,7 +64,7 @@ package enum ListSelection {
     /// basis: negligible is below `negligibleShare` of the farthest candidate's distance, since
     /// a query equal to a centroid is at 1 − ⟨c, c⟩ ≈ 1e-7 from it in cosine distance, not 0, and
     /// a basis of rounding error would read that centroid's list alone.
-    package static func select(
+    public static func select(
         _ candidates: [(node: Int, distance: Float)],
         maxPostings: Int,
         maxDistanceRatio: Float?,
@@ -86,7 +87,7 @@ package enum ListSelection {
     }
 
     /// `select(_:maxPostings:maxDistanceRatio:distanceOffset:into:)` into a new array.
-    package static func select(
+    public static func select(
         _ candidates: [(node: Int, distance: Float)],
         maxPostings: Int,
         maxDistanceRatio: Float?,

@@ -5,31 +5,31 @@
 /// 400 KB missed the cache on most lookups (a profile put 15% of a query's time on that one
 /// compare). One bit per vector is 12.5 KB at 100k; clearing the words the query touched
 /// (a few thousand at most) keeps `removeAll` independent of the index size.
-package struct SeenSet: Sendable {
+@_spi(Engine) public struct SeenSet: Sendable {
     @usableFromInline var words: [UInt64]
     @usableFromInline var touched: [Int32] = []
 
     /// A set for ids in `0..<capacity`.
-    package init(capacity: Int) {
+    public init(capacity: Int) {
         words = [UInt64](repeating: 0, count: max(1, (capacity + 63) / 64))
         touched.reserveCapacity(4096)
     }
 
     /// Makes room for ids in `0..<capacity` (an index that grew by writes); the set must be empty.
-    package mutating func reserve(capacity: Int) {
+    public mutating func reserve(capacity: Int) {
         let needed = (capacity + 63) / 64
         if words.count < needed { words += [UInt64](repeating: 0, count: needed - words.count) }
     }
 
     /// A set with no storage: a placeholder to swap with a real one (no allocation); inserting
     /// into it is invalid.
-    package static var empty: SeenSet { SeenSet(words: []) }
+    public static var empty: SeenSet { SeenSet(words: []) }
 
     private init(words: [UInt64]) { self.words = words }
 
     /// Inserts `id`; returns false if it was already present.
     @inlinable @inline(__always)
-    package mutating func insert(_ id: Int) -> Bool {
+    public mutating func insert(_ id: Int) -> Bool {
         let index = id &>> 6
         let bit = UInt64(1) &<< UInt64(id & 63)
         let word = words.withUnsafeBufferPointer { $0[index] }
@@ -41,11 +41,11 @@ package struct SeenSet: Sendable {
 
     /// Whether `id` is present.
     @inlinable
-    package func contains(_ id: Int) -> Bool { words[id >> 6] & (1 << UInt64(id & 63)) != 0 }
+    public func contains(_ id: Int) -> Bool { words[id >> 6] & (1 << UInt64(id & 63)) != 0 }
 
     /// Forgets every id, in time proportional to the words set since the last call.
     @inlinable
-    package mutating func removeAll() {
+    public mutating func removeAll() {
         words.withUnsafeMutableBufferPointer { words in
             for index in touched { words[Int(index)] = 0 }
         }

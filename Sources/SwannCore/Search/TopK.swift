@@ -4,18 +4,18 @@
 /// comparison against `threshold` (the current k-th distance), which a general heap does not
 /// expose without an extra lookup, and because the storage is reused across queries.
 /// Ties on distance are broken by the smaller id, so results are deterministic.
-package struct TopK: Sendable {
+@_spi(Engine) public struct TopK: Sendable {
     /// How many results are kept.
-    package private(set) var k: Int
+    public private(set) var k: Int
     @usableFromInline var distances: [Float]
     @usableFromInline var ids: [Int64]
     /// The distance a candidate must beat to enter: +∞ until `k` results are held.
-    @inlinable package var threshold: Float { _threshold }
+    @inlinable public var threshold: Float { _threshold }
     @usableFromInline var _threshold: Float = .infinity
 
     /// An empty collector for the `k` nearest.
     /// - Precondition: `k >= 1`.
-    package init(k: Int) {
+    public init(k: Int) {
         precondition(k >= 1, "k must be at least 1")
         self.k = k
         distances = []
@@ -25,7 +25,7 @@ package struct TopK: Sendable {
     }
 
     /// A collector with no storage: a placeholder to swap with a real one (no allocation).
-    package static var empty: TopK { TopK(emptyWithK: 1) }
+    public static var empty: TopK { TopK(emptyWithK: 1) }
 
     private init(emptyWithK k: Int) {
         self.k = k
@@ -34,10 +34,10 @@ package struct TopK: Sendable {
     }
 
     /// Number of results held (at most `k`).
-    package var count: Int { distances.count }
+    public var count: Int { distances.count }
 
     /// Forgets every result, keeping the storage.
-    package mutating func removeAll() {
+    public mutating func removeAll() {
         distances.removeAll(keepingCapacity: true)
         ids.removeAll(keepingCapacity: true)
         _threshold = .infinity
@@ -46,7 +46,7 @@ package struct TopK: Sendable {
     /// Forgets every result and keeps the `k` nearest from now on, reusing the storage (a
     /// search's scratch keeps one collector across queries whose k differ).
     /// - Precondition: `k >= 1`.
-    package mutating func reset(k: Int) {
+    public mutating func reset(k: Int) {
         precondition(k >= 1, "k must be at least 1")
         removeAll()
         self.k = k
@@ -63,7 +63,7 @@ package struct TopK: Sendable {
     /// - Complexity: O(1) when rejected, O(log k) when kept.
     @inlinable
     @discardableResult
-    package mutating func insert(_ distance: Float, id: Int64) -> Bool {
+    public mutating func insert(_ distance: Float, id: Int64) -> Bool {
         if distances.count < k {
             distances.append(distance)
             ids.append(id)
@@ -109,7 +109,7 @@ package struct TopK: Sendable {
     }
 
     /// The held results, nearest first (ties by id).
-    package func sorted() -> [Neighbor] {
+    public func sorted() -> [Neighbor] {
         var copy = self
         var neighbors: [Neighbor] = []
         copy.drainSorted(into: &neighbors)
@@ -119,7 +119,7 @@ package struct TopK: Sendable {
     /// Moves the held results into `neighbors` (replacing its contents), nearest first with ties
     /// by id, and leaves the collector empty. Pops the heap from its worst end, so it needs no
     /// memory beyond `neighbors`' capacity: the query path reuses both.
-    package mutating func drainSorted(into neighbors: inout [Neighbor]) {
+    public mutating func drainSorted(into neighbors: inout [Neighbor]) {
         let n = distances.count
         neighbors.removeAll(keepingCapacity: true)
         neighbors.append(contentsOf: repeatElement(Neighbor(id: 0, distance: 0), count: n))

@@ -3,10 +3,10 @@
 /// Half precision goes through `Float16`'s bit pattern with an integer SIMD routine rather than
 /// `Float(Float16)`: on baseline x86-64 (no F16C) the latter is a library call per element,
 /// while the integer version stays in vector registers on every architecture (docs/KERNELS.md).
-package enum ElementConversion {
+@_spi(Engine) public enum ElementConversion {
     /// Widens `count` components of `elementType` at `source` into `destination`.
     @inlinable
-    package static func widen(
+    public static func widen(
         _ source: UnsafeRawPointer,
         elementType: ElementType,
         count: Int,
@@ -42,7 +42,7 @@ package enum ElementConversion {
     /// Stores `count` floats as `elementType`: float16 rounds to nearest even; the 8-bit types
     /// round to nearest and clamp to their range.
     @inlinable
-    package static func narrow(
+    public static func narrow(
         _ source: UnsafePointer<Float>,
         count: Int,
         to elementType: ElementType,
@@ -78,11 +78,11 @@ extension Float {
 }
 
 /// IEEE 754 binary16 → binary32 conversion on bit patterns (after F. Giesen, "half_to_float").
-package enum HalfFloat {
+@_spi(Engine) public enum HalfFloat {
     /// Converts eight half-precision bit patterns to `Float`, exactly (including subnormals,
     /// infinities and NaN).
     @inlinable @inline(__always)
-    package static func widen(_ half: SIMD8<UInt16>) -> SIMD8<Float> {
+    public static func widen(_ half: SIMD8<UInt16>) -> SIMD8<Float> {
         // Only shifts, masks, adds and one float subtract/multiply: all of it stays in SSE2
         // registers. `replacing(with:where:)` and lane-wise conversions are avoided on purpose:
         // they compiled to scalar per-lane code (measured 33 ns per component).
@@ -115,7 +115,7 @@ package enum HalfFloat {
     /// rejected on input) — because it is a quarter of the instructions of `widen(_:)`: the
     /// half's exponent/mantissa bits shifted into place and scaled by 2¹¹² in one multiply.
     @inlinable @inline(__always)
-    package static func widenFinite(_ half: SIMD8<UInt16>) -> SIMD8<Float> {
+    public static func widenFinite(_ half: SIMD8<UInt16>) -> SIMD8<Float> {
         let h = SIMD8<UInt32>(
             UInt32(half[0]),
             UInt32(half[1]),
@@ -135,7 +135,7 @@ package enum HalfFloat {
     /// permutation is harmless, and every operation is a uniform 32-bit lane op (constructing a
     /// `SIMD8<UInt32>` lane by lane from `SIMD8<UInt16>` made LLVM fall back to scalar loads).
     @inlinable @inline(__always)
-    package static func widenPairs(_ words: SIMD8<UInt32>) -> (even: SIMD8<Float>, odd: SIMD8<Float>) {
+    public static func widenPairs(_ words: SIMD8<UInt32>) -> (even: SIMD8<Float>, odd: SIMD8<Float>) {
         @inline(__always) func convert(_ h: SIMD8<UInt32>) -> SIMD8<Float> {
             let magnitude = unsafeBitCast((h & 0x7FFF) &<< 13, to: SIMD8<Float>.self) * 0x1p112
             return unsafeBitCast(unsafeBitCast(magnitude, to: SIMD8<UInt32>.self) | ((h & 0x8000) &<< 16), to: SIMD8<Float>.self)
@@ -145,7 +145,7 @@ package enum HalfFloat {
 
     /// Converts one half-precision bit pattern to `Float`.
     @inlinable @inline(__always)
-    package static func widen(_ half: UInt16) -> Float {
+    public static func widen(_ half: UInt16) -> Float {
         widen(SIMD8<UInt16>(repeating: half))[0]
     }
 }

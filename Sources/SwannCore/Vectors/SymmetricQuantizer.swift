@@ -6,23 +6,23 @@
 /// float32 kernels rank the vectors, and cosine on normalised vectors (inner product) works
 /// unchanged. Per-dimension scales would be more precise per component but would distort L2
 /// and inner product differently in each dimension.
-package struct SymmetricQuantizer: Sendable, Hashable, Codable {
+@_spi(Engine) public struct SymmetricQuantizer: Sendable, Hashable, Codable {
     /// The value of one code unit.
-    package let step: Float
+    public let step: Float
 
     /// The largest |component| that keeps its own code is the 99.99th percentile of the
     /// magnitudes, so that a few outliers do not coarsen every other component.
-    package static let clippingQuantile = 0.9999
+    public static let clippingQuantile = 0.9999
 
     /// A quantiser with a given step.
     /// - Precondition: `step` is finite and positive.
-    package init(step: Float) {
+    public init(step: Float) {
         precondition(step.isFinite && step > 0, "a quantisation step must be finite and positive")
         self.step = step
     }
 
     /// The quantiser fitted to float32 rows (a strided sample of at most 1M components).
-    package init(fittedTo rows: VectorMatrix) {
+    public init(fittedTo rows: VectorMatrix) {
         precondition(rows.elementType == .float32, "a quantiser is fitted to float32 rows")
         let total = rows.count * rows.dimension
         let floats = rows.rawBytes.bindMemory(to: Float.self)
@@ -37,7 +37,7 @@ package struct SymmetricQuantizer: Sendable, Hashable, Codable {
 
     /// Writes the codes of `count` float32 components to `output`.
     @inlinable
-    package func encode(_ values: UnsafePointer<Float>, count: Int, into output: UnsafeMutableRawPointer) {
+    public func encode(_ values: UnsafePointer<Float>, count: Int, into output: UnsafeMutableRawPointer) {
         let inverse = 1 / step
         let out = output.assumingMemoryBound(to: Int8.self)
         for i in 0..<count {
@@ -50,7 +50,7 @@ package struct SymmetricQuantizer: Sendable, Hashable, Codable {
     }
 
     /// The codes of every row of float32 `rows`.
-    package func encode(_ rows: VectorMatrix) -> VectorMatrix {
+    public func encode(_ rows: VectorMatrix) -> VectorMatrix {
         precondition(rows.elementType == .float32, "only float32 rows are quantised")
         let codes = try! VectorMatrix(elementType: .int8, count: rows.count, dimension: rows.dimension)
         let floats = rows.rawBytes.bindMemory(to: Float.self)

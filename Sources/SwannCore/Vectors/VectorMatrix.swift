@@ -67,7 +67,7 @@ public final class VectorMatrix: @unchecked Sendable {
     }
 
     /// Writable access to the payload while the matrix is being filled.
-    package var mutableRawBytes: UnsafeMutableRawBufferPointer {
+    @_spi(Engine) public var mutableRawBytes: UnsafeMutableRawBufferPointer {
         UnsafeMutableRawBufferPointer(start: storage, count: byteCount)
     }
 

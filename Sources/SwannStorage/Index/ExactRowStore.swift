@@ -1,4 +1,4 @@
-import SwannCore
+@_spi(Engine) import SwannCore
 
 /// Reads single exact rows from `vectors.bin` (indexes whose postings hold int8 or RaBitQ
 /// codes), for re-ranking a query's best candidates. One `pread` per row through the page cache,

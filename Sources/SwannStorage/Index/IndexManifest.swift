@@ -1,5 +1,5 @@
 import Foundation
-public import SwannCore
+@_spi(Engine) public import SwannCore
 
 /// `manifest.json`: what an index holds and how it was built. Human-readable on purpose.
 public struct IndexManifest: Sendable, Codable, Equatable {

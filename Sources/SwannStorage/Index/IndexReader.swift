@@ -1,5 +1,5 @@
 import Foundation
-package import SwannCore
+@_spi(Engine) package import SwannCore
 import SystemPackage
 
 /// The in-memory part of an opened index: everything but the posting lists.

@@ -1,6 +1,6 @@
 import CSwannLinuxAIO
 import Foundation
-package import SwannCore
+@_spi(Engine) package import SwannCore
 import Synchronization
 import SystemPackage
 

@@ -1,4 +1,4 @@
-package import SwannCore
+@_spi(Engine) package import SwannCore
 
 /// The 64-byte header that starts every binary file of an index (after usearch's 64-byte head).
 ///

@@ -1,5 +1,5 @@
 import Foundation
-import SwannCore
+@_spi(Engine) import SwannCore
 
 /// Holds a stream of writes to a rate: after each write the writer sleeps until the bytes
 /// written so far would have taken `bytesPerSecond` to write.

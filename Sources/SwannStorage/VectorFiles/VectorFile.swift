@@ -1,4 +1,4 @@
-public import SwannCore
+@_spi(Engine) public import SwannCore
 import SystemPackage
 
 /// Where a vector file's rows are and how they are shaped, as read from its header.

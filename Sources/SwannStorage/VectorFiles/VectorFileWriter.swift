@@ -1,4 +1,4 @@
-public import SwannCore
+@_spi(Engine) public import SwannCore
 import SystemPackage
 
 #if canImport(Glibc)

@@ -1,6 +1,7 @@
 import ArgumentParser
 import Foundation
 import Swann
+@_spi(Engine) import SwannCore
 
 struct InfoCommand: AsyncParsableCommand {
     static let configuration = CommandConfiguration(
