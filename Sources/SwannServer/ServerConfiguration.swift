@@ -41,6 +41,10 @@ public struct ServerConfiguration: Sendable, Hashable {
     /// long of its head, or the connection is closed (a slow sender cannot hold a connection slot
     /// by trickling bytes).
     public var readTimeout: Duration = .seconds(30)
+    /// On SIGTERM/SIGINT, in-flight requests get this long to finish; then the server cancels
+    /// what is left and exits, so a stuck request or a peer that never finishes sending cannot
+    /// keep a stopping server (and its index lock) alive until the orchestrator's SIGKILL.
+    public var shutdownTimeout: Duration = .seconds(30)
     /// Bytes that TCP frames larger than 64 KiB may hold, across all connections, while their
     /// bodies arrive; a frame that would pass it is refused (`overloaded`) and its connection closed.
     public var maxBufferedFrameBytes: Int = 256 << 20
@@ -107,7 +111,7 @@ public struct ServerConfiguration: Sendable, Hashable {
         for (name, value) in limits where value < 1 {
             throw ServerConfigurationError(detail: "\(name) must be at least 1, got \(value)")
         }
-        if requestTimeout <= .zero || idleTimeout <= .zero || readTimeout <= .zero {
+        if requestTimeout <= .zero || idleTimeout <= .zero || readTimeout <= .zero || shutdownTimeout <= .zero {
             throw ServerConfigurationError(detail: "timeouts must be positive")
         }
         if !bindsLoopbackOnly, apiKeys.isEmpty, !insecure {

@@ -115,7 +115,14 @@ public struct SwannServer: Sendable {
             },
             logger: logger
         )
-        try await app.runService()
+        // Hummingbird's `runService()` builds the same group without a bound on graceful
+        // shutdown: one request that never completes (a body that never finishes arriving, a
+        // shard call that never returns) kept a stopping server alive for ever.
+        var group = ServiceGroupConfiguration(services: [app], gracefulShutdownSignals: [.sigterm, .sigint], logger: logger)
+        // Past the bound the group cancels the services, which closes every connection. No
+        // bound on the cancellation itself: ServiceLifecycle traps (fatalError) when that runs out.
+        group.maximumGracefulShutdownDuration = configuration.shutdownTimeout
+        try await ServiceGroup(configuration: group).run()
     }
 
     /// Server-side TLS from PEM files, with a message naming the file that fails.

@@ -158,6 +158,30 @@ struct ServeCommandTests {
         return fd
     }
 
+    /// A request that never completes (its body never arrives, its read deadline far off) cannot
+    /// keep a stopping server alive past `--shutdown-timeout`: graceful shutdown waits for it
+    /// that long, then cancels it. Unbounded (Hummingbird's `runService()`), the same server was
+    /// still running 40 s after SIGTERM.
+    @Test func aStuckRequestHoldsShutdownOnlyUntilItsBound() throws {
+        let server = try ServerProcess([
+            "serve", BundledExample.index, "--read-only", "--port", "0", "--no-tcp",
+            "--read-timeout", "600", "--idle-timeout", "600", "--shutdown-timeout", "2",
+        ])
+        let stuck = Self.connectSocket(port: server.httpPort)
+        #expect(stuck >= 0)
+        defer { close(stuck) }
+        let head = Array("POST /v1/search HTTP/1.1\r\nHost: x\r\nContent-Type: application/json\r\nContent-Length: 100\r\n\r\n{\"k\":".utf8)
+        #expect(head.withUnsafeBytes { send(stuck, $0.baseAddress, $0.count, Int32(MSG_NOSIGNAL)) } == head.count)
+        usleep(300_000)
+        let started = ContinuousClock.now
+        let (status, output) = server.stop(grace: .seconds(60))
+        let took = ContinuousClock.now - started
+        #expect(status == 0, "\(output)")
+        // It did wait for the request (the graceful part), and no longer than the bound allows.
+        #expect(took >= .milliseconds(1_500), "stopped after \(took): the request was not in flight")
+        #expect(took < .seconds(30), "stopped after \(took) with --shutdown-timeout 2")
+    }
+
     @Test func idleAndTricklingConnectionsCannotHoldEverySlot() throws {
         let server = try ServerProcess([
             "serve", BundledExample.index, "--read-only", "--port", "0", "--no-tcp", "--max-connections", "16", "--read-timeout", "1",

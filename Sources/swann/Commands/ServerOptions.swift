@@ -9,7 +9,8 @@ struct ServerOptions: ParsableArguments {
     /// The long names that `SWANN_*` variables may supply.
     static let environmentOptions = [
         "host", "port", "tcp-port", "max-body", "max-frame", "max-batch", "max-k", "max-pending", "threads",
-        "request-timeout", "idle-timeout", "read-timeout", "max-buffered-frames", "max-connections", "api-key-file", "tls-cert", "tls-key",
+        "request-timeout", "idle-timeout", "read-timeout", "shutdown-timeout", "max-buffered-frames", "max-connections", "api-key-file", "tls-cert",
+        "tls-key",
         "log-level",
     ]
     static let environmentFlags = ["insecure", "no-tcp"]
@@ -43,6 +44,8 @@ struct ServerOptions: ParsableArguments {
             "Seconds one TCP frame may take to arrive once its first byte has, and an HTTP connection's first request head (slow senders are cut off)."
     )
     var readTimeout = 30.0
+    @Option(help: "Seconds in-flight requests get to finish after SIGTERM/SIGINT before the server cancels them and exits.")
+    var shutdownTimeout = 30.0
     @Option(help: "Bytes that large TCP frames still arriving may hold across all connections (KiB/MiB/GiB suffixes allowed).")
     var maxBufferedFrames = ByteCount(256 << 20)
     @Option(help: "Most open connections per front end.")
@@ -64,7 +67,10 @@ struct ServerOptions: ParsableArguments {
     func validate() throws {
         if (tlsCert == nil) != (tlsKey == nil) { throw ValidationError("--tls-cert and --tls-key go together") }
         if let threads, threads < 1 { throw ValidationError("--threads must be at least 1") }
-        for (name, seconds) in [("--request-timeout", requestTimeout), ("--idle-timeout", idleTimeout), ("--read-timeout", readTimeout)] {
+        for (name, seconds) in [
+            ("--request-timeout", requestTimeout), ("--idle-timeout", idleTimeout), ("--read-timeout", readTimeout),
+            ("--shutdown-timeout", shutdownTimeout),
+        ] {
             // An upper bound too: Duration and NIO's TimeAmount hold nanoseconds in 64 bits, so
             // `inf` or 1e300 seconds once trapped at start-up.
             guard seconds.isFinite, seconds > 0, seconds <= Self.maxTimeoutSeconds else {
@@ -90,6 +96,7 @@ struct ServerOptions: ParsableArguments {
         configuration.requestTimeout = .milliseconds(Int(requestTimeout * 1000))
         configuration.idleTimeout = .milliseconds(Int(idleTimeout * 1000))
         configuration.readTimeout = .milliseconds(Int(readTimeout * 1000))
+        configuration.shutdownTimeout = .milliseconds(Int(shutdownTimeout * 1000))
         configuration.maxBufferedFrameBytes = maxBufferedFrames.bytes
         configuration.maxConnections = maxConnections
         configuration.insecure = insecure
