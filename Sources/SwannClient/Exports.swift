@@ -1,3 +1,3 @@
 // `import SwannClient` brings the protocol's message types (SearchResponse, Neighbor, …) along.
-@_exported @_spi(Engine) public import SwannCore
+@_exported public import SwannCore
 @_exported public import SwannProtocol

@@ -2,7 +2,7 @@ import Foundation
 public import NIOCore
 public import NIOPosix
 import NIOSSL
-@_spi(Engine) public import SwannCore
+public import SwannCore
 public import SwannProtocol
 import Synchronization
 

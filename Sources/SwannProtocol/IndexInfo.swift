@@ -1,4 +1,4 @@
-@_spi(Engine) public import SwannCore
+public import SwannCore
 
 /// What a server serves: `GET /v1/index` and the TCP `info` frame (the same snake_case JSON),
 /// shared by the server, the client and the router. A router answers with the sum over its

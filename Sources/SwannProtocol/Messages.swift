@@ -1,5 +1,5 @@
 public import NIOCore
-@_spi(Engine) public import SwannCore
+public import SwannCore
 
 /// A body that does not match its frame type's layout.
 public struct MessageDecodingError: Error, Hashable, CustomStringConvertible {
