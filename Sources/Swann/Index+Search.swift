@@ -371,7 +371,6 @@ struct QueryRun: KernelConsumer {
         scan: (_ list: Int, _ view: PostingView, _ excluded: UnsafePointer<UInt64>?) -> Int?
     ) throws(SearchError) {
         let clock = ContinuousClock()
-        let directory = index.header.directory
         let checksums = parameters.checksums
         let verified = index.verified
         // A local function, not a closure in a `let`: a stored closure escapes, and its context
@@ -395,7 +394,7 @@ struct QueryRun: KernelConsumer {
                     statistics.ioSeconds += (read - now).seconds
                     if verify(list) { verified.insert(list) }
                     statistics.postingsRead += 1
-                    statistics.bytesRead += directory[list].byteCount
+                    statistics.bytesRead += index.store.bytesRead(for: list)
                     guard let computed = scan(list, view, excluded) else {
                         corruptList = list
                         return false
@@ -570,7 +569,7 @@ struct Rerank<CodeKernel: DistanceKernel>: KernelConsumer {
                     let i = first + j
                     let read = clock.now
                     statistics.ioSeconds += (read - mark).seconds
-                    statistics.bytesRead += rows.rowBytes
+                    statistics.bytesRead += rows.bytesRead(for: Int(candidates[i].id))
                     if deferred {
                         scratch.rerankDistances[j] = scratch.floats.withUnsafeBytes {
                             Kernel.distance($0.baseAddress!, row, dimension: index.dimension)

@@ -25,6 +25,37 @@ struct ReadBatchTests {
         #endif
     }
 
+    /// O_DIRECT reads are aligned to what the file system reports (statx), kept within
+    /// 512...pageSize; a page where it reports nothing usable.
+    @Test func aReportedAlignmentIsUsedOnlyWhenItIsSane() {
+        #expect(PositionalFile.alignment(reported: 512) == 512)
+        #expect(PositionalFile.alignment(reported: 2048) == 2048)
+        #expect(PositionalFile.alignment(reported: Self.pageSize) == Self.pageSize)
+        #expect(PositionalFile.alignment(reported: 1) == 512)
+        #expect(PositionalFile.alignment(reported: 0) == Self.pageSize)
+        #expect(PositionalFile.alignment(reported: 768) == Self.pageSize)
+        #expect(PositionalFile.alignment(reported: 1 << 16) == Self.pageSize)
+    }
+
+    /// A 1,536-byte row (384 float32) at an offset that is not page-aligned is read through the
+    /// aligned span around it; where the device takes 512-byte sectors that span is the row.
+    @Test func anUnalignedRowIsReadThroughItsAlignedSpan() throws {
+        let file = try patternFile(pages: 8)
+        let alignment = file.directAlignment
+        #expect(alignment >= 512 && alignment <= Self.pageSize && alignment & (alignment - 1) == 0)
+        let offset = Self.pageSize + 3 * 1536
+        let span = file.span(offset: offset, bytes: 1536)
+        #expect(span.start % alignment == 0 && span.length % alignment == 0)
+        #expect(span.start + span.skip == offset && span.skip + 1536 <= span.length)
+        if alignment == 512 { #expect(span.length == 1536) }
+        let buffer = PostingBuffer(capacity: 2 * Self.pageSize)
+        try file.read(into: buffer.base, bytes: span.length, at: span.start, minimum: span.skip + 1536, what: "row 3")
+        let row = UnsafeRawBufferPointer(start: buffer.base + span.skip, count: 1536)
+        #expect(row.enumerated().allSatisfy { $0.element == UInt8(truncatingIfNeeded: (offset + $0.offset) / 7) })
+        let buffered = try PositionalFile(path: file.path, directIO: false).span(offset: offset, bytes: 1536)
+        #expect(buffered.start == offset && buffered.length == 1536 && buffered.skip == 0)
+    }
+
     @Test func moreReadsThanTheDepthAllLandOnce() throws {
         let file = try patternFile(pages: 256)
         let batch = try #require(ReadBatch(), "kernel AIO is available on the Linux test machines")

@@ -155,7 +155,9 @@ def write_markdown(meta, summary, path):
         if direct:
             lines += ["", "### Cold path: reads straight from the device", "",
                       "Swann with `--direct-io` (O_DIRECT, no page cache) against DiskANN's disk index (which always reads "
-                      "with O_DIRECT); bytes are what the process read from the device per query.", "",
+                      "with O_DIRECT); bytes are what each engine read from the device per query (DiskANN's from "
+                      "/proc/self/io; Swann's the aligned spans of its O_DIRECT reads, which are what the device "
+                      "delivers).", "",
                       "| engine | setting | recall@10 | mean ms | p99 ms | KiB read / query |", "|---|---|---:|---:|---:|---:|"]
             for key, engine in direct.items():
                 for p in engine["points"]:

@@ -26,6 +26,31 @@ static inline int swann_o_direct(void) {
 static inline int swann_o_direct(void) { return 0; }
 #endif
 
+#if defined(__linux__)
+#include <linux/stat.h>
+#include <sys/syscall.h>
+#include <unistd.h>
+/// The alignment O_DIRECT needs on `descriptor` (the larger of the file-offset and the
+/// memory-buffer alignment: most devices take 512-byte sectors, so a 1,536-byte row is read as
+/// 1,536 bytes rather than a 4 KiB page), from statx's STATX_DIOALIGN (Linux 6.1); 0 where the
+/// kernel or the file system does not say. Through syscall(2) because glibc's statx wrapper and
+/// its struct predate the field in older C libraries.
+static inline long swann_direct_io_alignment(int descriptor) {
+#if defined(SYS_statx) && defined(STATX_DIOALIGN)
+    struct statx info;
+    memset(&info, 0, sizeof info);
+    if (syscall(SYS_statx, descriptor, "", 0x1000 /* AT_EMPTY_PATH */, STATX_DIOALIGN, &info) != 0) return 0;
+    if (!(info.stx_mask & STATX_DIOALIGN) || info.stx_dio_offset_align == 0) return 0;
+    return info.stx_dio_offset_align > info.stx_dio_mem_align ? info.stx_dio_offset_align : info.stx_dio_mem_align;
+#else
+    (void)descriptor;
+    return 0;
+#endif
+}
+#else
+static inline long swann_direct_io_alignment(int descriptor) { (void)descriptor; return 0; }
+#endif
+
 #include "CSwannRenameExchange.h"
 
 #if defined(__linux__)

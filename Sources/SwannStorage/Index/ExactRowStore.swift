@@ -2,7 +2,7 @@
 
 /// Reads single exact rows from `vectors.bin` (indexes whose postings hold int8 or RaBitQ
 /// codes), for re-ranking a query's best candidates. One `pread` per row through the page cache,
-/// or with O_DIRECT the aligned page span that covers it (the cold path, like the posting
+/// or with O_DIRECT the aligned span that covers it (the cold path, like the posting
 /// reads), or straight out of a memory map (`mapped`: no system call per row, but the rows
 /// touched count in the process's resident memory).
 package final class ExactRowStore: Sendable {
@@ -42,10 +42,15 @@ package final class ExactRowStore: Sendable {
             return mappedRow(row, in: map)
         }
         let span = span(of: row)
-        buffer.reserve(span.bytes)
-        try file.read(into: buffer.base, bytes: span.bytes, at: span.start, minimum: span.skip + rowBytes, what: "row \(row)")
+        buffer.reserve(span.length)
+        try file.read(into: buffer.base, bytes: span.length, at: span.start, minimum: span.skip + rowBytes, what: "row \(row)")
         return UnsafeRawPointer(buffer.base + span.skip)
     }
+
+    /// The bytes reading one row takes from the file: the row, or with O_DIRECT the aligned span
+    /// around it (rows of 384 float32 start on 512-byte boundaries, so it is the row where the
+    /// device takes 512-byte sectors). What a query's `bytesRead` counts.
+    package func bytesRead(for row: Int) -> Int { map == nil ? span(of: row).length : rowBytes }
 
     /// Reads `count` rows (`row(i)` for i in 0..<count) and calls `each(i, row bytes)` for each,
     /// in any order; stops early when `each` returns false. Rows are valid during their call
@@ -92,7 +97,7 @@ package final class ExactRowStore: Sendable {
             batch.reads.append(
                 ReadBatch.Read(
                     offset: span.start,
-                    bytes: span.bytes,
+                    bytes: span.length,
                     minimum: span.skip + rowBytes,
                     destination: buffer.base + i * bufferBytes
                 )
@@ -108,13 +113,10 @@ package final class ExactRowStore: Sendable {
         return map.base + IndexLayout.pageSize + row * rowBytes
     }
 
-    /// Where row `row` is read from: `bytes` at `start`, the row beginning `skip` bytes in. With
-    /// O_DIRECT the span is the whole pages that cover the row.
-    private func span(of row: Int) -> (start: Int, bytes: Int, skip: Int) {
+    /// Where row `row` is read from: `length` bytes at `start`, the row beginning `skip` bytes
+    /// in. With O_DIRECT the span is widened to the file's direct-I/O alignment.
+    private func span(of row: Int) -> (start: Int, length: Int, skip: Int) {
         precondition(row >= 0 && row < count, "row \(row) outside 0..<\(count)")
-        let offset = IndexLayout.pageSize + row * rowBytes
-        guard directIO else { return (offset, rowBytes, 0) }
-        let start = offset & ~(IndexLayout.pageSize - 1)
-        return (start, IndexLayout.align(offset + rowBytes, to: IndexLayout.pageSize) - start, offset - start)
+        return file.span(offset: IndexLayout.pageSize + row * rowBytes, bytes: rowBytes)
     }
 }

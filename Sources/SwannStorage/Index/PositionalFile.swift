@@ -13,6 +13,9 @@ import Darwin
 package final class PositionalFile: Sendable {
     package let path: String
     package let directIO: Bool
+    /// With O_DIRECT, the alignment of every read's offset, size and buffer: what the file system
+    /// reports (statx), at least 512 and at most a page; a page where it does not say.
+    package let directAlignment: Int
     let descriptor: FileDescriptor
 
     package static let directFlag = swann_o_direct()
@@ -28,6 +31,22 @@ package final class PositionalFile: Sendable {
         } catch {
             throw IndexError(.missing, path: path, detail: "cannot open\(directIO ? " with O_DIRECT" : ""): \(error)")
         }
+        directAlignment = directIO ? Self.alignment(reported: swann_direct_io_alignment(descriptor.rawValue)) : 1
+    }
+
+    /// A reported O_DIRECT alignment made safe to use: a power of two in 512...pageSize, or a page.
+    package static func alignment(reported: Int) -> Int {
+        guard reported > 0, reported & (reported - 1) == 0 else { return IndexLayout.pageSize }
+        return min(max(reported, 512), IndexLayout.pageSize)
+    }
+
+    /// Where `bytes` at `offset` are read from: `length` bytes at `start`, the data beginning
+    /// `skip` bytes in. With O_DIRECT the span is widened to `directAlignment` on both ends;
+    /// otherwise it is the data itself.
+    package func span(offset: Int, bytes: Int) -> (start: Int, length: Int, skip: Int) {
+        guard directIO else { return (offset, bytes, 0) }
+        let start = offset & ~(directAlignment - 1)
+        return (start, IndexLayout.align(offset + bytes, to: directAlignment) - start, offset - start)
     }
 
     deinit { try? descriptor.close() }

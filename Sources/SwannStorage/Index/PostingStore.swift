@@ -41,6 +41,9 @@ package final class PostingBuffer: @unchecked Sendable {
 package protocol PostingStore: Sendable {
     /// The list locations (offset, size, entries, checksum), one per centroid.
     var locations: [PostingLocation] { get }
+    /// The bytes reading list `list` takes from the file (the list itself, or with O_DIRECT the
+    /// aligned span around it): what a query's `bytesRead` counts.
+    func bytesRead(for list: Int) -> Int
     /// Reads list `list` into `buffer` and returns a view of it.
     /// - Throws: `IndexError` if the read fails, comes up short, or (with `verify`) the bytes do not
     ///   match the list's checksum.
@@ -63,6 +66,8 @@ package protocol PostingStore: Sendable {
 }
 
 extension PostingStore {
+    package func bytesRead(for list: Int) -> Int { locations[list].byteCount }
+
     package func read(
         _ lists: [Int],
         into buffer: PostingBuffer,
@@ -129,12 +134,24 @@ package final class FilePostingStore: PostingStore {
     package var path: String { file.path }
     package var directIO: Bool { file.directIO }
 
+    package func bytesRead(for list: Int) -> Int { span(of: list).length }
+
+    /// The file span that holds list `list` (lists start on page boundaries, so `skip` is 0).
+    private func span(of list: Int) -> (start: Int, length: Int, skip: Int) {
+        file.span(offset: Int(locations[list].offset), bytes: locations[list].byteCount)
+    }
+
     package func read(_ list: Int, into buffer: PostingBuffer, verify: Bool) throws(IndexError) -> PostingView {
-        let location = locations[list]
-        let bytes = directIO ? IndexLayout.align(location.byteCount, to: IndexLayout.pageSize) : location.byteCount
-        buffer.reserve(bytes)
-        try file.read(into: buffer.base, bytes: bytes, at: Int(location.offset), minimum: location.byteCount, what: "list \(list)")
-        return try view(list, at: buffer.base, verify: verify, path: path)
+        let span = span(of: list)
+        buffer.reserve(span.length)
+        try file.read(
+            into: buffer.base,
+            bytes: span.length,
+            at: span.start,
+            minimum: span.skip + locations[list].byteCount,
+            what: "list \(list)"
+        )
+        return try view(list, at: buffer.base + span.skip, verify: verify, path: path)
     }
 
     package func read(
@@ -162,34 +179,38 @@ package final class FilePostingStore: PostingStore {
         inOrder: Bool,
         each: (Int, PostingView) -> Bool
     ) throws(IndexError) {
+        // Each read's span is a multiple of the O_DIRECT alignment, so every destination packed
+        // after the one before stays aligned.
         var total = 0
-        for list in lists { total += IndexLayout.align(locations[list].byteCount, to: IndexLayout.pageSize) }
+        for list in lists { total += span(of: list).length }
         buffer.reserve(total)
         batch.reads.removeAll(keepingCapacity: true)
         var start = 0
         for list in lists {
-            let location = locations[list]
-            let bytes = IndexLayout.align(location.byteCount, to: IndexLayout.pageSize)
+            let span = span(of: list)
             batch.reads.append(
                 ReadBatch.Read(
-                    offset: Int(location.offset),
-                    bytes: bytes,
-                    minimum: location.byteCount,
+                    offset: span.start,
+                    bytes: span.length,
+                    minimum: span.skip + locations[list].byteCount,
                     destination: buffer.base + start
                 )
             )
-            start += bytes
+            start += span.length
+        }
+        func listView(_ i: Int) throws(IndexError) -> PostingView {
+            let list = lists[i]
+            return try view(list, at: batch.reads[i].destination + span(of: list).skip, verify: verify(list), path: path)
         }
         if inOrder {
             try batch.perform(on: file, what: { "list \(lists[$0])" }) { (_: Int) throws(IndexError) -> Bool in true }
-            for (i, list) in lists.enumerated() {
-                guard each(list, try view(list, at: batch.reads[i].destination, verify: verify(list), path: path)) else { return }
+            for i in lists.indices {
+                guard each(lists[i], try listView(i)) else { return }
             }
             return
         }
         try batch.perform(on: file, what: { "list \(lists[$0])" }) { (i: Int) throws(IndexError) -> Bool in
-            let list = lists[i]
-            return each(list, try view(list, at: batch.reads[i].destination, verify: verify(list), path: path))
+            each(lists[i], try listView(i))
         }
     }
 }
