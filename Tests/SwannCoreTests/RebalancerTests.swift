@@ -132,6 +132,38 @@ struct RebalancerTests {
         #expect(Self.nearestListHitRate(after, vectors: vectors) >= 0.97)
     }
 
+    /// A centroid whose head row was deleted is clustered again: its list splits around live
+    /// rows (or merges when too short) and the count holds; without the flags most stay.
+    @Test func headlessListsAreClusteredAgainAroundLiveRows() throws {
+        let vectors = Self.clustered(count: 3_000, clusters: 20, seed: 11)
+        let assignment = PostingAssignment.Configuration()
+        var partition = Self.grownPartition(vectors, built: 3_000, assignment: assignment)
+        let count = partition.centroids.count
+        let headless = (0..<count).map { $0 % 3 == 0 }
+        let flagged = headless.count { $0 }
+        var configuration = assignment
+        configuration.postingLimit = Int.max
+        let rules = Self.rules(target: count, assignment: configuration)
+
+        let (untouched, _) = Rebalancer.rebalance(partition, vectors: vectors, rules: rules)
+        let kept = Set(untouched.origins.compactMap { if case .centroid(let c) = $0 { c } else { nil } })
+        // Without the flags only lists past the split length move (a few of these).
+        let stayed = (0..<count).filter { headless[$0] }.count { kept.contains($0) }
+        #expect(stayed * 10 >= flagged * 9, "without flags \(stayed) of \(flagged) stayed")
+
+        partition.headless = headless
+        let (after, statistics) = Rebalancer.rebalance(partition, vectors: vectors, rules: rules)
+        try Self.checkInvariants(after, vectors: vectors, postingLimit: .max)
+        let survivors = Set(after.origins.compactMap { if case .centroid(let c) = $0 { c } else { nil } })
+        #expect((0..<count).filter { headless[$0] }.allSatisfy { !survivors.contains($0) }, "a headless centroid survived")
+        #expect(statistics.splits + statistics.merges >= flagged)
+        #expect(abs(after.centroids.count - count) <= count / 10 + 1, "\(after.centroids.count) centroids, \(count) before")
+        for (c, origin) in after.origins.enumerated() {
+            if case .row(let row) = origin { #expect(after.centroids.floats(at: c) == vectors.floats(at: row)) }
+        }
+        #expect(Self.nearestListHitRate(after, vectors: vectors) >= 0.97)
+    }
+
     @Test func identicalVectorsCannotSplitAndStillEndWithinTheLimit() throws {
         // 500 copies of one vector and 500 others: the duplicates' list cannot split.
         var rows = [[Float]](repeating: [Float](repeating: 0.5, count: Self.dimension), count: 500)

@@ -142,7 +142,12 @@ struct CheckpointSource: Sendable {
             toleratesSurplus: !toTarget
         )
         let (result, statistics) = Rebalancer.rebalance(
-            Rebalancer.Partition(centroids: base.centroids, graph: partition.graph, lists: partition.lists),
+            Rebalancer.Partition(
+                centroids: base.centroids,
+                graph: partition.graph,
+                lists: partition.lists,
+                headless: partition.centroidRows.map { $0 == IndexLayout.noRow }
+            ),
             vectors: rows,
             rules: rules
         )
